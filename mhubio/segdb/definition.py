@@ -189,10 +189,19 @@ class SegmentDefinition:
             )
 
     @property
-    def coding_key(self) -> tuple[Code, Code | None, Code | None, Code | None]:
-        """Codes that identify what the segment represents.
+    def coding_key(self) -> tuple[tuple[str, str] | None, ...]:
+        """(scheme, value) of type, modifier, anatomic region and region modifier.
 
-        Two registry entries must never share this key: type, type modifier,
-        anatomic region and its modifier.
+        Identifies what the segment represents: two registry entries must never
+        share it. Plain tuples, because pydicom ``Code`` cannot be compared
+        with None.
         """
-        return (self.type, self.modifier, self.anatomic_region, self.anatomic_region_modifier)
+        return tuple(
+            None if code is None else (code.scheme_designator, code.value)
+            for code in (
+                self.type,
+                self.modifier,
+                self.anatomic_region,
+                self.anatomic_region_modifier,
+            )
+        )
