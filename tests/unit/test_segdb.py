@@ -110,6 +110,17 @@ def test_definition_accepts_valid_codes():
     assert definition.coding_key == (("SCT", "64033007"), ("SCT", "7771000"), None, None)
 
 
+def test_definitions_compare_by_value_even_with_missing_codes():
+    plain = SegmentDefinition("KIDNEY", "Kidney", ANATOMICAL_STRUCTURE, Code("64033007", "SCT", "Kidney"),
+                              None, (1, 2, 3))
+    lateral = SegmentDefinition("KIDNEY", "Kidney", ANATOMICAL_STRUCTURE, Code("64033007", "SCT", "Kidney"),
+                                LEFT, (1, 2, 3))
+    assert plain != lateral
+    assert plain == SegmentDefinition("KIDNEY", "Kidney", ANATOMICAL_STRUCTURE,
+                                      Code("64033007", "SCT", "Kidney"), None, (1, 2, 3))
+    assert len({plain, lateral, plain}) == 2
+
+
 @pytest.mark.parametrize("segment_id", ["heart", "Heart", "HEART-1", "_HEART", "HEART__X", "1HEART", ""])
 def test_definition_rejects_bad_ids(segment_id):
     with pytest.raises(ValueError, match="UPPER_SNAKE"):
