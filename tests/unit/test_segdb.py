@@ -451,7 +451,8 @@ def test_segment_descriptions_survive_a_segmentation_round_trip():
     read = hd.seg.segread(buffer)
     kidney = read.get_segment_description(1)
     assert kidney.segmented_property_type == Code("64033007", "SCT", "Kidney")
-    assert kidney.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "7771000"
+    kidney_type = kidney.SegmentedPropertyTypeCodeSequence[0]
+    assert kidney_type.SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "7771000"
     nodule = read.get_segment_description(2)
     assert nodule.anatomic_regions[0] == Code("39607008", "SCT", "Lung")
     assert nodule.AnatomicRegionSequence[0].AnatomicRegionModifierSequence[0].CodeValue == "51440002"
