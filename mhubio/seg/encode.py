@@ -17,7 +17,7 @@ from pydicom.sr.codedict import codes
 from mhubio import __version__
 from mhubio.core.data import AlgorithmInfo
 from mhubio.seg.geometry import reference_image, resample_labels, sort_by_position
-from mhubio.segdb import SegmentDefinition, get_segment
+from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
 
@@ -116,7 +116,7 @@ def encode_segmentation(
         version=algorithm.version,
         parameters=dict(algorithm.parameters) or None,
     )
-    descriptions = [_describe(numbers[v], definitions[v], algorithm_id) for v in kept]
+    descriptions = [to_segment_description(definitions[v], numbers[v], algorithm_id) for v in kept]
     if options.kind is SegmentationKind.BINARY:
         pixels = np.stack([array == v for v in kept], axis=-1).astype(np.uint8)
     else:
@@ -146,28 +146,6 @@ def encode_segmentation(
         omit_empty_frames=True,
     )
     return SegResult(seg, numbers, dropped)
-
-
-def _describe(
-    number: int, definition: SegmentDefinition, algorithm_id: hd.AlgorithmIdentificationSequence
-) -> hd.seg.SegmentDescription:
-    description = hd.seg.SegmentDescription(
-        segment_number=number,
-        segment_label=definition.label[:64],
-        segmented_property_category=definition.category,
-        segmented_property_type=definition.type,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=algorithm_id,
-        tracking_uid=hd.UID(),
-        tracking_id=definition.id,
-        display_color=hd.color.CIELabColor.from_rgb(*definition.color),
-    )
-    if definition.modifier is not None:
-        # The modifier (e.g. laterality) is nested in the type code item (PS3.3 C.8.20.4).
-        description.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [
-            hd.sr.CodedConcept.from_code(definition.modifier)
-        ]
-    return description
 
 
 def _content_label(text: str) -> str:
