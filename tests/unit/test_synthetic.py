@@ -139,6 +139,20 @@ def test_unsupported_transfer_syntax_is_rejected(tmp_path: Path) -> None:
         write_ct_series(tmp_path, shape=(2, 16, 16), transfer_syntax="1.2.840.10008.1.2.4.50")
 
 
+def test_pet_compresses_signed_pixels_losslessly(tmp_path: Path) -> None:
+    for transfer_syntax in (RLELossless, JPEG2000Lossless, JPEGLSLossless):
+        _, pet = write_pet_ct_pair(tmp_path / transfer_syntax, ct_shape=(4, 32, 32), pet_shape=(3, 32, 32),
+                                   transfer_syntax=transfer_syntax)
+        ds = pydicom.dcmread(pet.files[1])
+        assert ds.PixelRepresentation == 1 and ds.file_meta.TransferSyntaxUID == transfer_syntax
+        assert np.allclose(ds.pixel_array * float(ds.RescaleSlope), pet.phantom.image[1], rtol=1e-6, atol=1e-3)
+
+
+def test_jpeg2000_needs_32_pixels(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 32 rows"):
+        write_ct_series(tmp_path, shape=(2, 24, 40), transfer_syntax=JPEG2000Lossless)
+
+
 def test_out_of_range_values_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="do not fit"):
         write_ct_series(tmp_path, shape=(2, 16, 16), rescale_slope=0.01)
@@ -149,6 +163,8 @@ def test_ct_slice_passes_dciodvfy(tmp_path: Path) -> None:
     series = write_ct_series(tmp_path, shape=SMALL, orientation=OBLIQUE)
     assert dciodvfy_errors(series.files[0]) == []
     assert dciodvfy_errors(series.files[-1]) == []
+    compressed = write_ct_series(tmp_path / "jls", shape=(2, 32, 32), transfer_syntax=JPEGLSLossless)
+    assert dciodvfy_errors(compressed.files[0]) == []
 
 
 def test_mr_series_geometry_pixels_and_contrast(tmp_path: Path) -> None:
