@@ -170,7 +170,7 @@ def write_pet_ct_pair(
 
     Both series share StudyInstanceUID and FrameOfReferenceUID and are centred on the same point, on different
     grids. The anatomy is that of the CT phantom plus breasts, with FDG-avid tumours in both lungs and the left
-    breast (segments ``LUNG+FDG_AVID_TUMOR`` and ``BREAST+FDG_AVID_TUMOR``).
+    breast (segments ``FDG_AVID_LUNG_TUMOR`` and ``FDG_AVID_BREAST_TUMOR``).
 
     Parameters
     ----------

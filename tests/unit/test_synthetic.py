@@ -13,8 +13,9 @@ import pytest
 import SimpleITK as sitk
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
+from mhubio.segdb import segment_ids
 from mhubio.synthetic import (
-    FdgAcquisition, SyntheticSeries, make_ct_phantom, write_ct_series, write_demo_dataset, write_mr_series,
+    CT_SEGMENTS, MR_SEGMENTS, PET_CT_SEGMENTS, FdgAcquisition, SyntheticSeries, make_ct_phantom, write_ct_series, write_demo_dataset, write_mr_series,
     write_pet_ct_pair,
 )
 
@@ -207,7 +208,7 @@ def test_pet_ct_structures_coincide_in_patient_space(pet_ct: tuple[SyntheticSeri
         return np.asarray(series.origin) + np.asarray(series.spacing) * (x, y, z)  # axial grids
 
     ct, pet = pet_ct
-    for segment in ("LIVER", "HEART", "BREAST+FDG_AVID_TUMOR"):
+    for segment in ("LIVER", "HEART", "FDG_AVID_BREAST_TUMOR"):
         assert np.linalg.norm(world_centroid(ct, segment) - world_centroid(pet, segment)) < 4.0
 
 
@@ -223,8 +224,8 @@ def test_pet_is_suv_computable_from_its_attributes(pet_ct: tuple[SyntheticSeries
     suv = pet.phantom.image * (float(ds.PatientWeight) * 1000.0 / decayed)
     assert 1.8 < float(suv[pet.phantom.mask("LIVER")].mean()) < 3.0
     assert float(suv[pet.phantom.mask("LEFT_LUNG")].mean()) < 1.0
-    assert float(suv[pet.phantom.mask("LUNG+FDG_AVID_TUMOR")].max()) > 5.0
-    assert float(suv[pet.phantom.mask("BREAST+FDG_AVID_TUMOR")].max()) > 4.0
+    assert float(suv[pet.phantom.mask("FDG_AVID_LUNG_TUMOR")].max()) > 5.0
+    assert float(suv[pet.phantom.mask("FDG_AVID_BREAST_TUMOR")].max()) > 4.0
     assert int(ds.ActualFrameDuration) > 0 and float(ds.RescaleIntercept) == 0
 
 
@@ -263,3 +264,7 @@ def test_demo_dataset_writes_one_patient_per_case(tmp_path: Path) -> None:
     assert [series.modality for series in petct] == ["CT", "PT"]
     with pytest.raises(ValueError):
         write_demo_dataset(tmp_path / "x", "xray")
+
+
+def test_phantom_label_names_are_registry_segment_ids() -> None:
+    assert set(CT_SEGMENTS + MR_SEGMENTS + PET_CT_SEGMENTS) <= set(segment_ids())
