@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 #: Seconds a pip call may take (the CPU torch wheel alone is about 190 MB).
 _PIP_TIMEOUT = 3600
 
+#: File time of every member of the project wheel (1980-01-01, the earliest a zip file can hold).
+_SOURCE_DATE_EPOCH = "315532800"
+
 
 def project_requirements(project_dir: Path) -> list[str]:
     """Runtime requirements of the Python project in ``project_dir`` (``[project] dependencies``)."""
@@ -86,8 +89,22 @@ def make_wheelhouse(
     return dest
 
 
+def _copy_project(project_dir: Path, dest: Path) -> None:
+    """Copy the files a wheel build of ``project_dir`` reads: its top-level files and the mhubio package."""
+    for entry in project_dir.iterdir():
+        if entry.is_file():
+            shutil.copy2(entry, dest / entry.name)
+    shutil.copytree(
+        project_dir / "mhubio", dest / "mhubio", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+
+
 def build_project_wheel(project_dir: Path, dest: Path, *, python: str = sys.executable) -> Path:
-    """Build the wheel of the Python project in ``project_dir`` into ``dest``, without dependencies.
+    """Build the wheel of the mhubio project in ``project_dir`` into ``dest``, without dependencies.
+
+    The build runs on a copy of the sources, so that no stale ``build/`` folder of the checkout leaks into
+    the wheel, and with fixed file times, so that the same sources give the same wheel (and the image build
+    its cached layers).
 
     Returns
     -------
@@ -95,13 +112,17 @@ def build_project_wheel(project_dir: Path, dest: Path, *, python: str = sys.exec
         The wheel file.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mhub-wheel-") as out:
+    with tempfile.TemporaryDirectory(prefix="mhub-wheel-") as work:
+        source, out = Path(work) / "source", Path(work) / "out"
+        source.mkdir()
+        _copy_project(project_dir, source)
         run_command(
             [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
-             "--wheel-dir", out, str(project_dir)],
+             "--wheel-dir", str(out), str(source)],
             timeout=_PIP_TIMEOUT,
+            env={"SOURCE_DATE_EPOCH": _SOURCE_DATE_EPOCH},
         )
-        wheels = list(Path(out).glob("*.whl"))
+        wheels = list(out.glob("*.whl"))
         if len(wheels) != 1:
             raise DockerError(f"pip wheel of {project_dir} gave {len(wheels)} wheels instead of one")
         target = dest / wheels[0].name
