@@ -1,0 +1,52 @@
+"""``mhub run``: run a model's workflow on a folder of DICOM files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mhubio.core.config import workflow_path
+from mhubio.core.errors import ConfigError
+from mhubio.core.exitcodes import ExitCode
+from mhubio.core.logs import ProgressPrinter
+from mhubio.core.report import REPORT_NAME, print_summary
+from mhubio.core.runner import RunOptions, run_workflow
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` sub-command."""
+    p = subparsers.add_parser("run", help="run a model workflow on a DICOM folder")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", "-m", help="model name (a folder of models/)")
+    which.add_argument("--config", "-c", type=Path, help="workflow YAML file")
+    p.add_argument("--workflow", "-w", default="default", help="workflow of --model (default: default)")
+    p.add_argument("--input", "-i", type=Path, required=True, help="folder with DICOM files (any layout)")
+    p.add_argument("--output", "-o", type=Path, required=True, help="output folder")
+    p.add_argument("--set", "-s", action="append", default=[], metavar="TARGET.PARAM=VALUE",
+                   help="override a parameter, e.g. Thresholder.lower_hu=-400 (repeatable)")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed series")
+    p.add_argument("--weights-dir", type=Path, help="folder with model weights (default: $MHUB_WEIGHTS_DIR)")
+    p.add_argument("--work-dir", type=Path, help="scratch folder (default: a new temporary folder)")
+    p.add_argument("--keep-work", action="store_true", help="keep the scratch folder for debugging")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``mhub run``."""
+    if args.config is not None and args.workflow != "default":
+        raise ConfigError("--workflow goes with --model, not with --config")
+    config = args.config if args.config is not None else workflow_path(args.model, args.workflow)
+    options = RunOptions(
+        input_dir=args.input, output_dir=args.output, overrides=args.set, fail_fast=args.fail_fast,
+        work_dir=args.work_dir, keep_work=args.keep_work, weights_dir=args.weights_dir, workflow=args.workflow,
+    )
+    report = run_workflow(config, options, ProgressPrinter(quiet=args.quiet))
+    if report.exit_code == ExitCode.CONFIG_ERROR:
+        print(f"mhub: configuration error in {config}:\n{report.error}", file=sys.stderr)
+        return int(report.exit_code)
+    if report.error and report.exit_code != ExitCode.SUCCESS:
+        print(f"mhub: {report.error}", file=sys.stderr)
+    print_summary(report, args.output / REPORT_NAME)
+    return int(report.exit_code)

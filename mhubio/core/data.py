@@ -1,0 +1,169 @@
+"""Data model: instances (one unit of work, usually one series) and their data items."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from mhubio.core.filetypes import FileType
+from mhubio.core.query import Query
+
+
+@dataclass(frozen=True)
+class AlgorithmInfo:
+    """Identification of the algorithm that produced a data item.
+
+    Used for the SEG/SR algorithm identification and the run report.
+    """
+
+    name: str
+    version: str
+    family: str = "Artificial Intelligence"
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    weights: Mapping[str, str] = field(default_factory=dict)
+    """File name -> sha256 of the weights that were loaded."""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or not self.version.strip():
+            raise ValueError("AlgorithmInfo needs a non-empty name and version")
+
+
+@dataclass
+class DataItem:
+    """A file (or, for DICOM, a list of files) with a type and metadata.
+
+    Parameters
+    ----------
+    type:
+        File type.
+    path:
+        The file, or the common folder of ``files`` for multi-file items.
+    meta:
+        Metadata used by queries, e.g. ``{"mod": "seg", "model": "segthor"}``.
+    files:
+        Member files of multi-file items (DICOM series), in slice order.
+    labels:
+        For label maps: label value -> segment id from :mod:`mhubio.segdb`.
+        The ``roi`` metadata is derived from it.
+    algorithm:
+        The algorithm that produced the item, if any.
+    producer:
+        Id of the step that produced the item.
+    """
+
+    type: FileType
+    path: Path
+    meta: dict[str, str] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
+    labels: dict[int, str] | None = None
+    algorithm: AlgorithmInfo | None = None
+    producer: str = ""
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.meta = {str(k): str(v) for k, v in self.meta.items()}
+        if self.labels is not None:
+            self.set_labels(self.labels)
+
+    def set_labels(self, labels: Mapping[int, str]) -> None:
+        """Set the label -> segment id map and the derived ``roi`` metadata."""
+        bad = [k for k in labels if not isinstance(k, int) or isinstance(k, bool) or k <= 0]
+        if bad:
+            raise ValueError(f"label values must be positive integers, got {bad}")
+        self.labels = {int(k): str(v) for k, v in sorted(labels.items())}
+        self.meta["roi"] = ",".join(self.labels.values())
+
+    def __str__(self) -> str:
+        meta = ":".join(f"{k}={v}" for k, v in self.meta.items())
+        return f"{self.type.value}{':' + meta if meta else ''} ({self.path.name})"
+
+
+class InstanceStatus(Enum):
+    """Processing state of an instance."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an instance failed: the step, its message and the traceback."""
+
+    step: str
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file written to the output folder, with its checksum."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Outcome and duration of one step on one instance."""
+
+    step: str
+    status: str
+    seconds: float
+
+
+@dataclass
+class Instance:
+    """One unit of work (one eligible series, or a matched series pair).
+
+    Parameters
+    ----------
+    id:
+        Stable id, the SeriesInstanceUID of the primary series.
+    attributes:
+        DICOM attributes of the primary series (keywords -> string values),
+        used for output path templates.  May hold PHI: never log them.
+    workdir:
+        Private scratch folder of this instance.
+    """
+
+    id: str
+    attributes: dict[str, str]
+    workdir: Path
+    items: list[DataItem] = field(default_factory=list)
+    status: InstanceStatus = InstanceStatus.PENDING
+    failure: Failure | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: list[StepTiming] = field(default_factory=list)
+    outputs: list[OutputFile] = field(default_factory=list)
+    log: logging.LoggerAdapter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("an instance needs a non-empty id")
+        self.log = logging.LoggerAdapter(logging.getLogger(f"mhub.series.{self.id}"), {})
+
+    @property
+    def label(self) -> str:
+        """PHI-free display name: modality, series number and UID."""
+        a = self.attributes
+        return f"{a.get('Modality', '?')} series {a.get('SeriesNumber', '?')} ({self.id})"
+
+    def add(self, item: DataItem) -> DataItem:
+        """Attach ``item`` and return it."""
+        self.items.append(item)
+        return item
+
+    def find(self, query: Query | str) -> list[DataItem]:
+        """All items matched by ``query``, oldest first."""
+        q = Query.parse(query) if isinstance(query, str) else query
+        return [i for i in self.items if q.matches(i.type, i.meta)]
+
+    def warn(self, message: str) -> None:
+        """Record a warning for the report and the series log."""
+        self.warnings.append(message)
+        self.log.warning(message)

@@ -1,0 +1,195 @@
+"""Module base classes: what a step declares and how the runner calls it.
+
+A module declares, in one place on its class:
+
+- ``Params``: a :class:`~mhubio.core.params.Params` subclass with typed fields
+  and defaults;
+- ``inputs``: name -> :class:`Input` (a default query, overridable per step);
+- ``outputs``: name -> :class:`Output` (file type and metadata of what it writes);
+
+and implements :meth:`Module.process`, called once per instance with the
+resolved input items and pre-allocated output items.  Heavy libraries (torch,
+nnU-Net) are imported inside methods so that loading a workflow stays fast.
+
+Example
+-------
+>>> class Thresholder(Module):
+...     class Params(Params):
+...         lower_hu: float = -500.0
+...     inputs = {"ct": Input("nifti:mod=ct")}
+...     outputs = {"seg": Output(FileType.NIFTI, {"mod": "seg"})}
+...     def process(self, instance, inputs, outputs):
+...         ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mhubio.core.data import DataItem, Instance
+from mhubio.core.filetypes import FileType
+from mhubio.core.params import Params
+from mhubio.core.query import Query
+
+
+@dataclass(frozen=True)
+class Input:
+    """A declared input.
+
+    Parameters
+    ----------
+    query:
+        Default query selecting the item(s); a step may override it.
+    many:
+        Pass all matching items (a list) instead of the most recent one.
+    optional:
+        The step runs even if nothing matches (the input is then ``None`` or ``[]``).
+    """
+
+    query: str
+    many: bool = False
+    optional: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        Query.parse(self.query)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A declared output.
+
+    Parameters
+    ----------
+    type:
+        File type of the item.
+    meta:
+        Metadata of the item; ``"*"`` marks a value known only at run time.
+    inherit:
+        Name of an input whose metadata is copied first (then ``meta`` applied).
+    optional:
+        The module may decide not to write it.
+    """
+
+    type: FileType
+    meta: Mapping[str, str] = field(default_factory=dict)
+    inherit: str | None = None
+    optional: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model a workflow belongs to."""
+
+    name: str
+    version: str
+    directory: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Run-wide settings passed to every module."""
+
+    input_dir: Path
+    output_dir: Path
+    work_dir: Path
+    model: ModelInfo
+    weights_dir: Path | None = None
+    workflow: str = "default"
+
+
+class Module:
+    """Base class of every step of a workflow."""
+
+    Params: ClassVar[type[Params]] = Params
+    inputs: ClassVar[Mapping[str, Input]] = {}
+    outputs: ClassVar[Mapping[str, Output]] = {}
+
+    def __init__(self, step_id: str, params: Params, context: RunContext) -> None:
+        if not isinstance(params, self.Params):
+            raise TypeError(f"{type(self).__name__} needs {self.Params.__qualname__}, got {type(params).__name__}")
+        self.step_id = step_id
+        self.params = params
+        self.context = context
+        self._ready = False
+
+    @classmethod
+    def module_name(cls) -> str:
+        """Name used in workflow files (the class name)."""
+        return cls.__name__
+
+    def declare_outputs(self) -> Mapping[str, Output]:
+        """Outputs of this step; override when they depend on parameters."""
+        return self.outputs
+
+    def preflight(self) -> None:
+        """Check run-wide prerequisites (weights, tools) before any data is read.
+
+        Raise :class:`~mhubio.core.errors.WeightsError` or
+        :class:`~mhubio.core.errors.ConfigError` to stop the run.
+        """
+
+    def setup(self) -> None:
+        """Load expensive resources (models) once per run, before the first instance."""
+
+    def ensure_setup(self) -> None:
+        """Call :meth:`setup` once."""
+        if not self._ready:
+            self.setup()
+            self._ready = True
+
+    def teardown(self) -> None:
+        """Release resources at the end of the run."""
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        """Process one instance.
+
+        Parameters
+        ----------
+        instance:
+            The instance (series) being processed.
+        inputs:
+            Input name -> :class:`DataItem` (or a list for ``many`` inputs, or
+            ``None`` for an optional input with no match).
+        outputs:
+            Output name -> pre-allocated :class:`DataItem`; write each to its
+            ``path`` (and set ``labels``/``algorithm`` where relevant).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement process()")
+
+
+@dataclass(frozen=True)
+class SkippedSeries:
+    """A series that was found but not processed, with the reason."""
+
+    series_uid: str
+    modality: str
+    series_number: str
+    check: str
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    """What an importer found in the input folder."""
+
+    instances: list[Instance]
+    skipped: list[SkippedSeries] = field(default_factory=list)
+    files_scanned: int = 0
+    non_dicom: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+
+class Importer(Module):
+    """First step of every workflow: turns the input folder into instances."""
+
+    def import_instances(self, input_dir: Path) -> ImportResult:
+        """Scan ``input_dir`` and return one instance per eligible unit of work."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement import_instances()")
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        """Importers do their work in :meth:`import_instances`."""
