@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from mhubio import cli_build
+from mhubio.cli import build as cli_build
 from mhubio.containers.docker import DockerError
 from mhubio.containers.rootfs import make_local_base
 from mhubio.containers.wheelhouse import make_wheelhouse, project_requirements

@@ -56,6 +56,13 @@ def _docker_build(
     return result.seconds
 
 
+def _latest(tag: str) -> str:
+    """``tag`` with its tag part replaced by ``latest``."""
+    has_tag = ":" in tag.rsplit("/", 1)[-1]  # a ':' before the last '/' belongs to a registry port
+    name = tag.rsplit(":", 1)[0] if has_tag else tag
+    return f"{name}:latest"
+
+
 def _staging_dir() -> tempfile.TemporaryDirectory[str]:
     """A build context folder on the file system of the wheelhouse cache, so that wheels are hard-linked."""
     parent = cache_dir() / "staging"
@@ -96,7 +103,8 @@ def build_base(
         Operating system image (``BASE_IMAGE`` build argument), e.g. the local image of
         :func:`~mhubio.containers.rootfs.make_local_base`.
     tag
-        Image name; default :func:`~mhubio.containers.images.base_image_tag`.
+        Image name; default :func:`~mhubio.containers.images.base_image_tag`. The image is also tagged
+        ``latest``.
     offline
         Install only from the wheelhouse; otherwise pip inside the build may also use its index.
     wheelhouse
@@ -135,7 +143,7 @@ def build_base(
             labels["org.opencontainers.image.revision"] = revision
         _docker_build(
             context,
-            [tag],
+            [tag, _latest(tag)],
             build_args={"BASE_IMAGE": base_image, "PIP_NO_INDEX": "1" if offline else "0"},
             labels=labels,
             stream=stream,
@@ -200,7 +208,6 @@ def build_model(
             "local folder (weights_dir / --weights-from)"
         )
     tag = tag or model_image_tag(name, model.version)
-    latest = tag.rsplit(":", 1)[0] + ":latest"
     base_image = base_image or base_image_tag()
     constraints = repo_dir / "constraints.txt"
     start = time.monotonic()
@@ -217,7 +224,7 @@ def build_model(
         add_tree(context, model.folder, f"models/{name}")
         _stage_wheels(context, house)
         if weights_dir is not None:
-            add_tree(context, weights_dir, "weights")
+            add_tree(context, weights_dir, "weights", link=True)
         else:
             (context / "weights").mkdir()
         labels = {
@@ -234,7 +241,7 @@ def build_model(
             labels["org.opencontainers.image.revision"] = revision
         _docker_build(
             context,
-            [tag, latest],
+            [tag, _latest(tag)],
             build_args={
                 "MHUB_BASE_IMAGE": base_image,
                 "PIP_NO_INDEX": "1" if offline else "0",

@@ -19,8 +19,11 @@ def _link_or_copy(src: str, dst: str) -> str:
     return dst
 
 
-def add_tree(context: Path, source: Path, target: str) -> Path:
+def add_tree(context: Path, source: Path, target: str, *, link: bool = False) -> Path:
     """Put the folder ``source`` at ``context/target``.
+
+    Copies are made readable by everyone, so that images read them under any ``--user``; linked files (for
+    large folders such as weights) keep the modes of their source.
 
     Raises
     ------
@@ -30,7 +33,13 @@ def add_tree(context: Path, source: Path, target: str) -> Path:
     if not source.is_dir():
         raise FileNotFoundError(f"{source} is not a folder")
     dest = context / target
-    shutil.copytree(source, dest, copy_function=_link_or_copy, ignore=_IGNORED, dirs_exist_ok=True)
+    shutil.copytree(
+        source, dest, copy_function=_link_or_copy if link else shutil.copy2, ignore=_IGNORED, dirs_exist_ok=True
+    )
+    if not link:
+        for path in [dest, *dest.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
     return dest
 
 

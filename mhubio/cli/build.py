@@ -16,13 +16,14 @@ from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model
 from mhubio.containers.docker import DockerError
 from mhubio.containers.images import BASE_NAME, ImageBuild
 from mhubio.containers.rootfs import make_local_base
+from mhubio.core.exitcodes import ExitCode
 
-#: Exit status of a failed build.
+#: Exit status of a failed build: a docker or pip step failed (its output is shown above the message).
 EXIT_BUILD_FAILED = 1
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``build`` command to the ``mhub`` command line."""
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``build`` sub-command."""
     parser = subparsers.add_parser(
         "build",
         help="build the base image or a model image",
@@ -46,8 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheelhouse folder (default: in the cache)")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="mhubio checkout (default: .)")
     parser.add_argument("--quiet", action="store_true", help="do not show the docker build output")
-    parser.set_defaults(func=run_build)
-    return parser
+    parser.set_defaults(func=run)
 
 
 def _report(build: ImageBuild) -> None:
@@ -69,12 +69,12 @@ def _build_base_image(args: argparse.Namespace, os_image: str | None, tag: str |
     )
 
 
-def run_build(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Carry out ``mhub build``; return the exit status."""
     try:
         if args.name == BASE_NAME:
             _report(_build_base_image(args, os_image=args.base_image, tag=args.tag))
-            return 0
+            return int(ExitCode.SUCCESS)
         base_image = args.base_image
         if base_image is None:
             base = _build_base_image(args, os_image=None, tag=None)
@@ -92,7 +92,10 @@ def run_build(args: argparse.Namespace) -> int:
                 stream=not args.quiet,
             )
         )
-    except (DockerError, ValueError) as exc:
+    except ValueError as exc:
+        print(f"mhub build: {exc}", file=sys.stderr)
+        return int(ExitCode.CONFIG_ERROR)
+    except DockerError as exc:
         print(f"mhub build: {exc}", file=sys.stderr)
         return EXIT_BUILD_FAILED
-    return 0
+    return int(ExitCode.SUCCESS)
