@@ -16,7 +16,7 @@ from mhubio import __version__
 from mhubio.core.errors import MhubError
 from mhubio.core.exitcodes import ExitCode
 
-COMMANDS = ("run", "models", "check_config", "demo_data", "demo")
+COMMANDS = ("run", "models", "check_config", "demo_data", "demo", "build")
 
 
 def build_parser() -> argparse.ArgumentParser:
