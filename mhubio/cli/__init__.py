@@ -16,7 +16,7 @@ from mhubio import __version__
 from mhubio.core.errors import MhubError
 from mhubio.core.exitcodes import ExitCode
 
-COMMANDS = ("run", "models", "check_config", "demo_data", "weights")
+COMMANDS = ("run", "models", "check_config", "demo_data", "demo", "weights")
 
 
 def build_parser() -> argparse.ArgumentParser:
