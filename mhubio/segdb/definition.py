@@ -114,7 +114,7 @@ def _check_code(code: Code | None, role: str, segment_id: str, required: bool) -
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SegmentDefinition:
     """Coded description of one kind of segment in the registry.
 
@@ -187,6 +187,30 @@ class SegmentDefinition:
                 f"Segment {self.id}: color must be a tuple of three integers 0-255, "
                 f"got {self.color!r}."
             )
+
+    def _fields(self) -> tuple:
+        codes = (
+            self.category,
+            self.type,
+            self.modifier,
+            self.anatomic_region,
+            self.anatomic_region_modifier,
+        )
+        return (
+            self.id,
+            self.label,
+            *(None if c is None else (c.scheme_designator, c.value, c.meaning) for c in codes),
+            self.color,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        # pydicom Code cannot be compared with None, so compare plain values.
+        if not isinstance(other, SegmentDefinition):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
 
     @property
     def coding_key(self) -> tuple[tuple[str, str] | None, ...]:

@@ -13,7 +13,9 @@ def to_segment_description(
     definition: SegmentDefinition,
     segment_number: int,
     algorithm_identification: hd.AlgorithmIdentificationSequence | None,
-    algorithm_type: hd.seg.SegmentAlgorithmTypeValues | str = hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+    algorithm_type: hd.seg.SegmentAlgorithmTypeValues | str = (
+        hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC
+    ),
 ) -> hd.seg.SegmentDescription:
     """Build the Segment Description macro item for one segment.
 
@@ -61,7 +63,8 @@ def to_segment_description(
         display_color=hd.color.CIELabColor.from_rgb(*definition.color),
     )
     if definition.modifier is not None:
-        description.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [
+        type_item = description.SegmentedPropertyTypeCodeSequence[0]
+        type_item.SegmentedPropertyTypeModifierCodeSequence = [
             hd.sr.CodedConcept.from_code(definition.modifier)
         ]
     if definition.anatomic_region_modifier is not None:

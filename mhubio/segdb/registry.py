@@ -40,7 +40,9 @@ def _data_dir() -> Traversable:
 
 
 def _code(row: Mapping[str, str], role: str, where: str) -> Code | None:
-    scheme, value, meaning = (row[f"{role}_{part}"].strip() for part in ("scheme", "value", "meaning"))
+    scheme, value, meaning = (
+        row[f"{role}_{part}"].strip() for part in ("scheme", "value", "meaning")
+    )
     if not (scheme or value or meaning):
         return None
     if not (scheme and value and meaning):

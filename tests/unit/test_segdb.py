@@ -110,6 +110,17 @@ def test_definition_accepts_valid_codes():
     assert definition.coding_key == (("SCT", "64033007"), ("SCT", "7771000"), None, None)
 
 
+def test_definitions_compare_by_value_even_with_missing_codes():
+    plain = SegmentDefinition("KIDNEY", "Kidney", ANATOMICAL_STRUCTURE, Code("64033007", "SCT", "Kidney"),
+                              None, (1, 2, 3))
+    lateral = SegmentDefinition("KIDNEY", "Kidney", ANATOMICAL_STRUCTURE, Code("64033007", "SCT", "Kidney"),
+                                LEFT, (1, 2, 3))
+    assert plain != lateral
+    assert plain == SegmentDefinition("KIDNEY", "Kidney", ANATOMICAL_STRUCTURE,
+                                      Code("64033007", "SCT", "Kidney"), None, (1, 2, 3))
+    assert len({plain, lateral, plain}) == 2
+
+
 @pytest.mark.parametrize("segment_id", ["heart", "Heart", "HEART-1", "_HEART", "HEART__X", "1HEART", ""])
 def test_definition_rejects_bad_ids(segment_id):
     with pytest.raises(ValueError, match="UPPER_SNAKE"):
@@ -440,7 +451,8 @@ def test_segment_descriptions_survive_a_segmentation_round_trip():
     read = hd.seg.segread(buffer)
     kidney = read.get_segment_description(1)
     assert kidney.segmented_property_type == Code("64033007", "SCT", "Kidney")
-    assert kidney.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "7771000"
+    kidney_type = kidney.SegmentedPropertyTypeCodeSequence[0]
+    assert kidney_type.SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "7771000"
     nodule = read.get_segment_description(2)
     assert nodule.anatomic_regions[0] == Code("39607008", "SCT", "Lung")
     assert nodule.AnatomicRegionSequence[0].AnatomicRegionModifierSequence[0].CodeValue == "51440002"

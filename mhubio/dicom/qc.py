@@ -1,0 +1,498 @@
+"""Series quality control: can a series be assembled into one regular 3D volume?
+
+The checks follow the series selection of Krishnaswamy et al. (NLST / NSCLC-Radiomics
+enrichment, paper 000): one orientation, one in-plane pixel spacing, unique slice
+positions, regular spacing between adjacent slices and no localizer images; the NLST
+selection also required more than 100 slices and a SliceThickness range, available
+here as :attr:`QCConfig.min_slices` and :attr:`QCConfig.slice_thickness_range`.
+Beyond the paper the checks also require the slices to be stacked along their normal
+(no gantry tilt or shear), a single StudyInstanceUID and a FrameOfReferenceUID, and
+constant Rows/Columns.
+
+Localizers: a series made only of localizer images is rejected. A localizer *inside*
+an otherwise axial series (same SeriesInstanceUID) is, by default, dropped and
+reported as a warning, because it is identified unambiguously by ImageType and the
+remaining slices are exactly the volume the paper's selection aims at; set
+``localizer_policy="reject_series"`` to reproduce the paper's rule (any localizer
+excludes the whole series).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mhubio.dicom.series import DicomInstance, DicomSeries
+
+__all__ = [
+    "LocalizerPolicy",
+    "QCCheck",
+    "QCConfig",
+    "QCResult",
+    "QCStatus",
+    "run_qc",
+]
+
+
+class QCCheck(str, Enum):
+    """Series checks, in the order :func:`run_qc` applies them."""
+
+    MODALITY = "modality"
+    NO_LOCALIZER = "no_localizer"
+    SINGLE_FRAME = "single_frame"
+    GEOMETRY_PRESENT = "geometry_present"
+    REQUIRED_UIDS = "required_uids"
+    MIN_SLICES = "min_slices"
+    SLICE_THICKNESS = "slice_thickness"
+    SINGLE_ORIENTATION = "single_orientation"
+    CONSTANT_PIXEL_SPACING = "constant_pixel_spacing"
+    CONSTANT_ROWS_COLUMNS = "constant_rows_columns"
+    UNIQUE_POSITIONS = "unique_positions"
+    NO_TILT = "no_tilt"
+    REGULAR_SPACING = "regular_spacing"
+
+
+# Checks without which no volume can be built; they cannot be disabled.
+MANDATORY_CHECKS = frozenset({QCCheck.SINGLE_FRAME, QCCheck.GEOMETRY_PRESENT})
+
+
+class QCStatus(str, Enum):
+    """Outcome of the QC of one series."""
+
+    PASS = "pass"
+    WARN = "warn"
+    REJECT = "reject"
+
+
+class LocalizerPolicy(str, Enum):
+    """What to do with localizer images inside a series."""
+
+    DROP_INSTANCES = "drop_instances"
+    REJECT_SERIES = "reject_series"
+
+
+class QCConfig(BaseModel):
+    """Configuration of the series QC.
+
+    Parameterless checks are switched by a boolean named after the check.
+    ``min_slices``, ``slice_thickness_range`` and ``modalities`` enable their check
+    when set and disable it when ``None``. Single-frame images and the presence of
+    the geometry attributes are always required.
+
+    The default ``min_slices`` of 10 rejects fragments (2-slice reformats, partial
+    transfers) that no 3D model can use while keeping short scans; the NLST
+    selection of paper 000 used ``min_slices=101`` (more than 100 instances) and
+    ``slice_thickness_range=(1.5, 3.5)`` (the published query; the paper's text
+    says "greater than 1.5 mm and less than 3 mm").
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    required_uids: bool = True
+    no_localizer: bool = True
+    single_orientation: bool = True
+    constant_pixel_spacing: bool = True
+    constant_rows_columns: bool = True
+    unique_positions: bool = True
+    no_tilt: bool = True
+    regular_spacing: bool = True
+    min_slices: int | None = Field(default=10, ge=1)
+    slice_thickness_range: tuple[float, float] | None = None
+    modalities: frozenset[str] | None = None
+    localizer_policy: LocalizerPolicy = LocalizerPolicy.DROP_INSTANCES
+    spacing_tolerance_pass_mm: float = Field(default=0.01, ge=0)
+    spacing_tolerance_warn_mm: float = Field(default=0.2, ge=0)
+    pixel_spacing_tolerance_mm: float = Field(default=1e-4, ge=0)
+    orientation_tolerance: float = Field(default=1e-4, ge=0)
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> QCConfig:
+        if self.spacing_tolerance_warn_mm < self.spacing_tolerance_pass_mm:
+            raise ValueError(
+                "spacing_tolerance_warn_mm must not be smaller than spacing_tolerance_pass_mm"
+            )
+        if self.slice_thickness_range is not None:
+            low, high = self.slice_thickness_range
+            if low > high:
+                raise ValueError(f"slice_thickness_range {self.slice_thickness_range} is empty")
+        return self
+
+    @field_validator("modalities")
+    @classmethod
+    def _upper_modalities(cls, value: frozenset[str] | None) -> frozenset[str] | None:
+        return None if value is None else frozenset(m.upper() for m in value)
+
+    def is_enabled(self, check: QCCheck) -> bool:
+        """Whether ``check`` runs under this configuration."""
+        if check in MANDATORY_CHECKS:
+            return True
+        if check is QCCheck.MIN_SLICES:
+            return self.min_slices is not None
+        if check is QCCheck.SLICE_THICKNESS:
+            return self.slice_thickness_range is not None
+        if check is QCCheck.MODALITY:
+            return self.modalities is not None
+        return bool(getattr(self, check.value))
+
+
+@dataclass(frozen=True)
+class QCResult:
+    """QC outcome of one series.
+
+    Attributes
+    ----------
+    series
+        The series as scanned.
+    status
+        PASS, WARN (usable, see ``warnings``) or REJECT.
+    failed_check
+        The check that rejected the series, ``None`` unless rejected.
+    message
+        Why the series was rejected and what to do about it; empty unless rejected.
+    warnings
+        Findings that did not reject the series.
+    accepted
+        The series to process (localizers dropped), ``None`` when rejected.
+    dropped_files
+        Files removed from the series before processing (localizers).
+    """
+
+    series: DicomSeries
+    status: QCStatus
+    failed_check: QCCheck | None = None
+    message: str = ""
+    warnings: tuple[str, ...] = ()
+    accepted: DicomSeries | None = None
+    dropped_files: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        rejected = self.status is QCStatus.REJECT
+        if rejected != (self.failed_check is not None) or rejected != bool(self.message):
+            raise ValueError("a rejected QCResult needs failed_check and message, others neither")
+        if rejected == (self.accepted is not None):
+            raise ValueError("QCResult.accepted must be set exactly when the series passes")
+        if self.status is QCStatus.WARN and not self.warnings:
+            raise ValueError("a QCResult with status WARN needs at least one warning")
+
+    @property
+    def passed(self) -> bool:
+        """Whether the series may be processed (PASS or WARN)."""
+        return self.status is not QCStatus.REJECT
+
+
+class _Reject(Exception):
+    def __init__(self, check: QCCheck, detail: str, hint: str) -> None:
+        super().__init__(detail)
+        self.check = check
+        self.detail = detail
+        self.hint = hint
+
+
+def run_qc(series: DicomSeries, config: QCConfig | None = None) -> QCResult:
+    """Check whether ``series`` can be reconstructed as one regular 3D volume.
+
+    Checks run in the order of :class:`QCCheck`; the first failing one rejects
+    the series.
+
+    Parameters
+    ----------
+    series
+        Series from :func:`mhubio.dicom.scan.scan_folder`.
+    config
+        QC configuration; defaults to ``QCConfig()``.
+
+    Returns
+    -------
+    QCResult
+        Status, the failed check with an actionable message, and warnings.
+    """
+    config = config or QCConfig()
+    warnings: list[str] = []
+    try:
+        kept, dropped = _run_checks(series, config, warnings)
+    except _Reject as reject:
+        message = (
+            f"{series.label} rejected by QC check '{reject.check.value}': "
+            f"{reject.detail}. {reject.hint}"
+        )
+        return QCResult(
+            series=series,
+            status=QCStatus.REJECT,
+            failed_check=reject.check,
+            message=message,
+            warnings=tuple(warnings),
+        )
+    return QCResult(
+        series=series,
+        status=QCStatus.WARN if warnings else QCStatus.PASS,
+        warnings=tuple(warnings),
+        accepted=kept,
+        dropped_files=dropped,
+    )
+
+
+def _run_checks(
+    series: DicomSeries, config: QCConfig, warnings: list[str]
+) -> tuple[DicomSeries, tuple[Path, ...]]:
+    on = config.is_enabled
+    if on(QCCheck.MODALITY):
+        _check_modality(series, config)
+    dropped: tuple[Path, ...] = ()
+    if on(QCCheck.NO_LOCALIZER):
+        series, dropped = _check_localizers(series, config, warnings)
+    _check_single_frame(series)
+    _check_geometry_present(series)
+    if on(QCCheck.REQUIRED_UIDS):
+        _check_uids(series)
+    if on(QCCheck.MIN_SLICES):
+        assert config.min_slices is not None
+        if len(series) < config.min_slices:
+            raise _Reject(
+                QCCheck.MIN_SLICES,
+                f"{len(series)} slice(s), at least {config.min_slices} required",
+                "Check that the whole series was exported, or lower qc.min_slices.",
+            )
+    if on(QCCheck.SLICE_THICKNESS):
+        _check_slice_thickness(series, config)
+    if on(QCCheck.SINGLE_ORIENTATION):
+        _check_single_orientation(series, config)
+    if on(QCCheck.CONSTANT_PIXEL_SPACING):
+        _check_constant(
+            series,
+            QCCheck.CONSTANT_PIXEL_SPACING,
+            "PixelSpacing",
+            [i.pixel_spacing for i in series.instances],
+            config.pixel_spacing_tolerance_mm,
+        )
+    if on(QCCheck.CONSTANT_ROWS_COLUMNS):
+        _check_constant(
+            series,
+            QCCheck.CONSTANT_ROWS_COLUMNS,
+            "Rows/Columns",
+            [(i.rows, i.columns) for i in series.instances],
+            0.0,
+        )
+    ordered = series.sorted_instances()
+    locations = series.slice_locations(ordered)
+    if on(QCCheck.UNIQUE_POSITIONS):
+        _check_unique_positions(ordered, locations, config)
+    if on(QCCheck.NO_TILT):
+        _check_no_tilt(series, ordered, config, warnings)
+    if on(QCCheck.REGULAR_SPACING):
+        _check_regular_spacing(series, ordered, locations, config, warnings)
+    return series, dropped
+
+
+def _check_modality(series: DicomSeries, config: QCConfig) -> None:
+    assert config.modalities is not None
+    found = sorted({i.modality or "<none>" for i in series.instances})
+    if not set(found) <= config.modalities:
+        raise _Reject(
+            QCCheck.MODALITY,
+            f"modality {'/'.join(found)} is not among {sorted(config.modalities)}",
+            "This model does not process such series; nothing to do unless qc.modalities "
+            "is wrong.",
+        )
+
+
+def _check_uids(series: DicomSeries) -> None:
+    studies = {i.study_instance_uid for i in series.instances}
+    if len(studies) > 1:
+        raise _Reject(
+            QCCheck.REQUIRED_UIDS,
+            f"its files carry {len(studies)} different StudyInstanceUIDs",
+            "Fix the export so that one series belongs to one study.",
+        )
+    frames = {i.frame_of_reference_uid for i in series.instances}
+    if "" in frames:
+        raise _Reject(
+            QCCheck.REQUIRED_UIDS,
+            "FrameOfReferenceUID is missing",
+            "Results cannot be registered to the images without it; export the series "
+            "with its Frame of Reference module.",
+        )
+    if len(frames) > 1:
+        raise _Reject(
+            QCCheck.REQUIRED_UIDS,
+            f"its files carry {len(frames)} different FrameOfReferenceUIDs",
+            "The slices do not share one coordinate system; fix the export.",
+        )
+
+
+def _check_localizers(
+    series: DicomSeries, config: QCConfig, warnings: list[str]
+) -> tuple[DicomSeries, tuple[Path, ...]]:
+    localizers = tuple(i.path for i in series.instances if i.is_localizer)
+    if not localizers:
+        return series, ()
+    if len(localizers) == len(series):
+        raise _Reject(
+            QCCheck.NO_LOCALIZER,
+            "the series is a localizer (ImageType contains LOCALIZER)",
+            "Localizer (scout) series are not processed.",
+        )
+    if config.localizer_policy is LocalizerPolicy.REJECT_SERIES:
+        raise _Reject(
+            QCCheck.NO_LOCALIZER,
+            f"{len(localizers)} of its {len(series)} images are localizers",
+            "Set qc.localizer_policy to 'drop_instances' to process the other images.",
+        )
+    warnings.append(
+        f"{series.label}: dropped {len(localizers)} localizer image(s) from the series, "
+        f"e.g. {localizers[0]}"
+    )
+    return series.without(localizers), localizers
+
+
+def _check_single_frame(series: DicomSeries) -> None:
+    multi = [i for i in series.instances if i.number_of_frames > 1]
+    if multi:
+        raise _Reject(
+            QCCheck.SINGLE_FRAME,
+            f"{len(multi)} multi-frame instance(s), e.g. {multi[0].path}",
+            "Only single-frame image series are supported; convert enhanced multi-frame "
+            "images to single-frame instances first.",
+        )
+
+
+def _check_geometry_present(series: DicomSeries) -> None:
+    lacking = [i for i in series.instances if not i.has_geometry]
+    if lacking:
+        raise _Reject(
+            QCCheck.GEOMETRY_PRESENT,
+            f"{len(lacking)} file(s) lack ImagePositionPatient, ImageOrientationPatient, "
+            f"PixelSpacing, Rows or Columns, e.g. {lacking[0].path}",
+            "The series is not a cross-sectional image series or its export dropped "
+            "geometry attributes.",
+        )
+
+
+def _check_slice_thickness(series: DicomSeries, config: QCConfig) -> None:
+    assert config.slice_thickness_range is not None
+    low, high = config.slice_thickness_range
+    values = [i.slice_thickness for i in series.instances]
+    if any(v is None for v in values):
+        raise _Reject(
+            QCCheck.SLICE_THICKNESS,
+            "SliceThickness is missing",
+            "Disable the check (qc.slice_thickness_range: null) to process it anyway.",
+        )
+    outside = sorted({v for v in values if v is not None and not low <= v <= high})
+    if outside:
+        raise _Reject(
+            QCCheck.SLICE_THICKNESS,
+            f"SliceThickness {outside} mm outside the accepted range [{low}, {high}] mm",
+            "Change qc.slice_thickness_range to accept it.",
+        )
+
+
+def _check_single_orientation(series: DicomSeries, config: QCConfig) -> None:
+    orientations = np.asarray([i.image_orientation for i in series.instances], dtype=float)
+    deviation = float(np.max(np.abs(orientations - orientations[0])))
+    if deviation > config.orientation_tolerance:
+        distinct = len({tuple(np.round(o, 4)) for o in orientations})
+        raise _Reject(
+            QCCheck.SINGLE_ORIENTATION,
+            f"{distinct} different ImageOrientationPatient values in one series",
+            "The series mixes image planes; export each plane as its own series.",
+        )
+
+
+def _check_constant(
+    series: DicomSeries,
+    check: QCCheck,
+    name: str,
+    values: list[tuple[float, ...] | tuple[int | None, ...] | None],
+    tolerance: float,
+) -> None:
+    array = np.asarray(values, dtype=float)
+    if float(np.max(np.abs(array - array[0]))) > tolerance:
+        distinct = sorted({tuple(v) for v in values if v is not None})
+        raise _Reject(
+            check,
+            f"{len(distinct)} different {name} values {distinct[:4]}",
+            "Slices of different matrices cannot form one volume; export them as "
+            "separate series.",
+        )
+
+
+def _check_unique_positions(
+    ordered: tuple[DicomInstance, ...], locations: np.ndarray, config: QCConfig
+) -> None:
+    gaps = np.diff(locations)
+    same = np.flatnonzero(gaps <= config.spacing_tolerance_pass_mm)
+    if same.size:
+        k = int(same[0])
+        raise _Reject(
+            QCCheck.UNIQUE_POSITIONS,
+            f"{same.size} slice pair(s) share a position, e.g. {ordered[k].path} and "
+            f"{ordered[k + 1].path} at {locations[k]:.3f} mm along the slice normal",
+            "Remove duplicated or overlapping slices (or separate the acquisitions "
+            "into different series).",
+        )
+
+
+def _check_no_tilt(
+    series: DicomSeries,
+    ordered: tuple[DicomInstance, ...],
+    config: QCConfig,
+    warnings: list[str],
+) -> None:
+    positions = np.asarray([i.image_position for i in ordered], dtype=float)
+    offsets = positions - positions[0]
+    normal = series.slice_normal
+    in_plane = offsets - np.outer(offsets @ normal, normal)
+    shift = float(np.max(np.linalg.norm(in_plane, axis=1)))
+    if shift <= config.spacing_tolerance_pass_mm:
+        return
+    detail = (
+        f"slices are not stacked along their normal (in-plane shift up to {shift:.3f} mm; "
+        "gantry tilt or sheared acquisition)"
+    )
+    if shift > config.spacing_tolerance_warn_mm:
+        raise _Reject(
+            QCCheck.NO_TILT,
+            detail,
+            "Resample the series to an orthogonal grid before processing (or disable "
+            "qc.no_tilt to accept the distorted geometry).",
+        )
+    warnings.append(f"{series.label}: {detail}, within the warn tolerance")
+
+
+def _check_regular_spacing(
+    series: DicomSeries,
+    ordered: tuple[DicomInstance, ...],
+    locations: np.ndarray,
+    config: QCConfig,
+    warnings: list[str],
+) -> None:
+    if len(locations) < 3:
+        return
+    gaps = np.diff(locations)
+    mean_gap = (locations[-1] - locations[0]) / (len(locations) - 1)
+    gap_deviation = float(np.max(np.abs(gaps - mean_gap)))
+    grid = locations[0] + mean_gap * np.arange(len(locations))
+    position_error = float(np.max(np.abs(locations - grid)))
+    deviation = max(gap_deviation, position_error)
+    if deviation <= config.spacing_tolerance_pass_mm:
+        return
+    detail = (
+        f"slice spacing varies from {gaps.min():.3f} to {gaps.max():.3f} mm around the "
+        f"mean {mean_gap:.3f} mm (deviation {deviation:.3f} mm)"
+    )
+    if deviation > config.spacing_tolerance_warn_mm:
+        k = int(np.argmax(gaps))
+        raise _Reject(
+            QCCheck.REGULAR_SPACING,
+            f"{detail}; largest gap between {ordered[k].path} and {ordered[k + 1].path} "
+            "(missing slice?)",
+            "Re-export the complete series, or raise qc.spacing_tolerance_warn_mm if "
+            "the irregularity is acceptable.",
+        )
+    warnings.append(f"{series.label}: {detail}, within the warn tolerance")
+
+

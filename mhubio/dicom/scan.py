@@ -1,0 +1,321 @@
+"""Index every DICOM file below a folder, grouped by series, without copying anything."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.tag import Tag
+
+from mhubio.dicom.series import DicomInstance, DicomSeries
+
+__all__ = ["FileIssue", "ScanResult", "scan_folder"]
+
+MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
+
+_PIXEL_DATA_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
+_HEADER_KEYWORDS = (
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "FrameOfReferenceUID",
+    "PatientID",
+    "Modality",
+    "SeriesNumber",
+    "SeriesDescription",
+    "InstanceNumber",
+    "AcquisitionTime",
+    "ImageType",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SliceThickness",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+)
+_SPECIFIC_TAGS = [Tag(k) for k in _HEADER_KEYWORDS] + [Tag(t) for t in _PIXEL_DATA_TAGS]
+_REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
+# Values longer than this are skipped while parsing; only pixel data is that long.
+_DEFER_SIZE = 4096
+
+
+class FileIssue(NamedTuple):
+    """A file that was not indexed, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Outcome of :func:`scan_folder`.
+
+    Attributes
+    ----------
+    root
+        The scanned folder.
+    series
+        Indexed series by SeriesInstanceUID.
+    non_dicom
+        Files that are not DICOM (listed, not an error).
+    unreadable
+        Files or folders that could not be read: empty, truncated, corrupt,
+        permission denied.
+    rejected_files
+        DICOM files that cannot belong to a series: missing or blank UIDs, invalid
+        geometry values, duplicated SOPInstanceUID.
+    ignored
+        Valid DICOM files that are not images of a series (DICOMDIR).
+    """
+
+    root: Path
+    series: dict[str, DicomSeries] = field(default_factory=dict)
+    non_dicom: list[Path] = field(default_factory=list)
+    unreadable: list[FileIssue] = field(default_factory=list)
+    rejected_files: list[FileIssue] = field(default_factory=list)
+    ignored: list[FileIssue] = field(default_factory=list)
+
+    @property
+    def n_instances(self) -> int:
+        """Number of indexed DICOM instances over all series."""
+        return sum(len(s) for s in self.series.values())
+
+
+class _NotDicom(Exception):
+    pass
+
+
+class _Unreadable(Exception):
+    pass
+
+
+class _Rejected(Exception):
+    pass
+
+
+class _Ignored(Exception):
+    pass
+
+
+def scan_folder(root: Path | str) -> ScanResult:
+    """Index all DICOM files below ``root``, whatever the layout and file names.
+
+    Only the header attributes the framework needs are parsed (pixel data is
+    skipped), files are indexed in place and bad files never stop the scan.
+
+    Parameters
+    ----------
+    root
+        Folder to scan recursively.
+
+    Returns
+    -------
+    ScanResult
+        Series grouped by SeriesInstanceUID plus every file that was not indexed,
+        with the reason.
+
+    Raises
+    ------
+    NotADirectoryError
+        If ``root`` is not an existing folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"input folder {root} does not exist or is not a folder")
+    result = ScanResult(root=root)
+    by_series: dict[str, dict[str, DicomInstance]] = {}
+
+    def on_walk_error(error: OSError) -> None:
+        reason = "permission denied" if isinstance(error, PermissionError) else str(error)
+        result.unreadable.append(FileIssue(Path(error.filename), f"folder: {reason}"))
+
+    for folder, dirnames, filenames in os.walk(root, onerror=on_walk_error):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(folder) / name
+            try:
+                instance = _read_instance(path)
+            except _NotDicom:
+                result.non_dicom.append(path)
+                continue
+            except _Unreadable as exc:
+                result.unreadable.append(FileIssue(path, str(exc)))
+                continue
+            except _Rejected as exc:
+                result.rejected_files.append(FileIssue(path, str(exc)))
+                continue
+            except _Ignored as exc:
+                result.ignored.append(FileIssue(path, str(exc)))
+                continue
+            members = by_series.setdefault(instance.series_instance_uid, {})
+            earlier = members.get(instance.sop_instance_uid)
+            if earlier is not None:
+                result.rejected_files.append(
+                    FileIssue(
+                        path,
+                        f"duplicate SOPInstanceUID {instance.sop_instance_uid}, "
+                        f"already indexed from {earlier.path}",
+                    )
+                )
+                continue
+            members[instance.sop_instance_uid] = instance
+    for uid, members in by_series.items():
+        result.series[uid] = DicomSeries(tuple(members.values()))
+    return result
+
+
+def _read_instance(path: Path) -> DicomInstance:
+    """Read the minimal header of one file; raise the exception naming its list."""
+    dataset, size = _read_header(path)
+    _check_complete(dataset, size)
+    if _sop_class(dataset) == MEDIA_STORAGE_DIRECTORY_STORAGE:
+        raise _Ignored("DICOMDIR (media storage directory), not an image")
+    missing = [k for k in _REQUIRED_UIDS if not str(dataset.get(k, "") or "").strip()]
+    if missing:
+        raise _Rejected(f"missing or empty {', '.join(missing)}")
+    try:
+        return _instance_from_dataset(path, dataset)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _Rejected(f"invalid header value: {exc}") from exc
+
+
+def _read_header(path: Path) -> tuple[Dataset, int]:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fp:
+            head = fp.read(132)
+    except PermissionError as exc:
+        raise _Unreadable("permission denied") from exc
+    except OSError as exc:
+        raise _Unreadable(f"cannot be read: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise _Unreadable("empty file (0 bytes)")
+    has_preamble = head[128:132] == b"DICM"
+    if not has_preamble and not _looks_like_raw_dataset(head):
+        raise _NotDicom
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = dcmread(
+                path,
+                force=not has_preamble,
+                specific_tags=_SPECIFIC_TAGS,
+                defer_size=_DEFER_SIZE,
+            )
+    except PermissionError as exc:
+        raise _Unreadable("permission denied") from exc
+    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+        if not has_preamble:
+            raise _NotDicom from exc
+        raise _Unreadable(f"corrupt or truncated DICOM file: {exc}") from exc
+    if not has_preamble and not any(k in dataset for k in _REQUIRED_UIDS + ("SOPClassUID",)):
+        raise _NotDicom
+    return dataset, size
+
+
+def _looks_like_raw_dataset(head: bytes) -> bool:
+    """Whether a file without preamble starts like a little endian data set."""
+    if len(head) < 8:
+        return False
+    group = int.from_bytes(head[0:2], "little")
+    return group in (0x0002, 0x0008)
+
+
+def _check_complete(dataset: Dataset, size: int) -> None:
+    for tag in _PIXEL_DATA_TAGS:
+        element = dataset.get_item(tag, keep_deferred=True)
+        if element is None:
+            continue
+        if isinstance(element, RawDataElement) and element.length != 0xFFFFFFFF:
+            end = element.value_tell + element.length
+            value = element.value
+            if end > size or (value is not None and len(value) < element.length):
+                raise _Unreadable(
+                    f"truncated file: pixel data needs {end} bytes, the file has {size}"
+                )
+        return
+    if "Rows" in dataset and "Columns" in dataset:
+        raise _Unreadable("image attributes present but no pixel data (truncated file?)")
+
+
+def _sop_class(dataset: Dataset) -> str:
+    meta = getattr(dataset, "file_meta", None)
+    media = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
+    return media or str(dataset.get("SOPClassUID", ""))
+
+
+def _instance_from_dataset(path: Path, ds: Dataset) -> DicomInstance:
+    meta = getattr(ds, "file_meta", None)
+    return DicomInstance(
+        path=path,
+        sop_instance_uid=str(ds.SOPInstanceUID).strip(),
+        series_instance_uid=str(ds.SeriesInstanceUID).strip(),
+        study_instance_uid=str(ds.StudyInstanceUID).strip(),
+        sop_class_uid=str(ds.get("SOPClassUID", "") or "").strip(),
+        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "") or "").strip(),
+        modality=str(ds.get("Modality", "") or "").strip(),
+        patient_id=str(ds.get("PatientID", "") or ""),
+        series_number=_optional(ds, "SeriesNumber", int),
+        series_description=str(ds.get("SeriesDescription", "") or ""),
+        instance_number=_optional(ds, "InstanceNumber", int),
+        acquisition_time=str(ds.get("AcquisitionTime", "") or ""),
+        image_type=_strings(ds, "ImageType"),
+        image_position=_floats(ds, "ImagePositionPatient"),
+        image_orientation=_floats(ds, "ImageOrientationPatient"),
+        pixel_spacing=_floats(ds, "PixelSpacing"),
+        slice_thickness=_optional(ds, "SliceThickness", float),
+        rows=_optional(ds, "Rows", int),
+        columns=_optional(ds, "Columns", int),
+        number_of_frames=_optional(ds, "NumberOfFrames", int) or 1,
+        transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")) if meta is not None else "",
+    )
+
+
+def _value(ds: Dataset, keyword: str) -> Any:
+    try:
+        value = ds.get(keyword)
+    except Exception as exc:  # pydicom raises various errors for malformed values
+        raise ValueError(f"{keyword} cannot be decoded ({exc})") from exc
+    if value is None or value == "":
+        return None
+    return value
+
+
+def _optional(ds: Dataset, keyword: str, kind: Callable[[Any], Any]) -> Any:
+    value = _value(ds, keyword)
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{keyword} has the invalid value {value!r}") from exc
+
+
+def _floats(ds: Dataset, keyword: str) -> tuple[float, ...] | None:
+    value = _value(ds, keyword)
+    if value is None:
+        return None
+    values = [value] if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) else value
+    try:
+        return tuple(float(v) for v in values)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{keyword} has the invalid value {value!r}") from exc
+
+
+def _strings(ds: Dataset, keyword: str) -> tuple[str, ...]:
+    value = _value(ds, keyword)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value.strip().upper(),)
+    return tuple(str(v).strip().upper() for v in value)

@@ -1,0 +1,325 @@
+"""DICOM instances and series as indexed by the scanner, with their 3D geometry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+__all__ = [
+    "DicomInstance",
+    "DicomSeries",
+    "SeriesGeometry",
+    "SeriesGeometryError",
+]
+
+
+class SeriesGeometryError(ValueError):
+    """Raised when the geometry of a series cannot be derived from its headers."""
+
+
+@dataclass(frozen=True)
+class DicomInstance:
+    """Minimal header of one single-frame DICOM file, indexed in place.
+
+    Parameters
+    ----------
+    path
+        Location of the file; it is never copied.
+    sop_instance_uid, series_instance_uid, study_instance_uid
+        Identifiers; validated to be non-empty.
+    sop_class_uid
+        SOP Class UID (may be empty for files without one).
+    modality
+        Modality code string, e.g. ``"CT"``.
+    image_position, image_orientation
+        ImagePositionPatient (3 values) and ImageOrientationPatient (6 values), or
+        ``None`` when the file has none.
+    pixel_spacing
+        PixelSpacing as (row spacing, column spacing) in mm, or ``None``.
+    rows, columns
+        Matrix size, or ``None``.
+    """
+
+    path: Path
+    sop_instance_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    sop_class_uid: str = ""
+    frame_of_reference_uid: str = ""
+    modality: str = ""
+    patient_id: str = field(default="", repr=False)
+    series_number: int | None = None
+    series_description: str = ""
+    instance_number: int | None = None
+    acquisition_time: str = ""
+    image_type: tuple[str, ...] = ()
+    image_position: tuple[float, float, float] | None = None
+    image_orientation: tuple[float, float, float, float, float, float] | None = None
+    pixel_spacing: tuple[float, float] | None = None
+    slice_thickness: float | None = None
+    rows: int | None = None
+    columns: int | None = None
+    number_of_frames: int = 1
+    transfer_syntax_uid: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("sop_instance_uid", "series_instance_uid", "study_instance_uid"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} of {self.path} is empty")
+        if self.image_position is not None and len(self.image_position) != 3:
+            raise ValueError(f"ImagePositionPatient of {self.path} must have 3 values")
+        if self.image_orientation is not None and len(self.image_orientation) != 6:
+            raise ValueError(f"ImageOrientationPatient of {self.path} must have 6 values")
+        if self.pixel_spacing is not None and len(self.pixel_spacing) != 2:
+            raise ValueError(f"PixelSpacing of {self.path} must have 2 values")
+
+    @property
+    def is_localizer(self) -> bool:
+        """Whether ImageType marks the image as a localizer (scout)."""
+        return "LOCALIZER" in self.image_type
+
+    @property
+    def has_geometry(self) -> bool:
+        """Whether position, orientation, spacing and matrix size are all present."""
+        return None not in (
+            self.image_position,
+            self.image_orientation,
+            self.pixel_spacing,
+            self.rows,
+            self.columns,
+        )
+
+
+@dataclass(frozen=True)
+class SeriesGeometry:
+    """Voxel grid of a series in LPS patient coordinates (the SimpleITK convention).
+
+    Attributes
+    ----------
+    origin
+        Position of the centre of the first voxel of the first sorted slice (mm).
+    spacing
+        (column spacing, row spacing, mean distance between adjacent slices) in mm.
+    direction
+        3x3 matrix whose columns are the row direction, the column direction and the
+        slice normal (row x column).
+    size
+        (columns, rows, number of slices).
+    """
+
+    origin: tuple[float, float, float]
+    spacing: tuple[float, float, float]
+    direction: tuple[tuple[float, float, float], ...]
+    size: tuple[int, int, int]
+
+    def reference_image(self) -> sitk.Image:
+        """Return an empty ``SimpleITK.Image`` (one byte per voxel) on this grid."""
+        image = sitk.Image(list(self.size), sitk.sitkUInt8)
+        self.apply_to(image)
+        return image
+
+    def apply_to(self, image: sitk.Image) -> None:
+        """Set origin, spacing and direction of ``image`` to this geometry."""
+        if tuple(image.GetSize()) != self.size:
+            raise SeriesGeometryError(
+                f"image size {image.GetSize()} does not match the series size {self.size}"
+            )
+        image.SetOrigin(self.origin)
+        image.SetSpacing(self.spacing)
+        image.SetDirection(np.asarray(self.direction, dtype=float).ravel().tolist())
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    """All indexed instances that share one SeriesInstanceUID.
+
+    Series-level attributes are taken from the first instance in file order;
+    their consistency across instances is the job of :func:`mhubio.dicom.qc.run_qc`.
+
+    Parameters
+    ----------
+    instances
+        One or more instances of the same series.
+    """
+
+    instances: tuple[DicomInstance, ...]
+
+    def __post_init__(self) -> None:
+        instances = tuple(sorted(self.instances, key=lambda i: str(i.path)))
+        if not instances:
+            raise ValueError("a DicomSeries needs at least one instance")
+        uids = {i.series_instance_uid for i in instances}
+        if len(uids) != 1:
+            raise ValueError(f"instances of several series given: {sorted(uids)}")
+        object.__setattr__(self, "instances", instances)
+
+    @classmethod
+    def from_instances(cls, instances: Iterable[DicomInstance]) -> DicomSeries:
+        """Build a series from any iterable of instances."""
+        return cls(tuple(instances))
+
+    @property
+    def _first(self) -> DicomInstance:
+        return self.instances[0]
+
+    @property
+    def series_uid(self) -> str:
+        """SeriesInstanceUID."""
+        return self._first.series_instance_uid
+
+    @property
+    def study_uid(self) -> str:
+        """StudyInstanceUID."""
+        return self._first.study_instance_uid
+
+    @property
+    def frame_of_reference_uid(self) -> str:
+        """FrameOfReferenceUID (empty string when absent)."""
+        return self._first.frame_of_reference_uid
+
+    @property
+    def modality(self) -> str:
+        """Modality."""
+        return self._first.modality
+
+    @property
+    def patient_id(self) -> str:
+        """PatientID (not to be used in messages or logs)."""
+        return self._first.patient_id
+
+    @property
+    def series_number(self) -> int | None:
+        """SeriesNumber."""
+        return self._first.series_number
+
+    @property
+    def series_description(self) -> str:
+        """SeriesDescription."""
+        return self._first.series_description
+
+    @property
+    def acquisition_time(self) -> str:
+        """Earliest AcquisitionTime of the series (empty string when absent)."""
+        times = sorted(i.acquisition_time for i in self.instances if i.acquisition_time)
+        return times[0] if times else ""
+
+    @property
+    def label(self) -> str:
+        """Identification for messages: SeriesNumber and SeriesInstanceUID, no PHI."""
+        number = "?" if self.series_number is None else str(self.series_number)
+        return f"series {number} ({self.series_uid})"
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Paths of all instances in file-name order."""
+        return tuple(i.path for i in self.instances)
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def __repr__(self) -> str:
+        return f"DicomSeries({self.label}, {len(self.instances)} instances)"
+
+    def without(self, paths: Iterable[Path]) -> DicomSeries:
+        """Return a copy of the series without the instances at ``paths``."""
+        drop = set(paths)
+        return DicomSeries(tuple(i for i in self.instances if i.path not in drop))
+
+    @cached_property
+    def slice_normal(self) -> np.ndarray:
+        """Unit normal (row x column direction) of the first instance's orientation."""
+        orientation = self._first.image_orientation
+        if orientation is None:
+            raise SeriesGeometryError(f"{self.label}: ImageOrientationPatient is missing")
+        row = np.asarray(orientation[:3], dtype=float)
+        col = np.asarray(orientation[3:], dtype=float)
+        normal = np.cross(row, col)
+        norm = np.linalg.norm(normal)
+        if norm < 1e-6:
+            raise SeriesGeometryError(
+                f"{self.label}: ImageOrientationPatient {orientation} is degenerate"
+            )
+        return normal / norm
+
+    def slice_locations(self, instances: Sequence[DicomInstance] | None = None) -> np.ndarray:
+        """Distances (mm) of instance positions along the slice normal."""
+        chosen = self.instances if instances is None else instances
+        missing = [str(i.path) for i in chosen if i.image_position is None]
+        if missing:
+            raise SeriesGeometryError(
+                f"{self.label}: ImagePositionPatient is missing in {len(missing)} file(s), "
+                f"e.g. {missing[0]}"
+            )
+        positions = np.asarray([i.image_position for i in chosen], dtype=float)
+        return positions @ self.slice_normal
+
+    def sorted_instances(self) -> tuple[DicomInstance, ...]:
+        """Instances sorted along the slice normal (ascending position . normal).
+
+        Ties (equal positions) are broken by InstanceNumber, then by path.
+        """
+        locations = self.slice_locations()
+        order = sorted(
+            range(len(self.instances)),
+            key=lambda k: (
+                locations[k],
+                self.instances[k].instance_number or 0,
+                str(self.instances[k].path),
+            ),
+        )
+        return tuple(self.instances[k] for k in order)
+
+    def sorted_files(self) -> tuple[Path, ...]:
+        """Paths sorted along the slice normal (see :meth:`sorted_instances`)."""
+        return tuple(i.path for i in self.sorted_instances())
+
+    @cached_property
+    def geometry(self) -> SeriesGeometry:
+        """Voxel grid of the series built from its DICOM headers.
+
+        The slice spacing is the distance between the first and last sorted slice
+        divided by the number of gaps, as ITK's ImageSeriesReader computes it.
+
+        Raises
+        ------
+        SeriesGeometryError
+            If a geometry attribute is missing from an instance.
+        """
+        incomplete = [i for i in self.instances if not i.has_geometry]
+        if incomplete:
+            raise SeriesGeometryError(
+                f"{self.label}: {len(incomplete)} file(s) lack ImagePositionPatient, "
+                f"ImageOrientationPatient, PixelSpacing, Rows or Columns, "
+                f"e.g. {incomplete[0].path}"
+            )
+        ordered = self.sorted_instances()
+        first = ordered[0]
+        assert first.image_orientation is not None and first.pixel_spacing is not None
+        assert first.image_position is not None and first.rows and first.columns
+        row = np.asarray(first.image_orientation[:3], dtype=float)
+        col = np.asarray(first.image_orientation[3:], dtype=float)
+        locations = self.slice_locations(ordered)
+        if len(ordered) > 1 and locations[-1] > locations[0]:
+            slice_spacing = float((locations[-1] - locations[0]) / (len(ordered) - 1))
+        else:
+            slice_spacing = float(first.slice_thickness or 1.0)
+        direction = np.column_stack([row, col, self.slice_normal])
+        return SeriesGeometry(
+            origin=tuple(float(v) for v in first.image_position),
+            spacing=(
+                float(first.pixel_spacing[1]),
+                float(first.pixel_spacing[0]),
+                slice_spacing,
+            ),
+            direction=tuple(tuple(float(v) for v in r) for r in direction),
+            size=(int(first.columns), int(first.rows), len(ordered)),
+        )
+
+    def reference_image(self) -> sitk.Image:
+        """Empty ``SimpleITK.Image`` carrying the series geometry."""
+        return self.geometry.reference_image()
