@@ -415,7 +415,7 @@ def _check_constant(
         raise _Reject(
             check,
             f"{len(distinct)} different {name} values {distinct[:4]}",
-            "Slices of different matrices cannot form one volume; export them as "
+            f"Slices with different {name} cannot form one volume; export them as "
             "separate series.",
         )
 
