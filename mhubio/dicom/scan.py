@@ -14,6 +14,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
+from pydicom.uid import UID
 
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
@@ -244,8 +245,8 @@ def _check_complete(dataset: Dataset, size: int) -> None:
                     f"truncated file: pixel data needs {end} bytes, the file has {size}"
                 )
         return
-    if "Rows" in dataset and "Columns" in dataset:
-        raise _Unreadable("image attributes present but no pixel data (truncated file?)")
+    if ("Rows" in dataset and "Columns" in dataset) or "Image Storage" in UID(_sop_class(dataset)).name:
+        raise _Unreadable("image object without pixel data (truncated file?)")
 
 
 def _sop_class(dataset: Dataset) -> str:
