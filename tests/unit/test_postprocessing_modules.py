@@ -130,8 +130,11 @@ def test_keep_centermost_component(tmp_path):
     vol[0:5, 0:5, 0:5] = 1
     vol[9:12, 9:12, 9:12] = 1
     source = seg_item(tmp_path, "prostate", vol, {1: "PROSTATE"})
-    _, out = run(KeepCentermostComponent, {"labels": ["PROSTATE"]}, tmp_path, segmentation=source)
+    params = {"labels": ["PROSTATE"], "min_fraction_of_largest": 0.1}
+    _, out = run(KeepCentermostComponent, params, tmp_path, segmentation=source)
     assert out.sum() == 27 and out[10, 10, 10] == 1
+    _, out = run(KeepCentermostComponent, {**params, "min_fraction_of_largest": 0.5}, tmp_path, segmentation=source)
+    assert out.sum() == 125
 
 
 def nodule_map() -> np.ndarray:
@@ -413,6 +416,7 @@ def test_roi_of_inherited_outputs_is_known_to_validation(tmp_path):
         ({"RemapLabels": {"mapping": {1: 2}, "segments": {3: "LUNG"}}}, "segment id of every"),
         ({"MajorityVote": {"folds": 1}}, "'folds'"),
         ({"CloseLabel": {"label": 1}}, "'radius': required"),
+        ({"KeepCentermostComponent": {}}, "'min_fraction_of_largest': required"),
         ({"RestrictToRegion": {"labels": [1]}}, "'region_labels': required"),
     ],
 )
