@@ -106,6 +106,27 @@ def remap_labels(
     positions = np.searchsorted(values, label_map)
     return np.asarray(new_values, dtype=label_map.dtype)[positions]
 
+def label_voxel_counts(label_map: np.ndarray) -> dict[int, int]:
+    """Return the voxel count of every non-zero label present in ``label_map``.
+
+    Parameters
+    ----------
+    label_map:
+        Integer or bool label map (z, y, x).
+
+    Returns
+    -------
+    dict[int, int]
+        Label value -> number of voxels, ascending by value.
+    """
+    check_label_map(label_map)
+    if label_map.dtype in (np.bool_, np.uint8, np.uint16):
+        counts = np.bincount(label_map.ravel().view(np.uint8) if label_map.dtype == np.bool_ else label_map.ravel())
+        return {int(v): int(counts[v]) for v in np.flatnonzero(counts) if v != 0}
+    values, counts = np.unique(label_map, return_counts=True)
+    return {int(v): int(c) for v, c in zip(values, counts) if v != 0}
+
+
 def merge_labels(label_map: np.ndarray, sources: Sequence[int], target: int) -> np.ndarray:
     """Give all ``sources`` the value ``target`` and leave other labels as they are.
 

@@ -26,6 +26,7 @@ from mhubio.postprocessing import (
     measure_components,
     merge_labels,
     region_from_labels,
+    label_voxel_counts,
     remap_labels,
     restrict_to_region,
     structuring_element,
@@ -535,6 +536,13 @@ def test_remap_unmapped_policies():
     zeroed = remap_labels(vol, mapping, unmapped="zero")
     assert zeroed[0, 4, 4] == 0 and zeroed.sum() == 8
     assert remap_labels(vol, {**mapping, 20: 0})[0, 4, 4] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.uint32])
+def test_label_voxel_counts(dtype):
+    vol = lobes().astype(dtype)
+    assert label_voxel_counts(vol) == {10: 1, 11: 1, 12: 1, 13: 1, 14: 1, 20: 1}
+    assert label_voxel_counts(np.zeros((2, 2, 2), dtype=bool)) == {}
 
 
 def test_remap_large_values_and_bool_maps():
