@@ -114,11 +114,13 @@ def models_root() -> Path:
 
 
 def list_models() -> list[str]:
-    """Names of the model folders that have a default workflow."""
+    """Names of the model folders that have a default workflow (``_template`` and other ``_`` folders are not)."""
     root = models_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "config" / "default.yml").is_file())
+    return sorted(
+        p.name for p in root.iterdir() if not p.name.startswith("_") and (p / "config" / "default.yml").is_file()
+    )
 
 
 def workflow_path(model: str, workflow: str = "default") -> Path:
