@@ -230,11 +230,19 @@ class LabelMapProcessor(Module, metaclass=abc.ABCMeta):
     """A step that turns the label map ``segmentation`` into a new one on the same grid.
 
     Subclasses implement :meth:`transform`; reading, validation, logging of the
-    voxel counts per label and the atomic write are done here.
+    voxel counts per label and the atomic write are done here. The output carries
+    ``processed=<step id>`` so that a workflow can select the result of one step.
     """
 
     inputs = {"segmentation": Input("nifti:mod=seg", description="label map with a label table")}
-    outputs = {"segmentation": Output(FileType.NIFTI, inherit="segmentation")}
+
+    def declare_outputs(self) -> Mapping[str, Output]:
+        """The processed label map: the input's metadata plus ``processed=<step id>``."""
+        return {"segmentation": self.output_declaration()}
+
+    def output_declaration(self, **meta: str) -> Output:
+        """Declaration of the output label map, with extra metadata ``meta``."""
+        return Output(FileType.NIFTI, {"processed": self.step_id, **meta}, inherit="segmentation")
 
     @abc.abstractmethod
     def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
