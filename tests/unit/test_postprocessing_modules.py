@@ -111,6 +111,13 @@ def test_undeclared_voxel_values_are_a_step_error(tmp_path):
         run(KeepLargestComponents, {}, tmp_path, segmentation=source)
 
 
+def test_image_passed_as_label_map_is_a_step_error(tmp_path):
+    ct = DataItem(FileType.NIFTI, nifti(tmp_path / "ct.nii.gz", np.full((4, 4, 4), -1000, np.int16)),
+                  {"mod": "ct", "file": "ct"}, labels=KIDNEY)
+    with pytest.raises(StepError, match="ct.nii.gz.*looks like an image"):
+        run(KeepLargestComponents, {}, tmp_path, segmentation=ct)
+
+
 def test_missing_label_table_is_a_step_error(tmp_path):
     source = seg_item(tmp_path, "kidney", kidney_map(), None)
     with pytest.raises(StepError, match="no label table"):

@@ -153,8 +153,8 @@ def read_label_map(item: DataItem) -> LabelMap:
     Raises
     ------
     StepError
-        If the item has no label table, is not 3-D, holds non-integer values or
-        values that its label table does not declare.
+        If the item has no label table, is not 3-D, holds negative or non-integer
+        values, or values that its label table does not declare.
     """
     name = str(item)
     if not item.labels:
@@ -170,7 +170,11 @@ def read_label_map(item: DataItem) -> LabelMap:
         if not np.array_equal(array, np.rint(array)) or (array.size and array.min() < 0):
             raise StepError(f"{name} holds non-integer or negative values; it is not a label map")
         array = array.astype(np.min_scalar_type(int(array.max()) if array.size else 0))
-    undeclared = sorted(set(label_voxel_counts(array)) - set(item.labels))
+    try:
+        present = label_voxel_counts(array)
+    except ValueError as error:
+        raise StepError(f"{name}: {error}") from error
+    undeclared = sorted(set(present) - set(item.labels))
     if undeclared:
         raise StepError(
             f"{name} holds label values {undeclared[:20]} that its label table does not declare "
