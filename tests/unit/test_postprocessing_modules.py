@@ -459,6 +459,16 @@ def test_segmentation_query_on_a_missing_roi_is_a_config_error(tmp_path):
         chain(tmp_path, step)
 
 
+def test_consumer_of_a_missing_processor_step_is_a_config_error(tmp_path):
+    """Selecting processed=<step> downstream makes a post-processing step left out of the chain
+    (the public BAMF packaging's mistake) a config error instead of a silently skipped step."""
+    consumer = {"module": "ZeroEdgeSlices", "params": {"count": 1},
+                "inputs": {"segmentation": "nifti:mod=seg:processed=KeepLargestComponents"}}
+    assert chain(tmp_path, {"KeepLargestComponents": {"k": 2}}, consumer).steps[-1].id == "ZeroEdgeSlices"
+    with pytest.raises(ConfigError, match="processed=KeepLargestComponents' matches nothing"):
+        chain(tmp_path, consumer)
+
+
 def test_majority_vote_needs_fold_predictions(tmp_path):
     with pytest.raises(ConfigError, match="input 'folds' query 'nifti:mod=seg:fold=\\*' matches nothing"):
         chain(tmp_path, {"MajorityVote": {"folds": 5}})
