@@ -348,7 +348,7 @@ def _check_localizers(
         )
     warnings.append(
         f"{series.label}: dropped {len(localizers)} localizer image(s) from the series, "
-        f"e.g. {localizers[0]}"
+        f"e.g. {localizers[0].name}"
     )
     return series.without(localizers), localizers
 
@@ -358,7 +358,7 @@ def _check_single_frame(series: DicomSeries) -> None:
     if multi:
         raise _Reject(
             QCCheck.SINGLE_FRAME,
-            f"{len(multi)} multi-frame instance(s), e.g. {multi[0].path}",
+            f"{len(multi)} multi-frame instance(s), e.g. {multi[0].path.name}",
             "Only single-frame image series are supported; convert enhanced multi-frame "
             "images to single-frame instances first.",
         )
@@ -370,7 +370,7 @@ def _check_geometry_present(series: DicomSeries) -> None:
         raise _Reject(
             QCCheck.GEOMETRY_PRESENT,
             f"{len(lacking)} file(s) lack ImagePositionPatient, ImageOrientationPatient, "
-            f"PixelSpacing, Rows or Columns, e.g. {lacking[0].path}",
+            f"PixelSpacing, Rows or Columns, e.g. {lacking[0].path.name}",
             "The series is not a cross-sectional image series or its export dropped "
             "geometry attributes.",
         )
@@ -434,8 +434,8 @@ def _check_unique_positions(
         k = int(same[0])
         raise _Reject(
             QCCheck.UNIQUE_POSITIONS,
-            f"{same.size} slice pair(s) share a position, e.g. {ordered[k].path} and "
-            f"{ordered[k + 1].path} at {locations[k]:.3f} mm along the slice normal",
+            f"{same.size} slice pair(s) share a position, e.g. {ordered[k].path.name} and "
+            f"{ordered[k + 1].path.name} at {locations[k]:.3f} mm along the slice normal",
             "Remove duplicated or overlapping slices (or separate the acquisitions "
             "into different series).",
         )
@@ -493,7 +493,7 @@ def _check_regular_spacing(
         k = int(np.argmax(gaps))
         raise _Reject(
             QCCheck.REGULAR_SPACING,
-            f"{detail}; largest gap between {ordered[k].path} and {ordered[k + 1].path} "
+            f"{detail}; largest gap between {ordered[k].path.name} and {ordered[k + 1].path.name} "
             "(missing slice?)",
             "Re-export the complete series, or raise qc.spacing_tolerance_warn_mm if "
             "the irregularity is acceptable.",

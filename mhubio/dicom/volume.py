@@ -68,7 +68,7 @@ def _widened(
         return volume
     if _fits(values, np.dtype(np.int32)):
         return volume.astype(np.int32)
-    raise VolumeReadError(f"{series.label}: values of {instance.path} exceed the int32 range")
+    raise VolumeReadError(f"{series.label}: values of {instance.path.name} exceed the int32 range")
 
 
 def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
@@ -80,13 +80,13 @@ def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
         stored = dataset.pixel_array
     except Exception as exc:  # decoders raise many exception types
         raise VolumeReadError(
-            f"{series.label}: cannot decode the pixel data of {instance.path}: {exc}"
+            f"{series.label}: cannot decode the pixel data of {instance.path.name}: {exc}"
         ) from exc
     if str(dataset.get("SOPInstanceUID", "")).strip() != instance.sop_instance_uid:
-        raise VolumeReadError(f"{series.label}: {instance.path} changed since the input was scanned")
+        raise VolumeReadError(f"{series.label}: {instance.path.name} changed since the input was scanned")
     if stored.shape != (rows, columns):
         raise VolumeReadError(
-            f"{series.label}: {instance.path} has pixel array shape {stored.shape}, "
+            f"{series.label}: {instance.path.name} has pixel array shape {stored.shape}, "
             f"expected {(rows, columns)} (single-frame grayscale)"
         )
     if "ModalityLUTSequence" in dataset:
@@ -95,7 +95,7 @@ def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
         slope = float(dataset.get("RescaleSlope", 1) or 1)
         intercept = float(dataset.get("RescaleIntercept", 0) or 0)
     except (ValueError, TypeError) as exc:
-        raise VolumeReadError(f"{series.label}: invalid rescale in {instance.path}: {exc}") from exc
+        raise VolumeReadError(f"{series.label}: invalid rescale in {instance.path.name}: {exc}") from exc
     if not (slope.is_integer() and intercept.is_integer()):
         return stored * slope + intercept
     # int32 cannot overflow for stored values of up to 16 bits and moderate rescales.

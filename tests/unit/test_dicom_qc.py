@@ -71,7 +71,8 @@ def test_missing_slice_rejected_as_irregular_spacing():
     result = qc(items)
     assert result.status is QCStatus.REJECT
     assert result.failed_check is QCCheck.REGULAR_SPACING
-    assert "missing slice" in result.message and "/data/f004" in result.message
+    assert "missing slice" in result.message
+    assert "between f004 and f006" in result.message and "/data/" not in result.message
     assert result.accepted is None
 
 
