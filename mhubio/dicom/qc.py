@@ -42,10 +42,10 @@ class QCCheck(str, Enum):
     """Series checks, in the order :func:`run_qc` applies them."""
 
     MODALITY = "modality"
-    REQUIRED_UIDS = "required_uids"
     NO_LOCALIZER = "no_localizer"
     SINGLE_FRAME = "single_frame"
     GEOMETRY_PRESENT = "geometry_present"
+    REQUIRED_UIDS = "required_uids"
     MIN_SLICES = "min_slices"
     SLICE_THICKNESS = "slice_thickness"
     SINGLE_ORIENTATION = "single_orientation"
@@ -241,13 +241,13 @@ def _run_checks(
     on = config.is_enabled
     if on(QCCheck.MODALITY):
         _check_modality(series, config)
-    if on(QCCheck.REQUIRED_UIDS):
-        _check_uids(series)
     dropped: tuple[Path, ...] = ()
     if on(QCCheck.NO_LOCALIZER):
         series, dropped = _check_localizers(series, config, warnings)
     _check_single_frame(series)
     _check_geometry_present(series)
+    if on(QCCheck.REQUIRED_UIDS):
+        _check_uids(series)
     if on(QCCheck.MIN_SLICES):
         assert config.min_slices is not None
         if len(series) < config.min_slices:

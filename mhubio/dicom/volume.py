@@ -12,6 +12,7 @@ import SimpleITK as sitk
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from mhubio.dicom.series import DicomSeries
 
@@ -54,7 +55,8 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dataset = dcmread(instance.path)
+                dataset = dcmread(instance.path, force=True)
+                _ensure_transfer_syntax(dataset)
                 stored = dataset.pixel_array
         except Exception as exc:  # decoders raise many exception types
             raise VolumeReadError(
@@ -111,6 +113,18 @@ def write_nifti(image: sitk.Image, path: Path | str) -> Path:
     finally:
         temporary.unlink(missing_ok=True)
     return path
+
+
+def _ensure_transfer_syntax(dataset: Dataset) -> None:
+    """Record the encoding of a data set read without file meta (no preamble)."""
+    if "TransferSyntaxUID" in dataset.file_meta:
+        return
+    implicit, little = dataset.original_encoding
+    if implicit:
+        syntax = ImplicitVRLittleEndian
+    else:
+        syntax = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    dataset.file_meta.TransferSyntaxUID = syntax
 
 
 def _rescale(dataset: Dataset) -> tuple[float, float]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from enum import IntEnum
+from enum import Enum, IntEnum
+from typing import TypeVar
 
 import numpy as np
 
 Spacing = Sequence[float]
 """Voxel spacing in mm, ordered (x, y, z) as ``SimpleITK.Image.GetSpacing()`` returns it."""
+
+
+E = TypeVar("E", bound=Enum)
 
 
 class Connectivity(IntEnum):
@@ -119,6 +123,21 @@ def spacing_zyx(spacing: Spacing) -> np.ndarray:
     """Return a validated (x, y, z) spacing reordered to array axis order (z, y, x)."""
     x, y, z = check_spacing(spacing)
     return np.array([z, y, x], dtype=np.float64)
+
+
+def check_choice(value: object, choices: type[E], name: str) -> E:
+    """Return ``value`` as a member of the enum ``choices``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and the allowed values if ``value`` is not one of them.
+    """
+    try:
+        return choices(value)
+    except ValueError as error:
+        allowed = ", ".join(repr(member.value) for member in choices)
+        raise ValueError(f"{name} must be one of {allowed}; got {value!r}") from error
 
 
 def check_connectivity(connectivity: int) -> Connectivity:

@@ -8,6 +8,7 @@ from enum import Enum
 import numpy as np
 
 from mhubio.postprocessing._validation import (
+    check_choice,
     check_label_map,
     check_labels,
     check_value_fits,
@@ -68,7 +69,7 @@ def remap_labels(
     targets = [check_value_fits(mapping[s], label_map.dtype, f"mapping target of {s}") for s in sources]
     if any(t < 0 for t in targets):
         raise ValueError(f"mapping targets must be >= 0; got {dict(mapping)}")
-    unmapped = Unmapped(unmapped)
+    unmapped = check_choice(unmapped, Unmapped, "unmapped")
     present = foreground_labels(label_map)
     if known_labels is not None:
         known = set(check_labels(known_labels, label_map.dtype, "known_labels"))

@@ -17,7 +17,7 @@ from pydicom.sr.codedict import codes
 from mhubio import __version__
 from mhubio.core.data import AlgorithmInfo
 from mhubio.seg.geometry import reference_image, resample_labels, sort_by_position
-from mhubio.segdb import SegmentDefinition, get_segment
+from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
 
@@ -42,7 +42,7 @@ class SegOptions:
     series_description: str = "Segmentation"
     series_number: int = 901
     content_label: str = "SEGMENTATION"
-    content_creator: str = "MHub"
+    content_creator: str = "MHub^"
     kind: SegmentationKind = SegmentationKind.BINARY
     keep_empty: bool = False
     manufacturer: str = "MHub"
@@ -116,16 +116,13 @@ def encode_segmentation(
         version=algorithm.version,
         parameters=dict(algorithm.parameters) or None,
     )
-    descriptions = [_describe(numbers[v], definitions[v], algorithm_id) for v in kept]
-    if options.kind is SegmentationKind.BINARY:
-        pixels = np.stack([array == v for v in kept], axis=-1).astype(np.uint8)
-    else:
-        lut = np.zeros(int(array.max()) + 1 if array.size else 1, dtype=np.uint16)
-        for value, number in numbers.items():
-            if value < lut.size:
-                lut[value] = number
-        pixels = lut[array]
-        pixels = pixels.astype(np.uint8 if len(kept) < 256 else np.uint16)
+    descriptions = [to_segment_description(definitions[v], numbers[v], algorithm_id) for v in kept]
+    # Both encodings take one array of segment numbers (0 = background);
+    # highdicom splits it into bit planes for BINARY.
+    lut = np.zeros(max(segments) + 1, dtype=np.uint8 if len(kept) < 256 else np.uint16)
+    for value, number in numbers.items():
+        lut[value] = number
+    pixels = lut[array]
     seg = hd.seg.Segmentation(
         source_images=source_images,
         pixel_array=pixels,
@@ -137,7 +134,7 @@ def encode_segmentation(
         instance_number=1,
         manufacturer=options.manufacturer,
         manufacturer_model_name=algorithm.name,
-        software_versions=(f"mhubio {__version__}", f"{algorithm.name} {algorithm.version}"),
+        software_versions=f"mhubio {__version__}",
         device_serial_number=options.device_serial_number,
         content_description=options.series_description[:64],
         content_label=_content_label(options.content_label),
@@ -146,28 +143,6 @@ def encode_segmentation(
         omit_empty_frames=True,
     )
     return SegResult(seg, numbers, dropped)
-
-
-def _describe(
-    number: int, definition: SegmentDefinition, algorithm_id: hd.AlgorithmIdentificationSequence
-) -> hd.seg.SegmentDescription:
-    description = hd.seg.SegmentDescription(
-        segment_number=number,
-        segment_label=definition.label[:64],
-        segmented_property_category=definition.category,
-        segmented_property_type=definition.type,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=algorithm_id,
-        tracking_uid=hd.UID(),
-        tracking_id=definition.id,
-        display_color=hd.color.CIELabColor.from_rgb(*definition.color),
-    )
-    if definition.modifier is not None:
-        # The modifier (e.g. laterality) is nested in the type code item (PS3.3 C.8.20.4).
-        description.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [
-            hd.sr.CodedConcept.from_code(definition.modifier)
-        ]
-    return description
 
 
 def _content_label(text: str) -> str:

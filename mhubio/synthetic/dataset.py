@@ -125,7 +125,7 @@ def common_dataset(identity: SeriesIdentity, patient: SyntheticPatient, geometry
 
     ds.StudyInstanceUID = identity.study_uid
     ds.StudyDate = FAKE_DATE
-    ds.StudyTime = "120000"
+    ds.StudyTime = "110000"
     ds.ReferringPhysicianName = ""
     ds.StudyID = "1"
     ds.AccessionNumber = ""

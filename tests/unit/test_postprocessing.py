@@ -278,13 +278,13 @@ def test_max_extent_matches_brute_force_on_irregular_shapes():
 
 def test_equivalent_sphere_diameter():
     vol = cube(volume(), (0, 0, 0), (2, 3, 4))  # 24 voxels
-    _, measured = measure_components(vol > 0, (0.5, 1.0, 2.0))
+    _, measured = measure_components(vol > 0, (0.5, 1.0, 2.0), DiameterMeasure.EQUIVALENT_SPHERE)
     assert measured[0].diameter_mm == pytest.approx((6 * 24 * 1.0 / math.pi) ** (1 / 3))
 
 
 def test_anisotropic_spacing_changes_size_verdict():
     vol = cube(volume(), (2, 2, 2), 2, label=2)  # 8 voxels
-    kw = dict(label=2, min_diameter_mm=3.0, max_diameter_mm=30.0)
+    kw = dict(label=2, min_diameter_mm=3.0, max_diameter_mm=30.0, measure="equivalent_sphere")
     # 8 mm3 -> 2.48 mm: removed; 8 * 2.5 mm3 = 20 mm3 -> 3.37 mm: kept
     assert not filter_components_by_diameter(vol, (1.0, 1.0, 1.0), **kw).any()
     assert (filter_components_by_diameter(vol, (1.0, 1.0, 2.5), **kw) == 2).sum() == 8
@@ -297,12 +297,21 @@ def test_nodule_size_filter_small_kept_large():
     cube(vol, (5, 5, 5), 4, label=2)  # 64 mm3: 4.96 mm
     cube(vol, (10, 10, 10), 30, label=2)  # 27000 mm3: 37.2 mm
     out = filter_components_by_diameter(
-        vol, ISO, label=2, min_diameter_mm=3, max_diameter_mm=30, oversize_label=3, fill_label=1
+        vol,
+        ISO,
+        label=2,
+        min_diameter_mm=3,
+        max_diameter_mm=30,
+        measure=DiameterMeasure.EQUIVALENT_SPHERE,
+        oversize_label=3,
+        fill_label=1,
     )
     assert out[2, 2, 2] == 1
     assert (out == 2).sum() == 64
     assert (out == 3).sum() == 27000
-    removed = filter_components_by_diameter(vol, ISO, label=2, min_diameter_mm=3, max_diameter_mm=30)
+    removed = filter_components_by_diameter(
+        vol, ISO, label=2, min_diameter_mm=3, max_diameter_mm=30, measure="equivalent_sphere"
+    )
     assert (removed == 2).sum() == 64 and (removed == 0).sum() == 27001
 
 
@@ -310,22 +319,25 @@ def test_size_filter_max_extent_verdict_differs_from_sphere():
     vol = volume((4, 4, 40))
     vol[1, 1, 2:34] = 2  # a 32 mm long, 1 voxel thin line: equivalent sphere 3.9 mm
     kw = dict(label=2, min_diameter_mm=3.0, max_diameter_mm=30.0)
-    assert (filter_components_by_diameter(vol, ISO, **kw) == 2).sum() == 32
+    assert (filter_components_by_diameter(vol, ISO, measure="equivalent_sphere", **kw) == 2).sum() == 32
     assert not filter_components_by_diameter(vol, ISO, measure="max_extent", **kw).any()
 
 
 def test_size_filter_empty_and_invalid():
-    assert not filter_components_by_diameter(volume(), ISO, label=2, min_diameter_mm=3).any()
+    kw = dict(label=2, measure="max_extent")
+    assert not filter_components_by_diameter(volume(), ISO, min_diameter_mm=3, **kw).any()
     with pytest.raises(ValueError, match="min_diameter_mm"):
-        filter_components_by_diameter(volume(), ISO, label=2)
+        filter_components_by_diameter(volume(), ISO, **kw)
     with pytest.raises(ValueError, match="larger than"):
-        filter_components_by_diameter(volume(), ISO, label=2, min_diameter_mm=5, max_diameter_mm=3)
+        filter_components_by_diameter(volume(), ISO, min_diameter_mm=5, max_diameter_mm=3, **kw)
     with pytest.raises(ValueError, match="spacing"):
-        filter_components_by_diameter(volume(), (1.0, 0.0, 1.0), label=2, min_diameter_mm=3)
+        filter_components_by_diameter(volume(), (1.0, 0.0, 1.0), min_diameter_mm=3, **kw)
     with pytest.raises(ValueError, match="spacing"):
-        filter_components_by_diameter(volume(), (1.0, 1.0), label=2, min_diameter_mm=3)
+        filter_components_by_diameter(volume(), (1.0, 1.0), min_diameter_mm=3, **kw)
     with pytest.raises(ValueError, match="oversize_label=300"):
-        filter_components_by_diameter(volume(), ISO, label=2, max_diameter_mm=3, oversize_label=300)
+        filter_components_by_diameter(volume(), ISO, max_diameter_mm=3, oversize_label=300, **kw)
+    with pytest.raises(ValueError, match="measure must be one of"):
+        filter_components_by_diameter(volume(), ISO, label=2, min_diameter_mm=3, measure="feret")
 
 
 # ---------------------------------------------------------------- masking
@@ -577,7 +589,9 @@ REGION = cube(volume((12, 12, 12)), (2, 2, 2), 5) > 0
 CALLS = {
     "keep_largest": lambda v: keep_largest_components(v, k=2),
     "centermost": lambda v: keep_centermost_component(v, ISO),
-    "size": lambda v: filter_components_by_diameter(v, ISO, label=2, min_diameter_mm=3),
+    "size": lambda v: filter_components_by_diameter(
+        v, ISO, label=2, min_diameter_mm=3, measure="max_extent"
+    ),
     "restrict": lambda v: restrict_to_region(v, REGION),
     "connected": lambda v: keep_components_connected_to_region(v, REGION),
     "fov": lambda v: mask_outside_field_of_view(v, REGION),

@@ -13,7 +13,11 @@ import pytest
 import SimpleITK as sitk
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
-from mhubio.synthetic import SyntheticSeries, make_ct_phantom, write_ct_series
+from mhubio.segdb import segment_ids
+from mhubio.synthetic import (
+    CT_SEGMENTS, MR_SEGMENTS, PET_CT_SEGMENTS, FdgAcquisition, SyntheticSeries, make_ct_phantom, write_ct_series, write_demo_dataset, write_mr_series,
+    write_pet_ct_pair,
+)
 
 SMALL = (12, 48, 40)
 OBLIQUE = (0.8, 0.6, 0.0, 0.0, 0.0, -1.0)
@@ -136,6 +140,20 @@ def test_unsupported_transfer_syntax_is_rejected(tmp_path: Path) -> None:
         write_ct_series(tmp_path, shape=(2, 16, 16), transfer_syntax="1.2.840.10008.1.2.4.50")
 
 
+def test_pet_compresses_signed_pixels_losslessly(tmp_path: Path) -> None:
+    for transfer_syntax in (RLELossless, JPEG2000Lossless, JPEGLSLossless):
+        _, pet = write_pet_ct_pair(tmp_path / transfer_syntax, ct_shape=(4, 32, 32), pet_shape=(3, 32, 32),
+                                   transfer_syntax=transfer_syntax)
+        ds = pydicom.dcmread(pet.files[1])
+        assert ds.PixelRepresentation == 1 and ds.file_meta.TransferSyntaxUID == transfer_syntax
+        assert np.allclose(ds.pixel_array * float(ds.RescaleSlope), pet.phantom.image[1], rtol=1e-6, atol=1e-3)
+
+
+def test_jpeg2000_needs_32_pixels(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 32 rows"):
+        write_ct_series(tmp_path, shape=(2, 24, 40), transfer_syntax=JPEG2000Lossless)
+
+
 def test_out_of_range_values_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="do not fit"):
         write_ct_series(tmp_path, shape=(2, 16, 16), rescale_slope=0.01)
@@ -146,3 +164,107 @@ def test_ct_slice_passes_dciodvfy(tmp_path: Path) -> None:
     series = write_ct_series(tmp_path, shape=SMALL, orientation=OBLIQUE)
     assert dciodvfy_errors(series.files[0]) == []
     assert dciodvfy_errors(series.files[-1]) == []
+    compressed = write_ct_series(tmp_path / "jls", shape=(2, 32, 32), transfer_syntax=JPEGLSLossless)
+    assert dciodvfy_errors(compressed.files[0]) == []
+
+
+def test_mr_series_geometry_pixels_and_contrast(tmp_path: Path) -> None:
+    series = write_mr_series(tmp_path, shape=(10, 64, 64), slice_order="descending", seed=2)
+    image = read_with_simpleitk(series.directory)
+    assert np.allclose(image.GetOrigin(), series.origin, atol=1e-4)
+    assert np.allclose(image.GetSpacing(), series.spacing)
+    assert np.array_equal(sitk.GetArrayFromImage(image), series.phantom.image)
+    phantom = series.phantom
+    mean = {name: float(phantom.image[phantom.mask(name)].mean()) for name in ("URINARY_BLADDER", "PROSTATE", "LIVER")}
+    assert mean["URINARY_BLADDER"] > mean["PROSTATE"] > mean["LIVER"]
+    assert phantom.image.min() >= 0
+    ds = pydicom.dcmread(series.files[0])
+    assert (ds.Modality, ds.SOPClassUID, ds.ScanningSequence, ds.MRAcquisitionType) == (
+        "MR", "1.2.840.10008.5.1.4.1.1.4", "SE", "2D")
+    assert float(ds.EchoTime) > 0 and float(ds.RepetitionTime) > float(ds.EchoTime)
+    assert "RescaleSlope" not in ds and ds.PixelRepresentation == 0
+
+
+@pytest.fixture(scope="module")
+def pet_ct(tmp_path_factory: pytest.TempPathFactory) -> tuple[SyntheticSeries, SyntheticSeries]:
+    return write_pet_ct_pair(tmp_path_factory.mktemp("petct"), seed=5, file_names="random")
+
+
+def test_pet_ct_pair_shares_study_and_frame_of_reference_on_different_grids(
+        pet_ct: tuple[SyntheticSeries, SyntheticSeries]) -> None:
+    ct, pet = pet_ct
+    assert (ct.modality, pet.modality) == ("CT", "PT")
+    assert ct.study_uid == pet.study_uid and ct.frame_of_reference_uid == pet.frame_of_reference_uid
+    assert ct.series_uid != pet.series_uid
+    assert ct.spacing != pet.spacing and ct.phantom.shape != pet.phantom.shape and ct.origin != pet.origin
+    for series in (ct, pet):
+        ds = pydicom.dcmread(series.files[0])
+        assert ds.FrameOfReferenceUID == series.frame_of_reference_uid and ds.StudyInstanceUID == series.study_uid
+
+
+def test_pet_ct_structures_coincide_in_patient_space(pet_ct: tuple[SyntheticSeries, SyntheticSeries]) -> None:
+    def world_centroid(series: SyntheticSeries, segment: str) -> np.ndarray:
+        z, y, x = np.argwhere(series.phantom.mask(segment)).mean(axis=0)
+        return np.asarray(series.origin) + np.asarray(series.spacing) * (x, y, z)  # axial grids
+
+    ct, pet = pet_ct
+    for segment in ("LIVER", "HEART", "FDG_AVID_BREAST_TUMOR"):
+        assert np.linalg.norm(world_centroid(ct, segment) - world_centroid(pet, segment)) < 4.0
+
+
+def test_pet_is_suv_computable_from_its_attributes(pet_ct: tuple[SyntheticSeries, SyntheticSeries]) -> None:
+    _, pet = pet_ct
+    ds = pydicom.dcmread(pet.files[0])
+    assert (ds.Units, ds.DecayCorrection, ds.CountsSource) == ("BQML", "START", "EMISSION")
+    assert "DECY" in ds.CorrectedImage and "ATTN" in ds.CorrectedImage
+    drug = ds.RadiopharmaceuticalInformationSequence[0]
+    seconds = [int(t[:2]) * 3600 + int(t[2:4]) * 60 + int(t[4:6])
+               for t in (str(ds.SeriesTime), str(drug.RadiopharmaceuticalStartTime))]
+    decayed = float(drug.RadionuclideTotalDose) * 2 ** (-(seconds[0] - seconds[1]) / float(drug.RadionuclideHalfLife))
+    suv = pet.phantom.image * (float(ds.PatientWeight) * 1000.0 / decayed)
+    assert 1.8 < float(suv[pet.phantom.mask("LIVER")].mean()) < 3.0
+    assert float(suv[pet.phantom.mask("LEFT_LUNG")].mean()) < 1.0
+    assert float(suv[pet.phantom.mask("FDG_AVID_LUNG_TUMOR")].max()) > 5.0
+    assert float(suv[pet.phantom.mask("FDG_AVID_BREAST_TUMOR")].max()) > 4.0
+    assert int(ds.ActualFrameDuration) > 0 and float(ds.RescaleIntercept) == 0
+
+
+def test_pet_pixels_and_geometry_match_simpleitk(pet_ct: tuple[SyntheticSeries, SyntheticSeries]) -> None:
+    _, pet = pet_ct
+    image = read_with_simpleitk(pet.directory)
+    assert np.allclose(image.GetOrigin(), pet.origin) and np.allclose(image.GetSpacing(), pet.spacing)
+    slope = float(pydicom.dcmread(pet.files[0]).RescaleSlope)
+    assert np.allclose(sitk.GetArrayFromImage(image), pet.phantom.image, rtol=1e-5, atol=slope)
+
+
+def test_pet_suv_scale_follows_dose(tmp_path: Path) -> None:
+    small = {"ct_shape": (8, 32, 32), "pet_shape": (6, 24, 24)}
+    _, full = write_pet_ct_pair(tmp_path / "a", **small)
+    _, half = write_pet_ct_pair(tmp_path / "b", acquisition=FdgAcquisition(injected_dose_bq=185.0e6), **small)
+    assert np.allclose(half.phantom.image.sum() * 2, full.phantom.image.sum(), rtol=1e-3)
+
+
+@requires_dciodvfy
+def test_mr_and_pet_slices_pass_dciodvfy(tmp_path: Path, pet_ct: tuple[SyntheticSeries, SyntheticSeries]) -> None:
+    mr = write_mr_series(tmp_path, shape=(4, 32, 32), orientation=OBLIQUE)
+    assert dciodvfy_errors(mr.files[0]) == []
+    ct, pet = pet_ct
+    assert dciodvfy_errors(pet.files[0]) == []
+    assert dciodvfy_errors(pet.files[-1]) == []
+    assert dciodvfy_errors(ct.files[0]) == []
+
+
+def test_demo_dataset_writes_one_patient_per_case(tmp_path: Path) -> None:
+    cases = write_demo_dataset(tmp_path / "ct", "ct", n_series=2, seed=1)
+    ids = [pydicom.dcmread(series.files[0]).PatientID for series in cases]
+    assert ids == ["MHUB-DEMO-0001", "MHUB-DEMO-0002"]
+    assert cases[0].study_uid != cases[1].study_uid
+    assert cases[0].directory.parent == cases[1].directory.parent == tmp_path / "ct"
+    petct = write_demo_dataset(tmp_path / "petct", "petct")
+    assert [series.modality for series in petct] == ["CT", "PT"]
+    with pytest.raises(ValueError):
+        write_demo_dataset(tmp_path / "x", "xray")
+
+
+def test_phantom_label_names_are_registry_segment_ids() -> None:
+    assert set(CT_SEGMENTS + MR_SEGMENTS + PET_CT_SEGMENTS) <= set(segment_ids())

@@ -1,0 +1,108 @@
+"""DataOrganizer: copy selected data items to the output folder under templated names."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import field_validator
+
+from mhubio.core.data import DataItem, Instance, OutputFile
+from mhubio.core.errors import StepError
+from mhubio.core.fileio import sha256_file
+from mhubio.core.module import Module
+from mhubio.core.params import Params
+from mhubio.core.query import Query
+
+DEFAULT_TARGETS = {
+    "dicomseg:mod=seg": "{SeriesInstanceUID}/{model}.seg.dcm",
+    "dicomsr": "{SeriesInstanceUID}/{model}.{meta[kind]}.sr.dcm",
+}
+
+
+class DataOrganizer(Module):
+    """Write the selected items to the output folder.
+
+    ``targets`` maps a query to a path template relative to the output folder.
+    Templates use the instance's DICOM attributes (``{SeriesInstanceUID}``,
+    ``{StudyInstanceUID}``, ``{Modality}``, ``{SeriesNumber}``), ``{model}``,
+    ``{workflow}``, ``{step}`` (the producing step) and item metadata as
+    ``{meta[key]}``.  All files of an instance are staged first and then
+    renamed into place; if any fails, none is left behind.
+    """
+
+    class Params(Params):
+        targets: dict[str, str] = DEFAULT_TARGETS
+
+        @field_validator("targets")
+        @classmethod
+        def _valid(cls, value: dict[str, str]) -> dict[str, str]:
+            for query, template in value.items():
+                Query.parse(query)
+                if Path(template).is_absolute() or ".." in Path(template).parts:
+                    raise ValueError(f"target {template!r} must be a relative path inside the output folder")
+            return value
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        """Stage and move every selected item."""
+        plan: dict[Path, DataItem] = {}
+        for query, template in self.params.targets.items():
+            for item in instance.find(query):
+                target = self.context.output_dir / self._render(template, instance, item)
+                if target in plan and plan[target] is not item:
+                    raise StepError(f"two items would be written to {target.relative_to(self.context.output_dir)}")
+                plan[target] = item
+        if not plan:
+            instance.warn("no output item matched the DataOrganizer targets")
+            return
+        staged: list[tuple[Path, Path]] = []
+        moved: list[Path] = []
+        try:
+            for target, item in plan.items():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".tmp-{target.name}")
+                shutil.copyfile(item.path, tmp)
+                staged.append((tmp, target))
+            for tmp, target in staged:
+                os.replace(tmp, target)
+                moved.append(target)
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            for target in moved:
+                target.unlink(missing_ok=True)
+            raise
+        for target in moved:
+            instance.outputs.append(
+                OutputFile(target.relative_to(self.context.output_dir), sha256_file(target), target.stat().st_size)
+            )
+
+    def _render(self, template: str, instance: Instance, item: DataItem) -> str:
+        fields = {
+            **instance.attributes,
+            "model": self.context.model.name,
+            "workflow": self.context.workflow,
+            "step": item.producer,
+            "meta": _MissingMeta(item.meta),
+        }
+        try:
+            rendered = template.format_map(_Fields(fields))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise StepError(f"target template {template!r}: {exc}") from exc
+        path = Path(rendered)
+        if path.is_absolute() or ".." in path.parts or not rendered.strip():
+            raise StepError(f"target template {template!r} gave an invalid path {rendered!r}")
+        return rendered
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        raise KeyError(f"unknown template field {{{key}}}")
+
+
+class _MissingMeta(dict):
+    def __missing__(self, key: str) -> str:
+        raise KeyError(f"the item has no metadata {key!r} for {{meta[{key}]}}")
