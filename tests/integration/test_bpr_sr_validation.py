@@ -73,8 +73,7 @@ tools = pytest.mark.skipif(
 
 @tools
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["landmarks", "regions"])
-@pytest.mark.parametrize("order", ["ascending", "descending"])
+@pytest.mark.parametrize("kind, order", [("landmarks", "descending"), ("regions", "ascending")])
 def test_synthetic_series_sr_is_valid(tmp_path, kind: str, order: str) -> None:
     series = write_ct_series(tmp_path / "ct", shape=(60, 16, 16), spacing=(2.0, 2.0, 3.0), seed=2)
     datasets = sorted(
