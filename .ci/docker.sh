@@ -5,11 +5,12 @@
 #   3. make the local Debian base image by debootstrap (kept once made),
 #   4. fill the host-side wheelhouse for the base image and every model (kept, only what is missing is added),
 #   5. with --build, build the base image offline.
-# MHUB_PYTHON is the CPython 3.11 with pip that builds the wheels (default: python3). Each step prints its time.
+# MHUB_PYTHON is the CPython 3.11 with pip that builds the wheels (default: .venv/bin/python if present, else
+# python3). Each step prints its time.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PY="${MHUB_PYTHON:-python3}"
+if [ -x .venv/bin/python ]; then PY="${MHUB_PYTHON:-.venv/bin/python}"; else PY="${MHUB_PYTHON:-python3}"; fi
 DOCKERD_LOG="${MHUB_DOCKERD_LOG:-/var/log/mhub-dockerd.log}"
 BUILD_BASE=0
 [ "${1:-}" = "--build" ] && BUILD_BASE=1
@@ -41,7 +42,7 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
     if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
         rm -f /var/run/docker.pid
     fi
-    nohup dockerd >"$DOCKERD_LOG" 2>&1 &
+    setsid nohup dockerd </dev/null >"$DOCKERD_LOG" 2>&1 &
     for _ in $(seq 1 60); do
         [ -S /var/run/docker.sock ] && "$DOCKER" info >/dev/null 2>&1 && break
         sleep 1
