@@ -10,6 +10,7 @@ import pytest
 
 from mhubio.containers import DockerError, ModelSource, WeightFile, build_model, hardened_run_args
 from mhubio.containers.build import _latest
+from mhubio.containers.changes import affected_models, image_models
 from mhubio.containers.context import add_tree
 from mhubio.containers.docker import docker_cli, run_command
 from mhubio.containers.images import check_model_name, model_image_tag
@@ -147,3 +148,27 @@ def test_project_wheel_is_reproducible_and_leaves_the_checkout_alone(tmp_path: P
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second)]
     assert digest[0] == digest[1]
     assert sorted(p.name for p in REPO.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["models/b/config/default.yml", "README.md"], ["b"]),
+        (["models/a/Dockerfile", "models/b/mhub.toml", "tests/unit/x.py"], ["a", "b"]),
+        (["models/_template/Dockerfile", "models/gone/Dockerfile"], []),
+        (["base/Dockerfile"], ["a", "b"]),
+        (["mhubio/core/runner.py", "models/a/x"], ["a", "b"]),
+        (["constraints.txt"], ["a", "b"]),
+        (["docs/index.md"], []),
+    ],
+)
+def test_affected_models(changed: list[str], expected: list[str]):
+    assert affected_models(changed, ["a", "b"]) == expected
+
+
+def test_image_models_are_folders_with_a_dockerfile(tmp_path: Path):
+    _model(tmp_path / "models", "a", "")
+    _model(tmp_path / "models", "_template", "")
+    (tmp_path / "models" / "no_image").mkdir()
+    assert image_models(tmp_path) == ["a"]
+    assert "thresholder" in image_models(REPO)
