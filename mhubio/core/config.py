@@ -325,7 +325,7 @@ def _check_data_flow(steps: Sequence[Step]) -> list[str]:
                 continue
             bases = [t[2] for t in matched.get(output.inherit, [])] if output.inherit else [{}]
             for base in bases or [{}]:
-                meta = {k: v for k, v in base.items() if k != "roi"}
+                meta = dict(base)  # roi included: at run time the label table is inherited too
                 meta.update(output.meta)
                 produced.append((step.id, output.type, meta))
     return problems
