@@ -18,6 +18,7 @@ from mhubio.containers.changes import changed_models, image_models
 from mhubio.containers.docker import DockerError
 from mhubio.containers.rootfs import make_local_base
 from mhubio.containers.wheelhouse import make_wheelhouse, project_requirements
+from mhubio.core.errors import MhubError
 
 
 def _local_base(args: argparse.Namespace) -> int:
@@ -68,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.func(args)
-    except DockerError as exc:
+    except (DockerError, MhubError) as exc:
         print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
-        return cli_build.EXIT_BUILD_FAILED
+        return int(exc.exit_code) if isinstance(exc, MhubError) else cli_build.EXIT_BUILD_FAILED
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from mhubio.containers import DockerError, ModelSource, WeightFile, build_model, hardened_run_args
-from mhubio.containers.build import _latest
+from mhubio.containers import DockerError, ModelSource, build_model, hardened_run_args
+from mhubio.containers.build import _latest, check_buildable
 from mhubio.containers.changes import affected_models, image_models
 from mhubio.containers.context import add_tree
 from mhubio.containers.docker import docker_cli, run_command
 from mhubio.containers.images import check_model_name, model_image_tag
 from mhubio.containers.wheelhouse import build_project_wheel, project_requirements
+from mhubio.core.errors import ConfigError
 
 from .conftest import REPO
 
@@ -56,11 +57,24 @@ def test_image_tags():
     assert _latest("localhost:5000/mhub/x") == "localhost:5000/mhub/x:latest"
 
 
+SHA = "ab" * 32
+
+
+def _manifest(name: str, weights: bool = False) -> str:
+    text = f'[model]\nname = "{name}"\nversion = "2.1"\n'
+    if weights:
+        text += (
+            '[[weights]]\nname = "w"\nurl = "https://example.org/w.zip"\n'
+            f'sha256 = "{SHA}"\narchive = "zip"\ntarget = "{name}"\n'
+        )
+    return text
+
+
 def test_model_source_reads_version_and_weights(tmp_path: Path):
-    _model(tmp_path, "m", '[model]\nversion = "2.1"\n[[weights]]\npath = "a/b.pt"\nsha256 = "ab12"\n')
+    _model(tmp_path, "m", _manifest("m", weights=True))
     model = ModelSource.load(tmp_path, "m")
-    assert model.version == "2.1"
-    assert model.weights == (WeightFile(path="a/b.pt", sha256="ab12"),)
+    assert (model.name, model.version) == ("m", "2.1")
+    assert model.weight_labels() == [{"name": "w", "sha256": SHA, "url": "https://example.org/w.zip"}]
     assert model.requirements is None
     (tmp_path / "m" / "requirements.txt").write_text("six==1.16.0\n")
     assert ModelSource.load(tmp_path, "m").requirements == tmp_path / "m" / "requirements.txt"
@@ -68,34 +82,39 @@ def test_model_source_reads_version_and_weights(tmp_path: Path):
 
 def test_repository_models_load():
     model = ModelSource.load(REPO / "models", "thresholder")
-    assert model.weights == ()
+    assert model.manifest.weights == ()
     assert model.dockerfile.is_file()
 
 
 @pytest.mark.parametrize(
     ("manifest", "message"),
     [
-        ("[model]\n", "no \\[model\\] version"),
+        ("[model]\n", "model.name"),
         ("[model\n", "not valid TOML"),
-        ('[model]\nversion = "1"\n[[weights]]\npath = "x"\n', "'path' and 'sha256'"),
+        (_manifest("other"), "differs from the folder name"),
     ],
 )
 def test_model_source_names_manifest_problems(tmp_path: Path, manifest: str, message: str):
     _model(tmp_path, "m", manifest)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         ModelSource.load(tmp_path, "m")
 
 
-def test_model_source_needs_dockerfile(tmp_path: Path):
-    (_model(tmp_path, "m", '[model]\nversion = "1"\n') / "Dockerfile").unlink()
-    with pytest.raises(ValueError, match="Dockerfile is missing"):
+def test_model_source_needs_dockerfile_and_image_name(tmp_path: Path):
+    (_model(tmp_path, "m", _manifest("m")) / "Dockerfile").unlink()
+    with pytest.raises(ConfigError, match="Dockerfile is missing"):
         ModelSource.load(tmp_path, "m")
+    with pytest.raises(ConfigError, match="reserved"):
+        ModelSource.load(tmp_path, "base")
 
 
 def test_offline_build_of_model_with_weights_needs_a_weights_folder(tmp_path: Path):
-    _model(tmp_path / "models", "m", '[model]\nversion = "1"\n[[weights]]\npath = "w.pt"\nsha256 = "00"\n')
-    with pytest.raises(ValueError, match="weights_dir"):
+    _model(tmp_path / "models", "m", _manifest("m", weights=True))
+    with pytest.raises(ConfigError, match="weights_dir"):
         build_model("m", tmp_path, offline=True)
+    with pytest.raises(ConfigError, match="does not exist"):
+        check_buildable("m", tmp_path, offline=True, weights_dir=tmp_path / "nowhere")
+    assert check_buildable("m", tmp_path, offline=False, weights_dir=None).name == "m"
 
 
 def test_copied_trees_are_readable_by_everyone(tmp_path: Path):
