@@ -19,6 +19,7 @@ __all__ = [
     "UnknownSegment",
     "decode_label_map",
     "decode_segments",
+    "name_segments",
     "segment_id_of",
 ]
 
@@ -78,13 +79,38 @@ def _describe(item: pydicom.Dataset) -> str:
     return text
 
 
+def name_segments(seg: pydicom.Dataset) -> tuple[dict[int, str], list[UnknownSegment]]:
+    """SegmentNumber -> segdb id of every segment whose codes are in the registry, and the others.
+
+    Raises
+    ------
+    ValueError
+        If two segments map to the same segdb id.
+    """
+    named: dict[int, str] = {}
+    unknown: list[UnknownSegment] = []
+    for item in seg.SegmentSequence:
+        number = int(item.SegmentNumber)
+        segment_id = segment_id_of(item)
+        if segment_id is None:
+            unknown.append(UnknownSegment(number, str(item.get("SegmentLabel", "")), _describe(item)))
+        else:
+            named[number] = segment_id
+    ids = list(named.values())
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"SEG {seg.SOPInstanceUID}: several segments have the codes of {', '.join(repeated)}")
+    return named, unknown
+
+
 def decode_segments(
     seg: hd.seg.Segmentation, reference: sitk.Image
 ) -> tuple[list[DecodedSegment], list[UnknownSegment]]:
-    """Every segment of ``seg`` as a mask on the grid of ``reference`` (nearest neighbour).
+    """Every named segment of ``seg`` (see :func:`name_segments`) as a mask on the grid of ``reference``.
 
-    Segments whose codes have no segdb entry are returned separately, so that
-    the caller decides whether to go on without them.
+    Masks are resampled with nearest neighbour when the SEG grid differs from
+    ``reference``.  Segments whose codes have no segdb entry are returned
+    separately, so that the caller decides whether to go on without them.
 
     Raises
     ------
@@ -92,20 +118,12 @@ def decode_segments(
         If the SEG is not a regularly spaced volume in patient space, or two
         segments map to the same segdb id.
     """
-    decoded: list[DecodedSegment] = []
-    unknown: list[UnknownSegment] = []
-    for item in seg.SegmentSequence:
-        number = int(item.SegmentNumber)
-        label = str(item.get("SegmentLabel", ""))
-        segment_id = segment_id_of(item)
-        if segment_id is None:
-            unknown.append(UnknownSegment(number, label, _describe(item)))
-            continue
-        decoded.append(DecodedSegment(number, segment_id, label, _segment_mask(seg, number, reference)))
-    ids = [d.segment_id for d in decoded]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise ValueError(f"SEG {seg.SOPInstanceUID}: several segments have the codes of {', '.join(repeated)}")
+    named, unknown = name_segments(seg)
+    labels = {int(item.SegmentNumber): str(item.get("SegmentLabel", "")) for item in seg.SegmentSequence}
+    decoded = [
+        DecodedSegment(number, segment_id, labels[number], _segment_mask(seg, number, reference))
+        for number, segment_id in named.items()
+    ]
     return decoded, unknown
 
 
