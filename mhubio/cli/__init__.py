@@ -2,13 +2,15 @@
 
 Each sub-command lives in its own module of this package with a
 ``register(subparsers)`` function that adds its parser and sets ``func``
-(called with the parsed arguments, returns an exit code).
+(called with the parsed arguments, returns an exit code); every such module
+of the package is registered, in name order.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 
@@ -16,7 +18,6 @@ from mhubio import __version__
 from mhubio.core.errors import MhubError
 from mhubio.core.exitcodes import ExitCode
 
-COMMANDS = ("run", "models", "check_config", "demo_data", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mhub", description="Run medical imaging AI models on DICOM data.")
     parser.add_argument("--version", action="version", version=f"mhub {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"mhubio.cli.{name}").register(subparsers)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):
+            module.register(subparsers)
     return parser
 
 

@@ -114,11 +114,13 @@ def models_root() -> Path:
 
 
 def list_models() -> list[str]:
-    """Names of the model folders that have a default workflow."""
+    """Names of the model folders that have a default workflow (``_template`` and other ``_`` folders are not)."""
     root = models_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "config" / "default.yml").is_file())
+    return sorted(
+        p.name for p in root.iterdir() if not p.name.startswith("_") and (p / "config" / "default.yml").is_file()
+    )
 
 
 def workflow_path(model: str, workflow: str = "default") -> Path:
@@ -323,7 +325,7 @@ def _check_data_flow(steps: Sequence[Step]) -> list[str]:
                 continue
             bases = [t[2] for t in matched.get(output.inherit, [])] if output.inherit else [{}]
             for base in bases or [{}]:
-                meta = {k: v for k, v in base.items() if k != "roi"}
+                meta = dict(base)  # roi included: at run time the label table is inherited too
                 meta.update(output.meta)
                 produced.append((step.id, output.type, meta))
     return problems

@@ -193,7 +193,7 @@ def _run_step(step: Step, instance: Instance) -> list[DataItem]:
         if declared.many:
             inputs[name] = found
         elif found:
-            inputs[name] = found[-1]
+            inputs[name] = _latest(found, name, query)
         elif declared.optional:
             inputs[name] = None
         else:
@@ -210,6 +210,18 @@ def _run_step(step: Step, instance: Instance) -> list[DataItem]:
             raise MissingOutputError(f"{step.id} did not write its declared output {name!r} ({item.path.name})")
         added.append(instance.add(item))
     return added
+
+
+def _latest(found: list[DataItem], name: str, query: Any) -> DataItem:
+    """The most recently produced match; several matches from that one step are ambiguous."""
+    latest = found[-1]
+    rivals = [i for i in found if i.producer == latest.producer]
+    if len(rivals) > 1:
+        raise StepError(
+            f"input {name!r}: {len(rivals)} items from step {latest.producer} match {str(query)!r} "
+            f"({', '.join(str(i) for i in rivals)}); narrow the query in the workflow"
+        )
+    return latest
 
 
 def _allocate(step: Step, name: str, instance: Instance, inputs: dict[str, Any]) -> DataItem:

@@ -16,6 +16,7 @@ import cc3d
 import numpy as np
 
 from mhubio.postprocessing._validation import (
+    check_choice,
     Connectivity,
     Spacing,
     check_connectivity,
@@ -269,7 +270,7 @@ def keep_centermost_component(
     scale = spacing_zyx(spacing)
     _check_size_arguments(min_voxels, 0.0, None)
     fraction = _check_fraction(min_fraction_of_largest, "min_fraction_of_largest")
-    distance = CenterDistance(distance)
+    distance = check_choice(distance, CenterDistance, "distance")
     connectivity = check_connectivity(connectivity)
 
     result = label_map.copy()

@@ -12,6 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from mhubio.postprocessing._validation import (
+    check_choice,
     Connectivity,
     check_connectivity,
     check_label_map,
@@ -104,7 +105,7 @@ def restrict_to_region(
     """
     check_label_map(label_map)
     _check_region(region, label_map, allow_empty_region)
-    side = RegionSide(side)
+    side = check_choice(side, RegionSide, "side")
     fill_label = _check_fill(fill_label, label_map)
     off_side = ~region if side is RegionSide.INSIDE else region
     result = label_map.copy()

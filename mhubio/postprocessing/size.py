@@ -21,6 +21,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from mhubio.postprocessing._validation import (
+    check_choice,
     Connectivity,
     Spacing,
     check_label_map,
@@ -34,7 +35,7 @@ from mhubio.postprocessing.components import Component, find_components
 _CORNER_OFFSETS = np.array(
     [[dz, dy, dx] for dz in (-0.5, 0.5) for dy in (-0.5, 0.5) for dx in (-0.5, 0.5)]
 )
-_PAIRWISE_BLOCK = 2048
+_PAIRWISE_BLOCK = 512
 
 
 class DiameterMeasure(str, Enum):
@@ -55,7 +56,7 @@ class MeasuredComponent:
 def measure_components(
     mask: np.ndarray,
     spacing: Spacing,
-    measure: DiameterMeasure = DiameterMeasure.EQUIVALENT_SPHERE,
+    measure: DiameterMeasure,
     connectivity: int = Connectivity.VERTEX,
 ) -> tuple[np.ndarray, list[MeasuredComponent]]:
     """Find the connected components of ``mask`` and measure their diameters.
@@ -79,8 +80,10 @@ def measure_components(
     """
     check_binary_volume(mask)
     scale = spacing_zyx(spacing)
-    measure = DiameterMeasure(measure)
+    measure = check_choice(measure, DiameterMeasure, "measure")
     image, components = find_components(mask, connectivity)
+    if not components:
+        return image, []
     if measure is DiameterMeasure.EQUIVALENT_SPHERE:
         voxel_volume = float(np.prod(scale))
         diameters = [(6.0 * c.voxel_count * voxel_volume / np.pi) ** (1.0 / 3.0) for c in components]
@@ -107,9 +110,10 @@ def _max_extents(image: np.ndarray, scale: np.ndarray) -> dict[int, float]:
     ends = np.union1d(row_ends, np.append(row_ends[1:], positions.size) - 1)
     voxels = np.stack(np.unravel_index(positions[ends], image.shape), axis=1).astype(np.float64)
     voxel_ids = ids[ends]
+    splits = np.flatnonzero(voxel_ids[1:] != voxel_ids[:-1]) + 1
     extents: dict[int, float] = {}
-    for index in np.unique(voxel_ids):
-        corners = (voxels[voxel_ids == index][:, None, :] + _CORNER_OFFSETS).reshape(-1, 3)
+    for index, group in zip(voxel_ids[np.r_[0, splits]], np.split(voxels, splits)):
+        corners = (group[:, None, :] + _CORNER_OFFSETS).reshape(-1, 3)
         points = np.unique(corners, axis=0) * scale
         hull = points[ConvexHull(points).vertices]
         extents[int(index)] = _largest_distance(hull)
@@ -118,10 +122,11 @@ def _max_extents(image: np.ndarray, scale: np.ndarray) -> dict[int, float]:
 
 def _largest_distance(points: np.ndarray) -> float:
     """Largest Euclidean distance between two of ``points``, in blocks to bound memory."""
+    norms = (points**2).sum(axis=1)
     best = 0.0
     for start in range(0, len(points), _PAIRWISE_BLOCK):
         block = points[start : start + _PAIRWISE_BLOCK]
-        squared = ((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+        squared = norms[start : start + _PAIRWISE_BLOCK, None] + norms[None, :] - 2.0 * block @ points.T
         best = max(best, float(squared.max()))
     return float(np.sqrt(best))
 
@@ -133,7 +138,7 @@ def filter_components_by_diameter(
     label: int,
     min_diameter_mm: float | None = None,
     max_diameter_mm: float | None = None,
-    measure: DiameterMeasure = DiameterMeasure.EQUIVALENT_SPHERE,
+    measure: DiameterMeasure,
     oversize_label: int | None = None,
     fill_label: int = 0,
     connectivity: int = Connectivity.VERTEX,
@@ -156,7 +161,9 @@ def filter_components_by_diameter(
     min_diameter_mm, max_diameter_mm:
         Bounds of the kept range; None means unbounded. At least one is needed.
     measure:
-        Diameter definition (see :class:`DiameterMeasure`).
+        Diameter definition (see :class:`DiameterMeasure`); required because
+        "diameter" is ambiguous (LIDC-IDRI's 3-30 mm refers to the longest
+        dimension, closest to ``MAX_EXTENT``).
     oversize_label:
         Label given to components above ``max_diameter_mm``; None removes them.
     fill_label:

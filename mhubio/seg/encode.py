@@ -42,7 +42,7 @@ class SegOptions:
     series_description: str = "Segmentation"
     series_number: int = 901
     content_label: str = "SEGMENTATION"
-    content_creator: str = "MHub"
+    content_creator: str = "MHub^"
     kind: SegmentationKind = SegmentationKind.BINARY
     keep_empty: bool = False
     manufacturer: str = "MHub"
@@ -62,7 +62,7 @@ class SegResult:
 
 def load_source_images(files: Sequence[Path]) -> list[pydicom.Dataset]:
     """Read source slices (headers only) in slice order."""
-    datasets = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    datasets = [pydicom.dcmread(f, stop_before_pixels=True, force=True) for f in files]
     return sort_by_position(datasets)
 
 
@@ -117,15 +117,12 @@ def encode_segmentation(
         parameters=dict(algorithm.parameters) or None,
     )
     descriptions = [to_segment_description(definitions[v], numbers[v], algorithm_id) for v in kept]
-    if options.kind is SegmentationKind.BINARY:
-        pixels = np.stack([array == v for v in kept], axis=-1).astype(np.uint8)
-    else:
-        lut = np.zeros(int(array.max()) + 1 if array.size else 1, dtype=np.uint16)
-        for value, number in numbers.items():
-            if value < lut.size:
-                lut[value] = number
-        pixels = lut[array]
-        pixels = pixels.astype(np.uint8 if len(kept) < 256 else np.uint16)
+    # Both encodings take one array of segment numbers (0 = background);
+    # highdicom splits it into bit planes for BINARY.
+    lut = np.zeros(max(segments) + 1, dtype=np.uint8 if len(kept) < 256 else np.uint16)
+    for value, number in numbers.items():
+        lut[value] = number
+    pixels = lut[array]
     seg = hd.seg.Segmentation(
         source_images=source_images,
         pixel_array=pixels,
@@ -137,7 +134,7 @@ def encode_segmentation(
         instance_number=1,
         manufacturer=options.manufacturer,
         manufacturer_model_name=algorithm.name,
-        software_versions=(f"mhubio {__version__}", f"{algorithm.name} {algorithm.version}"),
+        software_versions=f"mhubio {__version__}",
         device_serial_number=options.device_serial_number,
         content_description=options.series_description[:64],
         content_label=_content_label(options.content_label),

@@ -22,7 +22,7 @@ CT_SEGMENTS: tuple[str, ...] = (
 MR_SEGMENTS: tuple[str, ...] = ("BODY", "LIVER", "URINARY_BLADDER", "PROSTATE")
 """Segment ids of the MR phantom, label value = position + 1."""
 
-PET_CT_SEGMENTS: tuple[str, ...] = CT_SEGMENTS + ("LUNG+FDG_AVID_TUMOR", "BREAST+FDG_AVID_TUMOR")
+PET_CT_SEGMENTS: tuple[str, ...] = CT_SEGMENTS + ("FDG_AVID_LUNG_TUMOR", "FDG_AVID_BREAST_TUMOR")
 """Segment ids of the PET/CT phantom, label value = position + 1."""
 
 CT_HU: dict[str, float] = {
@@ -127,9 +127,9 @@ def breasts_and_tumors(box: BodyBox) -> list[Structure]:
     return [
         Structure("BODY", Ellipsoid((-0.35, -0.6, 0.7), (0.2, 0.16, 0.15)), "breast"),
         Structure("BODY", Ellipsoid((0.35, -0.6, 0.7), (0.2, 0.16, 0.15)), "breast"),
-        Structure("LUNG+FDG_AVID_TUMOR", box.sphere((-0.42, 0.05, 0.82), 12.0), "tumor"),
-        Structure("LUNG+FDG_AVID_TUMOR", box.sphere((0.42, 0.12, 0.92), 8.0), "tumor"),
-        Structure("BREAST+FDG_AVID_TUMOR", box.sphere((0.35, -0.66, 0.7), 9.0), "tumor"),
+        Structure("FDG_AVID_LUNG_TUMOR", box.sphere((-0.42, 0.05, 0.82), 12.0), "tumor"),
+        Structure("FDG_AVID_LUNG_TUMOR", box.sphere((0.42, 0.12, 0.92), 8.0), "tumor"),
+        Structure("FDG_AVID_BREAST_TUMOR", box.sphere((0.35, -0.66, 0.7), 9.0), "tumor"),
     ]
 
 

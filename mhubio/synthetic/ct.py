@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from pydicom.dataset import Dataset
@@ -91,7 +90,9 @@ def write_ct_series(
     spacing : tuple of float, optional
         Spacing (x, y, z) in mm of the default phantom; default (0.8, 0.8, 2.5).
     seed : int
-        Seed of the noise and of all UIDs: the same arguments give byte-identical files.
+        Seed of the noise and of all UIDs: the same arguments give byte-identical files. The UIDs depend on the
+        seed and the writing parameters, not on the content of a given ``phantom``: vary ``seed`` or
+        ``series_number`` when writing different phantoms into one study.
     study_uid : str, optional
         StudyInstanceUID; by default derived from the seed and patient id.
     patient_id : str

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 from pydicom.uid import ExplicitVRLittleEndian, PositronEmissionTomographyImageStorage
 from pydicom.valuerep import DSfloat
 
 from mhubio.synthetic.ct import write_ct_series
-from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, common_dataset, ds_values
+from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, common_dataset
 from mhubio.synthetic.geometry import AXIAL, SeriesGeometry
 from mhubio.synthetic.phantom import make_pet_ct_phantoms
 from mhubio.synthetic.series import (
@@ -32,7 +33,7 @@ def _seconds(hhmmss: str) -> int:
     return int(hhmmss[:2]) * 3600 + int(hhmmss[2:4]) * 60 + int(hhmmss[4:6])
 
 
-def _code_item(code: object) -> Dataset:
+def _code_item(code: Code) -> Dataset:
     item = Dataset()
     item.CodeValue = code.value
     item.CodingSchemeDesignator = code.scheme_designator
@@ -169,7 +170,7 @@ def write_pet_ct_pair(
 
     Both series share StudyInstanceUID and FrameOfReferenceUID and are centred on the same point, on different
     grids. The anatomy is that of the CT phantom plus breasts, with FDG-avid tumours in both lungs and the left
-    breast (segments ``LUNG+FDG_AVID_TUMOR`` and ``BREAST+FDG_AVID_TUMOR``).
+    breast (segments ``FDG_AVID_LUNG_TUMOR`` and ``FDG_AVID_BREAST_TUMOR``).
 
     Parameters
     ----------

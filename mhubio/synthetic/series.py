@@ -26,6 +26,9 @@ from mhubio.synthetic.uids import synthetic_uid
 TRANSFER_SYNTAXES: tuple[UID, ...] = (ExplicitVRLittleEndian, RLELossless, JPEG2000Lossless, JPEGLSLossless)
 """Transfer syntaxes the generator writes (compressed ones need their pydicom encoder plugin)."""
 
+J2K_MIN_SIZE = 32
+"""Smallest number of rows and columns the JPEG 2000 encoder (pylibjpeg-openjpeg) accepts."""
+
 
 class SliceOrder(str, Enum):
     """Order of InstanceNumber along the slice normal."""
@@ -316,11 +319,14 @@ def write_phantom_series(
     if phantom.shape != geometry.shape:
         raise ValueError(f"phantom shape {phantom.shape} differs from geometry shape {geometry.shape}")
     what = f"series {template.SeriesDescription!r}"
+    transfer_syntax = check_transfer_syntax(transfer_syntax)
+    if transfer_syntax == JPEG2000Lossless and min(geometry.shape[1:]) < J2K_MIN_SIZE:
+        raise ValueError(f"{what}: the JPEG 2000 encoder (6 wavelet levels) needs at least {J2K_MIN_SIZE} rows and "
+                         f"columns, got {geometry.shape[1:]}; use a larger shape or another transfer syntax")
     stored = encoding.store(phantom.image, what)
     files, uids = write_slices(
         out_dir, template, geometry, stored, bits_stored=16, slice_order=SliceOrder(slice_order),
-        file_naming=FileNaming(file_names), transfer_syntax=check_transfer_syntax(transfer_syntax),
-        slice_hook=slice_hook,
+        file_naming=FileNaming(file_names), transfer_syntax=transfer_syntax, slice_hook=slice_hook,
     )
     return SyntheticSeries(
         directory=out_dir, files=files, sop_instance_uids=uids, study_uid=str(template.StudyInstanceUID),

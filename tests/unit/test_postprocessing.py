@@ -26,6 +26,7 @@ from mhubio.postprocessing import (
     measure_components,
     merge_labels,
     region_from_labels,
+    label_voxel_counts,
     remap_labels,
     restrict_to_region,
     structuring_element,
@@ -278,13 +279,13 @@ def test_max_extent_matches_brute_force_on_irregular_shapes():
 
 def test_equivalent_sphere_diameter():
     vol = cube(volume(), (0, 0, 0), (2, 3, 4))  # 24 voxels
-    _, measured = measure_components(vol > 0, (0.5, 1.0, 2.0))
+    _, measured = measure_components(vol > 0, (0.5, 1.0, 2.0), DiameterMeasure.EQUIVALENT_SPHERE)
     assert measured[0].diameter_mm == pytest.approx((6 * 24 * 1.0 / math.pi) ** (1 / 3))
 
 
 def test_anisotropic_spacing_changes_size_verdict():
     vol = cube(volume(), (2, 2, 2), 2, label=2)  # 8 voxels
-    kw = dict(label=2, min_diameter_mm=3.0, max_diameter_mm=30.0)
+    kw = dict(label=2, min_diameter_mm=3.0, max_diameter_mm=30.0, measure="equivalent_sphere")
     # 8 mm3 -> 2.48 mm: removed; 8 * 2.5 mm3 = 20 mm3 -> 3.37 mm: kept
     assert not filter_components_by_diameter(vol, (1.0, 1.0, 1.0), **kw).any()
     assert (filter_components_by_diameter(vol, (1.0, 1.0, 2.5), **kw) == 2).sum() == 8
@@ -297,12 +298,21 @@ def test_nodule_size_filter_small_kept_large():
     cube(vol, (5, 5, 5), 4, label=2)  # 64 mm3: 4.96 mm
     cube(vol, (10, 10, 10), 30, label=2)  # 27000 mm3: 37.2 mm
     out = filter_components_by_diameter(
-        vol, ISO, label=2, min_diameter_mm=3, max_diameter_mm=30, oversize_label=3, fill_label=1
+        vol,
+        ISO,
+        label=2,
+        min_diameter_mm=3,
+        max_diameter_mm=30,
+        measure=DiameterMeasure.EQUIVALENT_SPHERE,
+        oversize_label=3,
+        fill_label=1,
     )
     assert out[2, 2, 2] == 1
     assert (out == 2).sum() == 64
     assert (out == 3).sum() == 27000
-    removed = filter_components_by_diameter(vol, ISO, label=2, min_diameter_mm=3, max_diameter_mm=30)
+    removed = filter_components_by_diameter(
+        vol, ISO, label=2, min_diameter_mm=3, max_diameter_mm=30, measure="equivalent_sphere"
+    )
     assert (removed == 2).sum() == 64 and (removed == 0).sum() == 27001
 
 
@@ -310,22 +320,25 @@ def test_size_filter_max_extent_verdict_differs_from_sphere():
     vol = volume((4, 4, 40))
     vol[1, 1, 2:34] = 2  # a 32 mm long, 1 voxel thin line: equivalent sphere 3.9 mm
     kw = dict(label=2, min_diameter_mm=3.0, max_diameter_mm=30.0)
-    assert (filter_components_by_diameter(vol, ISO, **kw) == 2).sum() == 32
+    assert (filter_components_by_diameter(vol, ISO, measure="equivalent_sphere", **kw) == 2).sum() == 32
     assert not filter_components_by_diameter(vol, ISO, measure="max_extent", **kw).any()
 
 
 def test_size_filter_empty_and_invalid():
-    assert not filter_components_by_diameter(volume(), ISO, label=2, min_diameter_mm=3).any()
+    kw = dict(label=2, measure="max_extent")
+    assert not filter_components_by_diameter(volume(), ISO, min_diameter_mm=3, **kw).any()
     with pytest.raises(ValueError, match="min_diameter_mm"):
-        filter_components_by_diameter(volume(), ISO, label=2)
+        filter_components_by_diameter(volume(), ISO, **kw)
     with pytest.raises(ValueError, match="larger than"):
-        filter_components_by_diameter(volume(), ISO, label=2, min_diameter_mm=5, max_diameter_mm=3)
+        filter_components_by_diameter(volume(), ISO, min_diameter_mm=5, max_diameter_mm=3, **kw)
     with pytest.raises(ValueError, match="spacing"):
-        filter_components_by_diameter(volume(), (1.0, 0.0, 1.0), label=2, min_diameter_mm=3)
+        filter_components_by_diameter(volume(), (1.0, 0.0, 1.0), min_diameter_mm=3, **kw)
     with pytest.raises(ValueError, match="spacing"):
-        filter_components_by_diameter(volume(), (1.0, 1.0), label=2, min_diameter_mm=3)
+        filter_components_by_diameter(volume(), (1.0, 1.0), min_diameter_mm=3, **kw)
     with pytest.raises(ValueError, match="oversize_label=300"):
-        filter_components_by_diameter(volume(), ISO, label=2, max_diameter_mm=3, oversize_label=300)
+        filter_components_by_diameter(volume(), ISO, max_diameter_mm=3, oversize_label=300, **kw)
+    with pytest.raises(ValueError, match="measure must be one of"):
+        filter_components_by_diameter(volume(), ISO, label=2, min_diameter_mm=3, measure="feret")
 
 
 # ---------------------------------------------------------------- masking
@@ -418,6 +431,26 @@ def test_field_of_view_mask_by_resampling():
     expected = np.zeros((17, 10, 10), dtype=bool)
     # z: the original's voxels cover -1..11 mm; target centres -0.25..10.75 mm are indices 4..15
     expected[4:16, 3:8, 2:6] = True
+    np.testing.assert_array_equal(fov, expected)
+
+
+def test_field_of_view_mask_with_oblique_original_matches_point_by_point_check():
+    original = sitk.Image([5, 4, 3], sitk.sitkInt16)
+    original.SetSpacing((1.5, 1.0, 2.5))
+    original.SetOrigin((3.3, -1.7, 0.4))
+    angle = np.deg2rad(20)
+    original.SetDirection((np.cos(angle), -np.sin(angle), 0, np.sin(angle), np.cos(angle), 0, 0, 0, -1))
+    target = sitk.Image([12, 11, 9], sitk.sitkUInt8)
+    target.SetOrigin((-4.1, -6.2, -9.3))
+    target.SetSpacing((1.1, 0.9, 1.3))
+    fov = field_of_view_mask(original, target)
+    size = np.array(original.GetSize())
+    expected = np.zeros(fov.shape, dtype=bool)
+    for z, y, x in itertools.product(*map(range, fov.shape)):
+        point = target.TransformIndexToPhysicalPoint((x, y, z))
+        index = np.array(original.TransformPhysicalPointToContinuousIndex(point))
+        expected[z, y, x] = bool(np.all(index >= -0.5) and np.all(index < size - 0.5))
+    assert 0 < expected.sum() < expected.size
     np.testing.assert_array_equal(fov, expected)
 
 
@@ -525,6 +558,22 @@ def test_remap_unmapped_policies():
     assert remap_labels(vol, {**mapping, 20: 0})[0, 4, 4] == 0
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.uint32])
+def test_label_voxel_counts(dtype):
+    vol = lobes().astype(dtype)
+    assert label_voxel_counts(vol) == {10: 1, 11: 1, 12: 1, 13: 1, 14: 1, 20: 1}
+    assert label_voxel_counts(np.zeros((2, 2, 2), dtype=bool)) == {}
+
+
+def test_remap_large_values_and_bool_maps():
+    big = np.array([[[0, 5, 70000, 5]]], dtype=np.int32)
+    assert remap_labels(big, {5: 1, 70000: 2}).tolist() == [[[0, 1, 2, 1]]]
+    flags = np.zeros((2, 2, 2), dtype=bool)
+    flags[0, 0, 0] = True
+    assert not remap_labels(flags, {1: 0}).any()
+    np.testing.assert_array_equal(remap_labels(flags, {1: 1}), flags)
+
+
 def test_remap_validates_sources_against_known_labels():
     vol = lobes()
     known = [10, 11, 12, 13, 14, 20]
@@ -577,7 +626,9 @@ REGION = cube(volume((12, 12, 12)), (2, 2, 2), 5) > 0
 CALLS = {
     "keep_largest": lambda v: keep_largest_components(v, k=2),
     "centermost": lambda v: keep_centermost_component(v, ISO),
-    "size": lambda v: filter_components_by_diameter(v, ISO, label=2, min_diameter_mm=3),
+    "size": lambda v: filter_components_by_diameter(
+        v, ISO, label=2, min_diameter_mm=3, measure="max_extent"
+    ),
     "restrict": lambda v: restrict_to_region(v, REGION),
     "connected": lambda v: keep_components_connected_to_region(v, REGION),
     "fov": lambda v: mask_outside_field_of_view(v, REGION),
@@ -605,6 +656,12 @@ def test_bad_label_maps_are_rejected(name):
         CALLS[name](sample().astype(np.float32))
     with pytest.raises((TypeError, ValueError)):
         CALLS[name](sample()[0])
+
+
+def test_negative_values_suggest_an_image_was_passed():
+    ct = np.full((4, 4, 4), -1000, dtype=np.int16)
+    with pytest.raises(ValueError, match="looks like an image"):
+        keep_largest_components(ct)
 
 
 def test_bool_label_map_is_supported():

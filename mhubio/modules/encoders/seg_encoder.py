@@ -34,7 +34,7 @@ class SegEncoder(Module):
         series_description: str = ""
         series_number: int = 901
         content_label: str = "SEGMENTATION"
-        content_creator: str = "MHub"
+        content_creator: str = "MHub^"
 
         @field_validator("segment_map")
         @classmethod

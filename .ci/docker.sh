@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Prepare this machine to build and run the MHub images, idempotently:
+#   1. install docker.io and debootstrap if missing (needs root),
+#   2. start dockerd in the background unless a daemon already answers,
+#   3. make the local Debian base image by debootstrap (kept once made),
+#   4. fill the host-side wheelhouse for the base image and every model (kept, only what is missing is added),
+#   5. with --build, build the base image offline.
+# MHUB_PYTHON is the CPython 3.11 with pip that builds the wheels (default: python3). Each step prints its time.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PY="${MHUB_PYTHON:-python3}"
+DOCKERD_LOG="${MHUB_DOCKERD_LOG:-/var/log/mhub-dockerd.log}"
+BUILD_BASE=0
+[ "${1:-}" = "--build" ] && BUILD_BASE=1
+
+step() { echo "== docker.sh: $*"; }
+elapsed() { echo "== docker.sh: $1 took $(( $(date +%s) - $2 )) s"; }
+
+t0=$(date +%s)
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+if [ ${#missing[@]} -gt 0 ]; then
+    step "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    elapsed "install" "$t0"
+fi
+
+# The client of Debian's docker.io builds with BuildKit itself; newer clients need the buildx plugin.
+if [ -z "${MHUB_DOCKER:-}" ] && [ -x /usr/bin/docker ]; then
+    export MHUB_DOCKER=/usr/bin/docker
+fi
+DOCKER="${MHUB_DOCKER:-docker}"
+
+t=$(date +%s)
+if ! "$DOCKER" info >/dev/null 2>&1; then
+    step "starting dockerd (log: $DOCKERD_LOG)"
+    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+        rm -f /var/run/docker.pid
+    fi
+    nohup dockerd >"$DOCKERD_LOG" 2>&1 &
+    for _ in $(seq 1 60); do
+        [ -S /var/run/docker.sock ] && "$DOCKER" info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    if ! "$DOCKER" info >/dev/null 2>&1; then
+        echo "docker.sh: dockerd did not come up within 60 s; last lines of $DOCKERD_LOG:" >&2
+        tail -n 20 "$DOCKERD_LOG" >&2
+        exit 1
+    fi
+    elapsed "dockerd start" "$t"
+fi
+
+t=$(date +%s)
+step "local base image"
+"$PY" -m mhubio.containers local-base
+elapsed "local base image" "$t"
+
+t=$(date +%s)
+step "wheelhouse"
+"$PY" -m mhubio.containers wheelhouse
+elapsed "wheelhouse" "$t"
+
+if [ "$BUILD_BASE" = 1 ]; then
+    t=$(date +%s)
+    step "base image"
+    "$PY" -m mhubio.containers build base --offline --quiet
+    elapsed "base image" "$t"
+fi
+elapsed "docker.sh" "$t0"

@@ -1,0 +1,255 @@
+"""Building the base image and the model images from a checkout of the mhubio repository."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import mhubio
+from mhubio.containers.context import add_file, add_tree
+from mhubio.containers.docker import DockerError, docker, image_size, run_command
+from mhubio.containers.images import BASE_NAME, ImageBuild, base_image_tag, model_image_tag
+from mhubio.containers.model import ModelSource
+from mhubio.containers.paths import cache_dir
+from mhubio.containers.wheelhouse import build_project_wheel, make_wheelhouse, project_requirements
+
+logger = logging.getLogger(__name__)
+
+#: Operating system image of the base image when none is given (see base/Dockerfile).
+DEFAULT_OS_IMAGE = "debian:bookworm-slim"
+
+#: Seconds one ``docker build`` may take.
+_BUILD_TIMEOUT = 3600
+
+
+def _git_revision(repo_dir: Path) -> str | None:
+    """Commit checked out in ``repo_dir``, or None outside a git work tree."""
+    try:
+        result = run_command(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], check=False, timeout=30)
+    except DockerError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _docker_build(
+    context: Path,
+    tags: Sequence[str],
+    *,
+    build_args: Mapping[str, str],
+    labels: Mapping[str, str],
+    stream: bool,
+) -> float:
+    """Run ``docker build`` on ``context`` and return its duration in seconds."""
+    args = ["build", "--progress=plain"]
+    for tag in tags:
+        args += ["--tag", tag]
+    for key, value in build_args.items():
+        args += ["--build-arg", f"{key}={value}"]
+    for key, value in labels.items():
+        args += ["--label", f"{key}={value}"]
+    result = docker(*args, str(context), capture=not stream, timeout=_BUILD_TIMEOUT)
+    return result.seconds
+
+
+def _latest(tag: str) -> str:
+    """``tag`` with its tag part replaced by ``latest``."""
+    has_tag = ":" in tag.rsplit("/", 1)[-1]  # a ':' before the last '/' belongs to a registry port
+    name = tag.rsplit(":", 1)[0] if has_tag else tag
+    return f"{name}:latest"
+
+
+def _staging_dir() -> tempfile.TemporaryDirectory[str]:
+    """A build context folder on the file system of the wheelhouse cache, so that wheels are hard-linked."""
+    parent = cache_dir() / "staging"
+    parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix="context-", dir=parent)
+
+
+def _stage_wheels(context: Path, wheelhouse: Path) -> None:
+    """Link the wheels of ``wheelhouse`` into ``context/wheels``.
+
+    mhubio wheels are left out: the base image always installs the one built from the checkout.
+    """
+    (context / "wheels").mkdir()
+    for wheel in wheelhouse.glob("*.whl"):
+        if not wheel.name.startswith("mhubio-"):
+            add_file(context, wheel, f"wheels/{wheel.name}")
+
+
+def build_base(
+    repo_dir: Path,
+    *,
+    base_image: str = DEFAULT_OS_IMAGE,
+    tag: str | None = None,
+    offline: bool = True,
+    wheelhouse: Path | None = None,
+    python: str = sys.executable,
+    stream: bool = False,
+) -> ImageBuild:
+    """Build the base image from ``repo_dir/base/Dockerfile``.
+
+    The mhubio wheel is built from ``repo_dir`` and installed with its dependencies from the wheelhouse.
+
+    Parameters
+    ----------
+    repo_dir
+        Checkout of the mhubio repository.
+    base_image
+        Operating system image (``BASE_IMAGE`` build argument), e.g. the local image of
+        :func:`~mhubio.containers.rootfs.make_local_base`.
+    tag
+        Image name; default :func:`~mhubio.containers.images.base_image_tag`. The image is also tagged
+        ``latest``.
+    offline
+        Install only from the wheelhouse; otherwise pip inside the build may also use its index.
+    wheelhouse
+        Wheelhouse folder, filled as needed; default the shared one in the cache.
+    python
+        Interpreter that builds the wheels (CPython 3.11).
+    stream
+        Show the build output instead of capturing it.
+
+    Returns
+    -------
+    ImageBuild
+        The image, its size and build time.
+    """
+    repo_dir = repo_dir.absolute()
+    tag = tag or base_image_tag()
+    constraints = repo_dir / "constraints.txt"
+    start = time.monotonic()
+    house = make_wheelhouse(
+        wheelhouse, requirements=project_requirements(repo_dir), constraints=constraints, python=python
+    )
+    with _staging_dir() as staging:
+        context = Path(staging)
+        add_file(context, repo_dir / "base" / "Dockerfile", "Dockerfile")
+        add_file(context, repo_dir / "base" / "mhub-entrypoint", "mhub-entrypoint")
+        add_file(context, constraints, "constraints.txt")
+        _stage_wheels(context, house)
+        build_project_wheel(repo_dir, context / "wheels", python=python)
+        labels = {
+            "org.opencontainers.image.title": f"mhub-{BASE_NAME}",
+            "org.opencontainers.image.version": mhubio.__version__,
+            "org.mhub.os-image": base_image,
+        }
+        revision = _git_revision(repo_dir)
+        if revision:
+            labels["org.opencontainers.image.revision"] = revision
+        _docker_build(
+            context,
+            [tag, _latest(tag)],
+            build_args={"BASE_IMAGE": base_image, "PIP_NO_INDEX": "1" if offline else "0"},
+            labels=labels,
+            stream=stream,
+        )
+    seconds = time.monotonic() - start
+    logger.info("built %s in %.0f s", tag, seconds)
+    return ImageBuild(tag=tag, seconds=seconds, size_bytes=image_size(tag))
+
+
+def build_model(
+    name: str,
+    repo_dir: Path,
+    *,
+    base_image: str | None = None,
+    tag: str | None = None,
+    offline: bool = True,
+    wheelhouse: Path | None = None,
+    weights_dir: Path | None = None,
+    python: str = sys.executable,
+    stream: bool = False,
+) -> ImageBuild:
+    """Build the image of model ``name`` from ``repo_dir/models/<name>/Dockerfile``.
+
+    The build context holds the model folder, the wheelhouse (``wheels/``, the base requirements and the
+    model's ``requirements.txt`` resolved together) and the weights folder (``weights/``: the files of
+    ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them during the build).
+
+    Parameters
+    ----------
+    name
+        Model folder name under ``repo_dir/models``.
+    repo_dir
+        Checkout of the mhubio repository.
+    base_image
+        Image to build on (``MHUB_BASE_IMAGE``); default the local base image of this mhubio version.
+    tag
+        Image name; default ``mhub/<name>:<version>``. The image is also tagged ``latest``.
+    offline
+        Install only from the wheelhouse and take the weights from ``weights_dir``.
+    wheelhouse
+        Wheelhouse folder, filled as needed; default the shared one in the cache.
+    weights_dir
+        Folder with the model's weight files, for builds without network.
+    python
+        Interpreter that builds the wheels (CPython 3.11).
+    stream
+        Show the build output instead of capturing it.
+
+    Raises
+    ------
+    ValueError
+        If the model folder is incomplete, or an offline build of a model with weights has no
+        ``weights_dir``.
+    DockerError
+        If a build step fails.
+    """
+    repo_dir = repo_dir.absolute()
+    model = ModelSource.load(repo_dir / "models", name)
+    if offline and model.weights and weights_dir is None:
+        raise ValueError(
+            f"model {name!r} declares {len(model.weights)} weight file(s): an offline build needs them in a "
+            "local folder (weights_dir / --weights-from)"
+        )
+    tag = tag or model_image_tag(name, model.version)
+    base_image = base_image or base_image_tag()
+    constraints = repo_dir / "constraints.txt"
+    start = time.monotonic()
+    house = make_wheelhouse(
+        wheelhouse,
+        requirements=project_requirements(repo_dir),
+        requirement_files=[model.requirements] if model.requirements else [],
+        constraints=constraints,
+        python=python,
+    )
+    with _staging_dir() as staging:
+        context = Path(staging)
+        add_file(context, model.dockerfile, "Dockerfile")
+        add_tree(context, model.folder, f"models/{name}")
+        _stage_wheels(context, house)
+        if weights_dir is not None:
+            add_tree(context, weights_dir, "weights", link=True)
+        else:
+            (context / "weights").mkdir()
+        labels = {
+            "org.opencontainers.image.title": f"mhub-{name}",
+            "org.opencontainers.image.version": model.version,
+            "org.mhub.model": name,
+            "org.mhub.base-image": base_image,
+            "org.mhub.weights": json.dumps(
+                [{"path": w.path, "sha256": w.sha256} for w in model.weights], separators=(",", ":")
+            ),
+        }
+        revision = _git_revision(repo_dir)
+        if revision:
+            labels["org.opencontainers.image.revision"] = revision
+        _docker_build(
+            context,
+            [tag, _latest(tag)],
+            build_args={
+                "MHUB_BASE_IMAGE": base_image,
+                "PIP_NO_INDEX": "1" if offline else "0",
+                "MHUB_WEIGHTS_FROM": "/tmp/weights" if weights_dir is not None else "",
+            },
+            labels=labels,
+            stream=stream,
+        )
+    seconds = time.monotonic() - start
+    logger.info("built %s in %.0f s", tag, seconds)
+    return ImageBuild(tag=tag, seconds=seconds, size_bytes=image_size(tag))

@@ -1,0 +1,121 @@
+"""Safe unpacking of zip and tar.gz archives.
+
+Only regular files and folders are unpacked.  A member with an absolute path,
+a ``..`` component, a drive letter, or one that is a link or device makes the
+whole archive refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from mhubio.core.errors import WeightsError
+from mhubio.weights.manifest import ArchiveFormat
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: str
+    is_dir: bool
+    handle: object
+
+
+def unpack(archive: Path, fmt: ArchiveFormat, dest: Path, strip_components: int = 0) -> list[Path]:
+    """Unpack ``archive`` into the existing folder ``dest``; return the files written.
+
+    Raises
+    ------
+    WeightsError
+        A member is unsafe, a file member lies above ``strip_components``, or
+        the archive is corrupt.
+    """
+    if fmt is ArchiveFormat.FILE:
+        raise ValueError("single files are not unpacked")
+    try:
+        with _open(archive, fmt) as (members, read):
+            plan = [(m, _destination(m.name, strip_components, archive)) for m in members]
+            written = []
+            for member, rel in plan:
+                if rel is None:
+                    continue
+                out = dest.joinpath(*rel.parts)
+                if member.is_dir:
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with read(member) as source, open(out, "xb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+                written.append(out)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise WeightsError(f"archive {archive.name} is corrupt: {exc}") from exc
+    except FileExistsError as exc:
+        raise WeightsError(f"archive {archive.name} holds {exc.filename} twice") from exc
+    if not written:
+        raise WeightsError(f"archive {archive.name} holds no files (strip_components={strip_components})")
+    return written
+
+
+def _destination(name: str, strip: int, archive: Path) -> PurePosixPath | None:
+    """Member path after stripping; ``None`` for folders above the cut."""
+    raw = name.rstrip("/")
+    path = PurePosixPath(raw)
+    if (
+        not raw
+        or "\\" in raw
+        or path.is_absolute()
+        or (path.parts and ":" in path.parts[0])
+        or any(part == ".." for part in path.parts)
+    ):
+        raise WeightsError(f"archive {archive.name} refused: member {name!r} would be written outside its folder")
+    parts = [p for p in path.parts if p != "."]
+    if len(parts) <= strip:
+        if name.endswith("/"):
+            return None
+        raise WeightsError(
+            f"archive {archive.name}: file {name!r} has fewer than strip_components={strip} leading folders"
+        )
+    return PurePosixPath(*parts[strip:])
+
+
+@contextmanager
+def _open(archive: Path, fmt: ArchiveFormat) -> Iterator[tuple[list[_Member], object]]:
+    if fmt is ArchiveFormat.ZIP:
+        with zipfile.ZipFile(archive) as zf:
+            members = []
+            for info in zf.infolist():
+                kind = stat.S_IFMT(info.external_attr >> 16)
+                if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+                    raise WeightsError(
+                        f"archive {archive.name} refused: member {info.filename!r} is a link or special file"
+                    )
+                members.append(_Member(info.filename + ("/" if info.is_dir() and not info.filename.endswith("/") else ""),
+                                       info.is_dir(), info))
+
+            def read(member: _Member) -> IO[bytes]:
+                return zf.open(member.handle)  # type: ignore[arg-type]
+
+            yield members, read
+    else:
+        with tarfile.open(archive, mode="r:gz") as tf:
+            members = []
+            for info in tf.getmembers():
+                if not (info.isreg() or info.isdir()):
+                    raise WeightsError(
+                        f"archive {archive.name} refused: member {info.name!r} is a link or special file"
+                    )
+                members.append(_Member(info.name + ("/" if info.isdir() else ""), info.isdir(), info))
+
+            def read(member: _Member) -> IO[bytes]:
+                handle = tf.extractfile(member.handle)  # type: ignore[arg-type]
+                assert handle is not None
+                return handle
+
+            yield members, read

@@ -1,0 +1,187 @@
+"""Build-time installation of weights: download or copy, verify, unpack, stamp."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+from mhubio import __version__
+from mhubio.core.errors import WeightsError
+from mhubio.weights.archive import unpack
+from mhubio.weights.manifest import ArchiveFormat, WeightsEntry, WeightsManifest
+from mhubio.weights.stamp import InstalledWeights, StampError, hash_tree, read_stamp, write_stamp
+
+log = logging.getLogger("mhub.weights")
+_CHUNK = 1 << 20
+_TIMEOUT_S = 60
+
+
+def fetch(
+    manifest: WeightsManifest,
+    weights_dir: Path,
+    *,
+    source_dir: Path | None = None,
+    entries: Iterable[str] | None = None,
+    force: bool = False,
+) -> list[InstalledWeights]:
+    """Install the weights of a manifest into ``weights_dir``.
+
+    Each archive is downloaded from its URL (or copied from ``source_dir``,
+    a folder holding the archives under their URL file names, for machines
+    without network), its sha256 is checked before anything is unpacked, and
+    it is unpacked into a staging folder that is renamed onto the target
+    only when complete.  Entries already installed from the same archive are
+    kept unless ``force``.
+
+    Parameters
+    ----------
+    manifest:
+        The model's manifest.
+    weights_dir:
+        Root of the installed weights.
+    source_dir:
+        Folder with pre-downloaded archives; nothing is downloaded when given.
+    entries:
+        Names of the entries to install (default: all).
+    force:
+        Reinstall entries that are already installed.
+
+    Returns
+    -------
+    list[InstalledWeights]
+        One per installed (or already present) entry, in manifest order.
+
+    Raises
+    ------
+    WeightsError
+        A download failed, an archive is missing from ``source_dir``, a
+        checksum is unknown or does not match, or an archive is unsafe.  The
+        failing entry leaves nothing behind; entries installed before stay.
+    """
+    selected = _select(manifest, entries)
+    weights_dir = Path(weights_dir)
+    installed = []
+    for entry in selected:
+        target = weights_dir / entry.target
+        current = _current(entry, target)
+        if current is not None and not force:
+            log.info("weights %s already installed in %s", entry.name, target)
+            installed.append(current)
+            continue
+        installed.append(_install(manifest, entry, target, weights_dir, source_dir))
+    return installed
+
+
+def _select(manifest: WeightsManifest, names: Iterable[str] | None) -> list[WeightsEntry]:
+    if names is None:
+        return list(manifest.weights)
+    try:
+        return [manifest.entry(n) for n in names]
+    except KeyError as exc:
+        raise WeightsError(exc.args[0]) from None
+
+
+def _current(entry: WeightsEntry, target: Path) -> InstalledWeights | None:
+    if not entry.sha256 or not target.is_dir():
+        return None
+    try:
+        stamp = read_stamp(target)
+    except StampError:
+        return None
+    if stamp.archive_sha256 != entry.sha256 or not all((target / f).is_file() for f in stamp.files):
+        return None
+    return stamp
+
+
+def _install(
+    manifest: WeightsManifest, entry: WeightsEntry, target: Path, weights_dir: Path, source_dir: Path | None
+) -> InstalledWeights:
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".mhub-fetch-", dir=weights_dir))
+    try:
+        (staging / "download").mkdir()
+        archive = staging / "download" / entry.archive_name
+        sha256, md5 = _obtain(entry, archive, source_dir)
+        _check_checksums(manifest, entry, sha256, md5)
+        unpacked = staging / "unpacked"
+        unpacked.mkdir()
+        if entry.archive is ArchiveFormat.FILE:
+            os.replace(archive, unpacked / entry.installed_name)
+        else:
+            unpack(archive, entry.archive, unpacked, entry.strip_components)
+            archive.unlink()
+        stamp = InstalledWeights(entry.name, unpacked, sha256, hash_tree(unpacked), entry.url)
+        write_stamp(stamp)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            os.replace(target, staging / "previous")
+        os.replace(unpacked, target)
+        log.info("installed weights %s (%d files) in %s", entry.name, len(stamp.files), target)
+        return InstalledWeights(entry.name, target, sha256, stamp.files, entry.url)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _obtain(entry: WeightsEntry, dest: Path, source_dir: Path | None) -> tuple[str, str]:
+    """Write the archive to ``dest``; return its sha256 and md5."""
+    if source_dir is not None:
+        local = Path(source_dir) / entry.archive_name
+        if not local.is_file():
+            raise WeightsError(
+                f"weights {entry.name}: {entry.archive_name} is not in {source_dir} "
+                f"(download it from {entry.url} and put it there)"
+            )
+        log.info("copying %s from %s", entry.archive_name, source_dir)
+        with open(local, "rb") as source:
+            return _copy_hashing(source, dest)
+    log.info("downloading %s", entry.url)
+    request = urllib.request.Request(entry.url, headers={"User-Agent": f"mhubio/{__version__}"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+            return _copy_hashing(response, dest)
+    except urllib.error.HTTPError as exc:
+        raise WeightsError(f"weights {entry.name}: download of {entry.url} failed: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise WeightsError(
+            f"weights {entry.name}: cannot download {entry.url}: {reason} "
+            "(on a machine without network use --from DIR with the archives)"
+        ) from exc
+
+
+def _copy_hashing(source, dest: Path) -> tuple[str, str]:
+    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    with open(dest, "wb") as sink:
+        for chunk in iter(lambda: source.read(_CHUNK), b""):
+            sha256.update(chunk)
+            md5.update(chunk)
+            sink.write(chunk)
+    return sha256.hexdigest(), md5.hexdigest()
+
+
+def _check_checksums(manifest: WeightsManifest, entry: WeightsEntry, sha256: str, md5: str) -> None:
+    where = manifest.source or "mhub.toml"
+    if entry.md5 and md5 != entry.md5:
+        raise WeightsError(
+            f"weights {entry.name}: md5 of {entry.archive_name} is {md5}, but {where} gives the published "
+            f"md5 {entry.md5}; the archive was deleted"
+        )
+    if not entry.sha256:
+        md5_note = " (its md5 matches the published md5)" if entry.md5 else ""
+        raise WeightsError(
+            f"weights {entry.name}: no sha256 recorded in {where}; the archive from {entry.url} has "
+            f"sha256 {sha256}{md5_note}. Check it against the publisher's checksum, record it as "
+            f"sha256 = \"{sha256}\" and fetch again; nothing was installed"
+        )
+    if sha256 != entry.sha256:
+        raise WeightsError(
+            f"weights {entry.name}: sha256 of {entry.archive_name} is {sha256}, but {where} requires "
+            f"{entry.sha256}; the archive was deleted and nothing was installed"
+        )

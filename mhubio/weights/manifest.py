@@ -1,0 +1,266 @@
+"""The weights manifest of a model: ``models/<name>/mhub.toml``.
+
+Example
+-------
+::
+
+    [model]
+    name = "nnunet_segthor"
+    version = "1.0.0"
+
+    [[weights]]
+    name = "Task055_SegTHOR"
+    url = "https://zenodo.org/record/4485926/files/Task055_SegTHOR.zip"
+    sha256 = "…64 hex digits…"
+    archive = "zip"
+    target = "nnunet_v1/Task055_SegTHOR"
+    strip_components = 0
+
+``sha256`` is required; an empty string means "not yet known" and makes
+fetching and verification fail until the checksum is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from mhubio.core.errors import ConfigError
+
+MANIFEST_NAME = "mhub.toml"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_URL_SCHEMES = ("http", "https", "file")
+
+
+class ArchiveFormat(Enum):
+    """How a weights download is laid out."""
+
+    ZIP = "zip"
+    TAR_GZ = "tar.gz"
+    FILE = "file"
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One downloadable weights archive (or single file) of a model.
+
+    Parameters
+    ----------
+    name:
+        Entry name used by runners (``require_weights(..., entry=name)``).
+    url:
+        ``http``, ``https`` or ``file`` URL of the archive.
+    sha256:
+        Hex sha256 of the archive as downloaded; ``""`` while unknown.
+    archive:
+        Archive format.
+    target:
+        Folder, relative to the weights folder, that receives the unpacked files.
+    strip_components:
+        Leading path components removed from every archive member.
+    md5:
+        Checksum published by the data host (e.g. Zenodo), checked in addition
+        to ``sha256`` when given.
+    filename:
+        For ``archive = "file"``: the name of the file inside ``target``
+        (default: the last part of the URL).
+    """
+
+    name: str
+    url: str
+    sha256: str
+    archive: ArchiveFormat
+    target: PurePosixPath
+    strip_components: int = 0
+    md5: str = ""
+    filename: str = ""
+
+    @property
+    def archive_name(self) -> str:
+        """File name of the archive: the last part of the URL path."""
+        return PurePosixPath(unquote(urlparse(self.url).path)).name
+
+    @property
+    def installed_name(self) -> str:
+        """For single files: the name of the installed file."""
+        return self.filename or self.archive_name
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The ``[model]`` table."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class WeightsManifest:
+    """The validated manifest of one model.
+
+    Use :func:`load_manifest` to read one from a model folder.
+    """
+
+    model: ModelSection
+    weights: tuple[WeightsEntry, ...]
+    source: Path | None = None
+
+    def entry(self, name: str) -> WeightsEntry:
+        """The entry called ``name``; ``KeyError`` naming the known entries otherwise."""
+        for entry in self.weights:
+            if entry.name == name:
+                return entry
+        known = ", ".join(e.name for e in self.weights) or "none"
+        raise KeyError(f"model {self.model.name!r} declares no weights entry {name!r} (known: {known})")
+
+
+def load_manifest(model_dir: Path) -> WeightsManifest:
+    """Read and validate ``model_dir/mhub.toml``.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not TOML, or any field is invalid (all problems
+        are listed, one per field).
+    """
+    path = Path(model_dir) / MANIFEST_NAME
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"model folder {model_dir} has no {MANIFEST_NAME}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    manifest = parse_manifest(raw, source=path)
+    if manifest.model.name != Path(model_dir).resolve().name:
+        raise ConfigError(
+            f"{path}: model.name {manifest.model.name!r} differs from the folder name {Path(model_dir).resolve().name!r}"
+        )
+    return manifest
+
+
+def parse_manifest(raw: Mapping[str, Any], source: Path | None = None) -> WeightsManifest:
+    """Validate a parsed manifest mapping; collects every problem."""
+    where = f"{source}: " if source else ""
+    problems: list[str] = []
+    unknown = sorted(set(raw) - {"model", "weights", "test"})
+    problems += [f"{where}unknown table {k!r} (allowed: model, weights, test)" for k in unknown]
+    model = _parse_model(raw.get("model"), problems, where)
+    weights_raw = raw.get("weights", [])
+    if not isinstance(weights_raw, list):
+        problems.append(f"{where}weights: must be an array of tables ([[weights]])")
+        weights_raw = []
+    entries = []
+    for index, table in enumerate(weights_raw, start=1):
+        entry = _parse_entry(table, problems, f"{where}weights[{index}]")
+        if entry is not None:
+            entries.append(entry)
+    problems += _check_unique(entries, where)
+    if problems:
+        raise ConfigError(problems)
+    assert model is not None
+    return WeightsManifest(model, tuple(entries), source)
+
+
+def _parse_model(table: Any, problems: list[str], where: str) -> ModelSection | None:
+    if not isinstance(table, dict):
+        problems.append(f"{where}[model] table with name and version is required")
+        return None
+    unknown = sorted(set(table) - {"name", "version"})
+    problems += [f"{where}model.{k}: unknown field (allowed: name, version)" for k in unknown]
+    name, version = table.get("name"), table.get("version")
+    ok = True
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        problems.append(f"{where}model.name: required, letters, digits, '_', '.', '-' (got {name!r})")
+        ok = False
+    if not isinstance(version, str) or not version.strip():
+        problems.append(f"{where}model.version: required non-empty string (got {version!r})")
+        ok = False
+    return ModelSection(name, version) if ok else None
+
+
+_ENTRY_FIELDS = ("name", "url", "sha256", "archive", "target", "strip_components", "md5", "filename")
+
+
+def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | None:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    before = len(problems)
+    unknown = sorted(set(table) - set(_ENTRY_FIELDS))
+    problems += [f"{where}.{k}: unknown field (allowed: {', '.join(_ENTRY_FIELDS)})" for k in unknown]
+    for key in ("name", "url", "sha256", "archive", "target"):
+        if key not in table:
+            problems.append(f"{where}.{key}: required")
+    name = table.get("name", "")
+    if "name" in table and (not isinstance(name, str) or not _NAME.fullmatch(name)):
+        problems.append(f"{where}.name: letters, digits, '_', '.', '-' only (got {name!r})")
+    url = table.get("url", "")
+    if "url" in table and (not isinstance(url, str) or urlparse(url).scheme not in _URL_SCHEMES or not urlparse(url).path):
+        problems.append(f"{where}.url: must be an http, https or file URL with a path (got {url!r})")
+    sha256 = table.get("sha256", "")
+    if "sha256" in table and (not isinstance(sha256, str) or (sha256 and not _SHA256.fullmatch(sha256))):
+        problems.append(f"{where}.sha256: 64 lower-case hex digits, or \"\" while unknown (got {sha256!r})")
+    md5 = table.get("md5", "")
+    if not isinstance(md5, str) or (md5 and not _MD5.fullmatch(md5)):
+        problems.append(f"{where}.md5: 32 lower-case hex digits (got {md5!r})")
+    archive = None
+    if "archive" in table:
+        try:
+            archive = ArchiveFormat(table["archive"])
+        except ValueError:
+            allowed = ", ".join(f.value for f in ArchiveFormat)
+            problems.append(f"{where}.archive: one of {allowed} (got {table['archive']!r})")
+    target_text = table.get("target", "")
+    target = PurePosixPath(target_text) if isinstance(target_text, str) else None
+    if "target" in table and (
+        target is None
+        or not target_text.strip()
+        or target.is_absolute()
+        or any(part in ("..", ".") for part in target.parts)
+        or "\\" in target_text
+    ):
+        problems.append(f"{where}.target: a relative folder without '..' (got {target_text!r})")
+    strip = table.get("strip_components", 0)
+    if not isinstance(strip, int) or isinstance(strip, bool) or strip < 0:
+        problems.append(f"{where}.strip_components: a non-negative integer (got {strip!r})")
+    filename = table.get("filename", "")
+    if not isinstance(filename, str) or (filename and ("/" in filename or "\\" in filename or filename in (".", ".."))):
+        problems.append(f"{where}.filename: a plain file name (got {filename!r})")
+    if archive is not None and archive is not ArchiveFormat.FILE:
+        if filename:
+            problems.append(f"{where}.filename: only for archive = \"file\"")
+    if archive is ArchiveFormat.FILE and strip:
+        problems.append(f"{where}.strip_components: only for zip and tar.gz archives")
+    if len(problems) > before:
+        return None
+    assert archive is not None and target is not None
+    return WeightsEntry(name, url, sha256, archive, target, strip, md5, filename)
+
+
+def _check_unique(entries: list[WeightsEntry], where: str) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.name in seen:
+            problems.append(f"{where}weights: entry name {entry.name!r} is used twice")
+        seen.add(entry.name)
+    for a in entries:
+        for b in entries:
+            if a is not b and (a.target == b.target or b.target.is_relative_to(a.target)):
+                if a.target == b.target and entries.index(a) > entries.index(b):
+                    continue
+                problems.append(
+                    f"{where}weights: targets of {a.name!r} ({a.target}) and {b.name!r} ({b.target}) overlap; "
+                    "each entry needs its own folder"
+                )
+    return problems
