@@ -181,6 +181,7 @@ def _extractor(config: ExtractionConfig) -> Any:
     from radiomics import featureextractor
 
     radiomics.setVerbosity(logging.ERROR)
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
     extractor = featureextractor.RadiomicsFeatureExtractor(additionalInfo=False, **config.settings)
     extractor.disableAllImageTypes()
     extractor.enableImageTypeByName("Original")
