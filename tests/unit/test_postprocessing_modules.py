@@ -130,8 +130,11 @@ def test_keep_centermost_component(tmp_path):
     vol[0:5, 0:5, 0:5] = 1
     vol[9:12, 9:12, 9:12] = 1
     source = seg_item(tmp_path, "prostate", vol, {1: "PROSTATE"})
-    _, out = run(KeepCentermostComponent, {"labels": ["PROSTATE"]}, tmp_path, segmentation=source)
+    params = {"labels": ["PROSTATE"], "min_fraction_of_largest": 0.1}
+    _, out = run(KeepCentermostComponent, params, tmp_path, segmentation=source)
     assert out.sum() == 27 and out[10, 10, 10] == 1
+    _, out = run(KeepCentermostComponent, {**params, "min_fraction_of_largest": 0.5}, tmp_path, segmentation=source)
+    assert out.sum() == 125
 
 
 def nodule_map() -> np.ndarray:
@@ -218,14 +221,21 @@ def test_region_on_another_grid(tmp_path):
         run(RestrictToRegion, {"labels": [1], "region_labels": ["LUNG"]}, tmp_path, segmentation=tumour, region=lungs)
 
 
-def test_region_made_of_the_restricted_labels(tmp_path):
+def test_region_and_labels_from_one_map(tmp_path):
     source = seg_item(tmp_path, "lung", nodule_map(), LUNG)
-    params = {"labels": ["LUNG_NODULE"], "region_labels": ["LUNG", "LUNG_NODULE"]}
-    with pytest.raises(StepError, match="restricted to itself"):
+    params = {"labels": ["LUNG_NODULE"], "region_labels": ["LUNG"]}
+    with pytest.raises(StepError, match="both select .*KeepComponentsConnectedToRegion"):
         run(RestrictToRegion, params, tmp_path, segmentation=source, region=source)
+    params["region_labels"] = ["LUNG", "LUNG_NODULE"]
+    with pytest.raises(StepError, match="restricted to itself"):
+        run(KeepComponentsConnectedToRegion, params, tmp_path, segmentation=source, region=source)
+    vol = nodule_map()
+    vol[8:19] = 0  # the large nodule now touches nothing; small ones sit in the lung
+    vol[15:17, 0:3, 0:3] = 2  # a nodule outside the lung
+    source = seg_item(tmp_path, "lung2", vol, LUNG)
     params["region_labels"] = ["LUNG"]
-    _, out = run(RestrictToRegion, params, tmp_path, segmentation=source, region=source)
-    assert (out == 2).sum() == 0  # nodules replace lung voxels, so none lies inside label 1
+    _, out = run(KeepComponentsConnectedToRegion, params, tmp_path, segmentation=source, region=source)
+    assert (out == 2).sum() == 1 + 50 and out[15, 0, 0] == 0
 
 
 def test_empty_region_fails_unless_allowed(tmp_path):
@@ -413,6 +423,7 @@ def test_roi_of_inherited_outputs_is_known_to_validation(tmp_path):
         ({"RemapLabels": {"mapping": {1: 2}, "segments": {3: "LUNG"}}}, "segment id of every"),
         ({"MajorityVote": {"folds": 1}}, "'folds'"),
         ({"CloseLabel": {"label": 1}}, "'radius': required"),
+        ({"KeepCentermostComponent": {}}, "'min_fraction_of_largest': required"),
         ({"RestrictToRegion": {"labels": [1]}}, "'region_labels': required"),
     ],
 )
