@@ -9,13 +9,19 @@ import os
 import re
 import sys
 import types
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
 
 from mhubio.core.errors import ConfigError, WeightsError
 from mhubio.core.fileio import sha256_file
 from mhubio.core.module import RunContext
+from mhubio.core.params import Params
 from mhubio.segdb import get_segment
+from mhubio.weights import require_weights
 
 
 def check_segment_ids(label_map: Mapping[int, str]) -> dict[int, str]:
@@ -88,23 +94,71 @@ def match_label_map(label_map: Mapping[int, str], model_labels: Mapping[int, str
         raise ConfigError([*problems, f"model labels read from {source}"])
 
 
-def resolve_results_folder(path: str, context: RunContext, step: str) -> Path:
-    """An nnU-Net results root: absolute, or relative to the model folder; must exist.
+class NnunetParams(Params):
+    """Parameters common to the nnU-Net runners: where the model is, and its label map.
+
+    Exactly one of ``weights`` (an entry of the model's ``mhub.toml``, installed by ``mhub weights fetch``) and
+    ``results_folder`` (a local folder, absolute or relative to the model folder) names the nnU-Net results
+    root, the folder nnU-Net calls ``nnUNet_results`` (v2) or ``RESULTS_FOLDER`` (v1).
+    """
+
+    weights: str | None = Field(None, description="weights entry of mhub.toml holding the results root")
+    results_folder: str | None = Field(None, description="local results root (absolute or relative to the model)")
+    label_map: dict[int, str] = Field(description="label value -> segment id, e.g. {1: HEART}")
+    algorithm_name: str = Field("nnU-Net", min_length=1, description="algorithm name written to SEG and report")
+
+    @field_validator("label_map")
+    @classmethod
+    def _known_segments(cls, value: dict[int, str]) -> dict[int, str]:
+        return check_segment_ids(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NnunetParams:
+        if (self.weights is None) == (self.results_folder is None):
+            raise ValueError("give exactly one of 'weights' (mhub.toml entry) and 'results_folder' (local folder)")
+        return self
+
+
+@dataclass(frozen=True)
+class ResultsRoot:
+    """An nnU-Net results root and, when installed by mhub, the sha256 of its files."""
+
+    path: Path
+    digests: Mapping[str, str] = field(default_factory=dict)
+
+    def digests_of(self, files: Iterable[Path]) -> dict[str, str]:
+        """Path relative to the root -> sha256, from the install stamp where known, else computed."""
+        result = {}
+        for f in files:
+            rel = f.relative_to(self.path).as_posix()
+            result[rel] = self.digests.get(rel) or sha256_file(f)
+        return result
+
+
+def locate_results_root(params: NnunetParams, context: RunContext, step: str) -> ResultsRoot:
+    """The results root named by ``params``; it must exist.
 
     Raises
     ------
     WeightsError
-        If the folder does not exist.
+        If the weights entry is not installed or the local folder does not exist.
+    ConfigError
+        If the weights entry is not declared, or a relative folder has no model folder to resolve against.
     """
-    folder = Path(path).expanduser()
+    if params.weights is not None:
+        if context.model.directory is None:
+            raise ConfigError(f"{step}: weights {params.weights!r} need the model folder with its mhub.toml")
+        installed = require_weights(context, context.model.directory, params.weights)
+        return ResultsRoot(installed.path, dict(installed.files))
+    assert params.results_folder is not None
+    folder = Path(params.results_folder).expanduser()
     if not folder.is_absolute():
-        base = context.model.directory
-        if base is None:
-            raise ConfigError(f"{step}: results_folder {path!r} is relative but the workflow has no model folder")
-        folder = base / folder
+        if context.model.directory is None:
+            raise ConfigError(f"{step}: results_folder {folder} is relative but the workflow has no model folder")
+        folder = context.model.directory / folder
     if not folder.is_dir():
         raise WeightsError(f"{step}: nnU-Net results folder {folder} does not exist")
-    return folder
+    return ResultsRoot(folder)
 
 
 def require_files(files: Iterable[Path], step: str) -> list[Path]:
@@ -114,11 +168,6 @@ def require_files(files: Iterable[Path], step: str) -> list[Path]:
     if missing:
         raise WeightsError(f"{step}: model file(s) missing: {', '.join(missing)}")
     return files
-
-
-def file_digests(root: Path, files: Iterable[Path]) -> dict[str, str]:
-    """Path relative to ``root`` -> sha256 of each file."""
-    return {f.relative_to(root).as_posix(): sha256_file(f) for f in files}
 
 
 @contextlib.contextmanager
@@ -146,7 +195,9 @@ def full_unpickling() -> Iterator[None]:
     previous = os.environ.get(name)
     os.environ[name] = "1"
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=f"Environment variable {name} detected")
+            yield
     finally:
         if previous is None:
             del os.environ[name]

@@ -11,17 +11,16 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
-from mhubio.core.params import Params
 from mhubio.modules.runners.device import DeviceChoice, select_device
 from mhubio.modules.runners.nnunet_common import (
-    captured_stdout, check_segment_ids, file_digests, match_label_map, require_files, resolve_results_folder,
+    NnunetParams, ResultsRoot, captured_stdout, locate_results_root, match_label_map, require_files,
     skip_primus_trainers,
 )
 
@@ -37,8 +36,7 @@ class NnunetV2Runner(Module):
     are mapped to segment ids by ``label_map``, which must describe the model's ``dataset.json`` labels.
     """
 
-    class Params(Params):
-        results_folder: str = Field(description="nnU-Net results root (absolute or relative to the model folder)")
+    class Params(NnunetParams):
         dataset: str = Field(description="dataset folder name, e.g. Dataset901_DemoPhantom")
         configuration: str = "3d_fullres"
         trainer: str = "nnUNetTrainer"
@@ -48,14 +46,7 @@ class NnunetV2Runner(Module):
         use_mirroring: bool = Field(True, description="test-time augmentation by mirroring")
         tile_step_size: float = Field(0.5, gt=0.0, le=1.0)
         device: DeviceChoice = DeviceChoice.AUTO
-        label_map: dict[int, str] = Field(description="label value -> segment id, e.g. {1: HEART}")
         check_label_names: bool = Field(True, description="dataset.json class names must match the segment ids")
-        algorithm_name: str = "nnU-Net"
-
-        @field_validator("label_map")
-        @classmethod
-        def _known_segments(cls, value: dict[int, str]) -> dict[int, str]:
-            return check_segment_ids(value)
 
     inputs: ClassVar[Mapping[str, Input]] = {"image": Input("nifti:mod=ct", description="image to segment")}
     outputs: ClassVar[Mapping[str, Output]] = {
@@ -75,11 +66,10 @@ class NnunetV2Runner(Module):
     def _log(self) -> logging.Logger:
         return logging.getLogger(f"mhub.module.{self.step_id}")
 
-    def model_folder(self) -> Path:
+    def model_folder(self, root: ResultsRoot) -> Path:
         """The trained model folder named by the parameters (not checked)."""
         p = self.params
-        root = resolve_results_folder(p.results_folder, self.context, self.step_id)
-        return root / p.dataset / f"{p.trainer}__{p.plans}__{p.configuration}"
+        return root.path / p.dataset / f"{p.trainer}__{p.plans}__{p.configuration}"
 
     def _checkpoints(self, folder: Path) -> list[tuple[Fold, Path]]:
         folds = self.params.folds
@@ -92,7 +82,7 @@ class NnunetV2Runner(Module):
 
     def preflight(self) -> None:
         """Check the model files and the label map before any data is read."""
-        folder = self.model_folder()
+        folder = self.model_folder(locate_results_root(self.params, self.context, self.step_id))
         files = require_files([folder / "dataset.json", folder / "plans.json"], self.step_id)
         require_files([path for _, path in self._checkpoints(folder)], self.step_id)
         dataset_json = json.loads(files[0].read_text())
@@ -109,7 +99,8 @@ class NnunetV2Runner(Module):
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
         p = self.params
-        folder = self.model_folder()
+        root = locate_results_root(p, self.context, self.step_id)
+        folder = self.model_folder(root)
         checkpoints = self._checkpoints(folder)
         device = select_device(p.device, self.step_id)
         start = time.perf_counter()
@@ -136,7 +127,7 @@ class NnunetV2Runner(Module):
                 "use_mirroring": str(p.use_mirroring), "tile_step_size": str(p.tile_step_size),
                 "device": device.type,
             },
-            weights=file_digests(folder.parent.parent, files),
+            weights=root.digests_of(files),
         )
         self._log.info("%s: loaded %s (%s, folds %s) on %s in %.2f s", self.step_id, p.dataset, p.configuration,
                        self._algorithm.parameters["folds"], device.type, self.load_seconds)
