@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,8 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from mhubio.dicom.series import DicomSeries
+from mhubio.dicom._quiet import quiet_pydicom
+from mhubio.dicom.series import DicomInstance, DicomSeries
 
 __all__ = ["VolumeReadError", "read_series_image", "write_nifti"]
 
@@ -47,44 +47,55 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
         match the series matrix.
     """
     geometry = series.geometry
-    columns, rows, _ = geometry.size
     slices: list[np.ndarray] = []
     bounds: list[tuple[float, float]] = []
     integral = True
-    for instance in series.sorted_instances():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                dataset = dcmread(instance.path, force=True)
-                _ensure_transfer_syntax(dataset)
-                stored = dataset.pixel_array
-        except Exception as exc:  # decoders raise many exception types
-            raise VolumeReadError(
-                f"{series.label}: cannot decode the pixel data of {instance.path}: {exc}"
-            ) from exc
-        if str(dataset.get("SOPInstanceUID", "")).strip() != instance.sop_instance_uid:
-            raise VolumeReadError(
-                f"{series.label}: {instance.path} changed since the input was scanned"
-            )
-        if stored.shape != (rows, columns):
-            raise VolumeReadError(
-                f"{series.label}: {instance.path} has pixel array shape {stored.shape}, "
-                f"expected {(rows, columns)} (single-frame grayscale)"
-            )
-        slope, intercept = _rescale(dataset)
-        low, high = _stored_range(dataset)
-        ends = (low * slope + intercept, high * slope + intercept)
-        bounds.append((min(ends), max(ends)))
-        if _is_integral(dataset, slope, intercept):
-            slices.append(stored.astype(np.int64) * int(slope) + int(intercept))
-        else:
-            integral = False
-            slices.append(apply_modality_lut(stored, dataset))
+    with quiet_pydicom():
+        for instance in series.sorted_instances():
+            values, value_range, exact = _read_slice(series, instance)
+            slices.append(values)
+            bounds.append(value_range)
+            integral = integral and exact
     dtype = _voxel_type(bounds) if integral else np.dtype(np.float32)
     volume = np.stack(slices).astype(dtype, copy=False)
     image = sitk.GetImageFromArray(volume)
     geometry.apply_to(image)
     return image
+
+
+def _read_slice(
+    series: DicomSeries, instance: DicomInstance
+) -> tuple[np.ndarray, tuple[float, float], bool]:
+    """Rescaled values of one slice, the rescaled range of its stored bits, and
+    whether the rescale is integral (values then are int64)."""
+    columns, rows, _ = series.geometry.size
+    try:
+        dataset = dcmread(instance.path, force=True)
+        _ensure_transfer_syntax(dataset)
+        stored = dataset.pixel_array
+    except Exception as exc:  # decoders raise many exception types
+        raise VolumeReadError(
+            f"{series.label}: cannot decode the pixel data of {instance.path}: {exc}"
+        ) from exc
+    if str(dataset.get("SOPInstanceUID", "")).strip() != instance.sop_instance_uid:
+        raise VolumeReadError(f"{series.label}: {instance.path} changed since the input was scanned")
+    if stored.shape != (rows, columns):
+        raise VolumeReadError(
+            f"{series.label}: {instance.path} has pixel array shape {stored.shape}, "
+            f"expected {(rows, columns)} (single-frame grayscale)"
+        )
+    try:
+        slope, intercept = _rescale(dataset)
+        low, high = _stored_range(dataset)
+    except (ValueError, TypeError) as exc:
+        raise VolumeReadError(
+            f"{series.label}: invalid rescale or bit depth in {instance.path}: {exc}"
+        ) from exc
+    ends = (low * slope + intercept, high * slope + intercept)
+    value_range = (min(ends), max(ends))
+    if _is_integral(dataset, slope, intercept):
+        return stored.astype(np.int64) * int(slope) + int(intercept), value_range, True
+    return apply_modality_lut(stored, dataset), value_range, False
 
 
 def write_nifti(image: sitk.Image, path: Path | str) -> Path:

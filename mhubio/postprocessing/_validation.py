@@ -208,12 +208,21 @@ def check_labels(labels: Iterable[int], dtype: np.dtype, name: str = "labels") -
     return values
 
 
+def bincount_small(label_map: np.ndarray) -> np.ndarray | None:
+    """Voxel count per value for bool, uint8 and uint16 maps (fast); None for other dtypes."""
+    if label_map.dtype == np.bool_:
+        return np.bincount(label_map.ravel().view(np.uint8), minlength=2)
+    if label_map.dtype in (np.uint8, np.uint16):
+        return np.bincount(label_map.ravel())
+    return None
+
+
 def present_values(label_map: np.ndarray) -> np.ndarray:
-    """Return the distinct values of ``label_map``, ascending (fast for small unsigned dtypes)."""
-    if label_map.dtype in (np.bool_, np.uint8, np.uint16):
-        counts = np.bincount(label_map.ravel().view(np.uint8) if label_map.dtype == np.bool_ else label_map.ravel())
-        return np.flatnonzero(counts).astype(label_map.dtype)
-    return np.unique(label_map)
+    """Return the distinct values of ``label_map``, ascending."""
+    counts = bincount_small(label_map)
+    if counts is None:
+        return np.unique(label_map)
+    return np.flatnonzero(counts).astype(label_map.dtype)
 
 
 def foreground_labels(label_map: np.ndarray) -> tuple[int, ...]:

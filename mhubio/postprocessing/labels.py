@@ -8,6 +8,7 @@ from enum import Enum
 import numpy as np
 
 from mhubio.postprocessing._validation import (
+    bincount_small,
     check_choice,
     check_label_map,
     check_labels,
@@ -120,9 +121,9 @@ def label_voxel_counts(label_map: np.ndarray) -> dict[int, int]:
         Label value -> number of voxels, ascending by value.
     """
     check_label_map(label_map)
-    if label_map.dtype in (np.bool_, np.uint8, np.uint16):
-        counts = np.bincount(label_map.ravel().view(np.uint8) if label_map.dtype == np.bool_ else label_map.ravel())
-        return {int(v): int(counts[v]) for v in np.flatnonzero(counts) if v != 0}
+    small = bincount_small(label_map)
+    if small is not None:
+        return {int(v): int(small[v]) for v in np.flatnonzero(small) if v != 0}
     values, counts = np.unique(label_map, return_counts=True)
     return {int(v): int(c) for v, c in zip(values, counts) if v != 0}
 

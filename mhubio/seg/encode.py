@@ -62,7 +62,7 @@ class SegResult:
 
 def load_source_images(files: Sequence[Path]) -> list[pydicom.Dataset]:
     """Read source slices (headers only) in slice order."""
-    datasets = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    datasets = [pydicom.dcmread(f, stop_before_pixels=True, force=True) for f in files]
     return sort_by_position(datasets)
 
 

@@ -1,4 +1,4 @@
-"""The bad-input corpus through scan + QC + volume reading, and through ``mhub run``."""
+"""The bad-input corpus through scan + QC + volume reading, and through ``mhub run`` of the thresholder."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from mhubio.core.config import workflow_path
+from mhubio.core.fileio import sha256_file
+from mhubio.core.logs import ProgressPrinter
+from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.dicom.qc import QCStatus, run_qc
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.volume import VolumeReadError, read_series_image
 from mhubio.synthetic.bad_corpus import CONVERSION_FAILURE, BadCase, write_bad_corpus
+from tests.helpers import read_report, run_mhub
 
 FILE_LISTS = ("non_dicom", "unreadable", "rejected_files", "ignored")
 
@@ -75,3 +80,68 @@ def test_skip_messages_name_series_and_check(corpus):
 def test_corpus_is_deterministic(tmp_path: Path, corpus):
     again = write_bad_corpus(tmp_path)
     assert [expected(c) for c in again] == [expected(c) for c in corpus]
+
+
+# The expectations hold for the default QC; the thresholder workflow restricts modalities to
+# CT, which would skip the corpus's SR series for its modality instead of its geometry.
+ANY_MODALITY = "DicomImporter.modalities=null"
+
+
+def run_thresholder(case: BadCase, out: Path, work: Path):
+    options = RunOptions(input_dir=case.path, output_dir=out, work_dir=work, overrides=[ANY_MODALITY])
+    return run_workflow(workflow_path("thresholder"), options, ProgressPrinter(quiet=True))
+
+
+def check_outputs(case: BadCase, out: Path, exit_code: int) -> list[str]:
+    """Problems of one run's output folder and report compared with the case expectations."""
+    problems = []
+    report = read_report(out)
+    if exit_code != case.expected_exit_code or report["exit_code"] != case.expected_exit_code:
+        problems.append(f"exit code {exit_code}, expected {int(case.expected_exit_code)}")
+    status = {s["series_uid"]: s for s in report["series"]}
+    done = {uid for uid, s in status.items() if s["status"] == "done"}
+    if done != set(case.expected_processed_series):
+        problems.append(f"done {sorted(done)}")
+    skipped = {s["series_uid"]: s["check"] for s in report["skipped_series"]}
+    for uid, reason in case.expected_skipped.items():
+        if reason == CONVERSION_FAILURE:
+            if status.get(uid, {}).get("failed_step") != "NiftiConverter":
+                problems.append(f"{uid} did not fail in NiftiConverter")
+        elif skipped.get(uid) != reason.value:
+            problems.append(f"{uid} skipped as {skipped.get(uid)}, expected {reason.value}")
+    listed = {o["path"] for s in report["series"] for o in s["outputs"]}
+    for path in out.rglob("*"):
+        relative = str(path.relative_to(out))
+        if path.is_dir() or relative == "mhub_report.json" or relative.startswith("mhub_logs/"):
+            continue
+        if relative not in listed:
+            problems.append(f"unlisted or partial output {relative}")
+        elif relative.split("/")[0] not in done:
+            problems.append(f"output {relative} of a series that was not processed")
+    for output in (o for s in report["series"] for o in s["outputs"]):
+        if sha256_file(out / output["path"]) != output["sha256"]:
+            problems.append(f"checksum of {output['path']}")
+    return problems
+
+
+@pytest.mark.slow
+def test_mhub_run_on_every_case(corpus, tmp_path: Path):
+    problems = {}
+    for case in corpus:
+        out = tmp_path / case.name / "out"
+        report = run_thresholder(case, out, tmp_path / case.name / "work")
+        found = check_outputs(case, out, int(report.exit_code))
+        if found:
+            problems[case.name] = found
+    assert not problems, "\n".join(f"{name}: {p}" for name, p in problems.items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mixed_good_and_bad", "missing_slice", "corrupt_compressed_pixels",
+                                  "only_corrupt_series"])
+def test_mhub_command_exit_codes(corpus, tmp_path: Path, name: str):
+    case = next(c for c in corpus if c.name == name)
+    done = run_mhub("run", "--model", "thresholder", "--input", case.path, "--output", tmp_path / "out",
+                    "--set", ANY_MODALITY)
+    assert done.returncode == case.expected_exit_code, done.stdout
+    assert check_outputs(case, tmp_path / "out", done.returncode) == []

@@ -268,3 +268,10 @@ def test_qc_result_is_validated():
         QCResult(series=series, status=QCStatus.PASS)
     with pytest.raises(ValueError):
         QCResult(series=series, status=QCStatus.WARN, accepted=series)
+
+
+def test_degenerate_orientation_is_rejected_not_raised():
+    items = [replace(i, image_orientation=(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)) for i in instances()]
+    result = qc(items)
+    assert result.failed_check is QCCheck.GEOMETRY_PRESENT
+    assert "degenerate" in result.message

@@ -434,6 +434,26 @@ def test_field_of_view_mask_by_resampling():
     np.testing.assert_array_equal(fov, expected)
 
 
+def test_field_of_view_mask_with_oblique_original_matches_point_by_point_check():
+    original = sitk.Image([5, 4, 3], sitk.sitkInt16)
+    original.SetSpacing((1.5, 1.0, 2.5))
+    original.SetOrigin((3.3, -1.7, 0.4))
+    angle = np.deg2rad(20)
+    original.SetDirection((np.cos(angle), -np.sin(angle), 0, np.sin(angle), np.cos(angle), 0, 0, 0, -1))
+    target = sitk.Image([12, 11, 9], sitk.sitkUInt8)
+    target.SetOrigin((-4.1, -6.2, -9.3))
+    target.SetSpacing((1.1, 0.9, 1.3))
+    fov = field_of_view_mask(original, target)
+    size = np.array(original.GetSize())
+    expected = np.zeros(fov.shape, dtype=bool)
+    for z, y, x in itertools.product(*map(range, fov.shape)):
+        point = target.TransformIndexToPhysicalPoint((x, y, z))
+        index = np.array(original.TransformPhysicalPointToContinuousIndex(point))
+        expected[z, y, x] = bool(np.all(index >= -0.5) and np.all(index < size - 0.5))
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(fov, expected)
+
+
 def test_mask_outside_field_of_view():
     vol = lung_and_tumours()
     fov = np.zeros(vol.shape, dtype=bool)

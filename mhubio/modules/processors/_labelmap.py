@@ -153,8 +153,8 @@ def read_label_map(item: DataItem) -> LabelMap:
     Raises
     ------
     StepError
-        If the item has no label table, is not 3-D, holds non-integer values or
-        values that its label table does not declare.
+        If the item has no label table, is not 3-D, holds negative or non-integer
+        values, or values that its label table does not declare.
     """
     name = str(item)
     if not item.labels:
@@ -170,7 +170,11 @@ def read_label_map(item: DataItem) -> LabelMap:
         if not np.array_equal(array, np.rint(array)) or (array.size and array.min() < 0):
             raise StepError(f"{name} holds non-integer or negative values; it is not a label map")
         array = array.astype(np.min_scalar_type(int(array.max()) if array.size else 0))
-    undeclared = sorted(set(label_voxel_counts(array)) - set(item.labels))
+    try:
+        present = label_voxel_counts(array)
+    except ValueError as error:
+        raise StepError(f"{name}: {error}") from error
+    undeclared = sorted(set(present) - set(item.labels))
     if undeclared:
         raise StepError(
             f"{name} holds label values {undeclared[:20]} that its label table does not declare "
@@ -230,11 +234,19 @@ class LabelMapProcessor(Module, metaclass=abc.ABCMeta):
     """A step that turns the label map ``segmentation`` into a new one on the same grid.
 
     Subclasses implement :meth:`transform`; reading, validation, logging of the
-    voxel counts per label and the atomic write are done here.
+    voxel counts per label and the atomic write are done here. The output carries
+    ``processed=<step id>`` so that a workflow can select the result of one step.
     """
 
     inputs = {"segmentation": Input("nifti:mod=seg", description="label map with a label table")}
-    outputs = {"segmentation": Output(FileType.NIFTI, inherit="segmentation")}
+
+    def declare_outputs(self) -> Mapping[str, Output]:
+        """The processed label map: the input's metadata plus ``processed=<step id>``."""
+        return {"segmentation": self.output_declaration()}
+
+    def output_declaration(self, **meta: str) -> Output:
+        """Declaration of the output label map, with extra metadata ``meta``."""
+        return Output(FileType.NIFTI, {"processed": self.step_id, **meta}, inherit="segmentation")
 
     @abc.abstractmethod
     def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
