@@ -198,9 +198,8 @@ class PetCtPairImporter(Importer):
         return ImportResult(
             instances=instances,
             skipped=skipped,
-            files_scanned=scan.n_instances + len(scan.non_dicom) + len(scan.unreadable)
-            + len(scan.rejected_files) + len(scan.ignored),
-            non_dicom=list(scan.non_dicom),
+            files_scanned=scan.n_files,
+            non_dicom=[*scan.non_dicom, *(issue.path for issue in scan.ignored)],
             unreadable=[(issue.path, issue.reason) for issue in [*scan.unreadable, *scan.rejected_files]],
         )
 
