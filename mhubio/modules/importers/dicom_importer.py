@@ -25,9 +25,10 @@ class DicomImporter(Importer):
     Files are indexed in place (never copied). Each eligible series becomes an
     instance holding one ``dicom:mod=<modality>`` item whose files are sorted
     along the slice normal; localizer images dropped by QC are not among them.
-    Series rejected by QC are listed as skipped with the failed check; files
-    that are not DICOM, unreadable or unusable (blank UIDs, duplicates) are
-    listed in the run report and never stop the run.
+    Series rejected by QC are listed as skipped with the failed check. Files
+    never stop the run: non-DICOM files and DICOMDIR media directories are
+    reported as ``non_dicom``; unreadable files and DICOM files without usable
+    UIDs (blank UIDs, duplicated SOPInstanceUID) as ``unreadable`` with the reason.
 
     Parameters
     ----------
