@@ -27,8 +27,9 @@ class DicomImporter(Importer):
     along the slice normal; localizer images dropped by QC are not among them.
     Series rejected by QC are listed as skipped with the failed check. Files
     never stop the run: non-DICOM files and DICOMDIR media directories are
-    reported as ``non_dicom``; unreadable files and DICOM files without usable
-    UIDs (blank UIDs, duplicated SOPInstanceUID) as ``unreadable`` with the reason.
+    reported as ``non_dicom``; unreadable files as ``unreadable`` and DICOM files
+    without usable UIDs (blank UIDs, duplicated SOPInstanceUID) as ``rejected_files``,
+    each with the reason.
 
     Parameters
     ----------
@@ -93,7 +94,8 @@ class DicomImporter(Importer):
             skipped=skipped,
             files_scanned=scanned.n_files,
             non_dicom=[*scanned.non_dicom, *(issue.path for issue in scanned.ignored)],
-            unreadable=[*scanned.unreadable, *scanned.rejected_files],
+            unreadable=list(scanned.unreadable),
+            rejected_files=list(scanned.rejected_files),
         )
 
     def _instance(self, result: QCResult) -> Instance:
