@@ -119,7 +119,8 @@ def context(tmp_path: Path, model_directory: Path | None = None) -> RunContext:
 
 
 def test_runner_without_recorded_checksum_fails_preflight(tmp_path) -> None:
-    runner = BodyPartRegressionRunner("run", BodyPartRegressionRunner.Params(), context(tmp_path, REPO / "models" / "bpreg"))
+    params = BodyPartRegressionRunner.Params()
+    runner = BodyPartRegressionRunner("run", params, context(tmp_path, REPO / "models" / "bpreg"))
     with pytest.raises(WeightsError, match="no sha256"):
         runner.preflight()
 
