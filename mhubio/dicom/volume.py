@@ -45,26 +45,34 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
     """
     geometry = series.geometry
     columns, rows, depth = geometry.size
-    volume = np.empty((depth, rows, columns), dtype=np.int32)
+    volume = np.empty((depth, rows, columns), dtype=np.int16)
     with quiet_pydicom():
         for k, instance in enumerate(series.sorted_instances()):
             values = _read_slice(series, instance)
-            if values.dtype.kind == "f" and volume.dtype.kind != "f":
-                volume = volume.astype(np.float32)
-            if volume.dtype.kind != "f" and not _fits(values, volume.dtype):
-                raise VolumeReadError(
-                    f"{series.label}: values of {instance.path} exceed the int32 range"
-                )
+            volume = _widened(volume, values, series, instance)
             volume[k] = values
-    if volume.dtype.kind != "f" and _fits(volume, np.dtype(np.int16)):
-        volume = volume.astype(np.int16)
     image = sitk.GetImageFromArray(volume)
     geometry.apply_to(image)
     return image
 
 
+def _widened(
+    volume: np.ndarray, values: np.ndarray, series: DicomSeries, instance: DicomInstance
+) -> np.ndarray:
+    """``volume``, converted to int32 or float32 when ``values`` need it."""
+    if volume.dtype.kind == "f":
+        return volume
+    if values.dtype.kind == "f":
+        return volume.astype(np.float32)
+    if _fits(values, volume.dtype):
+        return volume
+    if _fits(values, np.dtype(np.int32)):
+        return volume.astype(np.int32)
+    raise VolumeReadError(f"{series.label}: values of {instance.path.name} exceed the int32 range")
+
+
 def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
-    """Rescaled values of one slice: int64 for an integral rescale, float64 otherwise."""
+    """Rescaled values of one slice: integers for an integral rescale, float64 otherwise."""
     columns, rows, _ = series.geometry.size
     try:
         dataset = dcmread(instance.path, force=True)
@@ -72,13 +80,13 @@ def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
         stored = dataset.pixel_array
     except Exception as exc:  # decoders raise many exception types
         raise VolumeReadError(
-            f"{series.label}: cannot decode the pixel data of {instance.path}: {exc}"
+            f"{series.label}: cannot decode the pixel data of {instance.path.name}: {exc}"
         ) from exc
     if str(dataset.get("SOPInstanceUID", "")).strip() != instance.sop_instance_uid:
-        raise VolumeReadError(f"{series.label}: {instance.path} changed since the input was scanned")
+        raise VolumeReadError(f"{series.label}: {instance.path.name} changed since the input was scanned")
     if stored.shape != (rows, columns):
         raise VolumeReadError(
-            f"{series.label}: {instance.path} has pixel array shape {stored.shape}, "
+            f"{series.label}: {instance.path.name} has pixel array shape {stored.shape}, "
             f"expected {(rows, columns)} (single-frame grayscale)"
         )
     if "ModalityLUTSequence" in dataset:
@@ -87,10 +95,17 @@ def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
         slope = float(dataset.get("RescaleSlope", 1) or 1)
         intercept = float(dataset.get("RescaleIntercept", 0) or 0)
     except (ValueError, TypeError) as exc:
-        raise VolumeReadError(f"{series.label}: invalid rescale in {instance.path}: {exc}") from exc
-    if slope.is_integer() and intercept.is_integer():
-        return stored.astype(np.int64) * int(slope) + int(intercept)
-    return stored * slope + intercept
+        raise VolumeReadError(f"{series.label}: invalid rescale in {instance.path.name}: {exc}") from exc
+    if not (slope.is_integer() and intercept.is_integer()):
+        return stored * slope + intercept
+    # int32 cannot overflow for stored values of up to 16 bits and moderate rescales.
+    narrow = stored.dtype.itemsize <= 2 and abs(slope) <= 2**14 and abs(intercept) <= 2**30
+    values = stored.astype(np.int32 if narrow else np.int64)
+    if slope != 1:
+        values *= int(slope)
+    if intercept:
+        values += int(intercept)
+    return values
 
 
 def _fits(values: np.ndarray, dtype: np.dtype) -> bool:
