@@ -276,7 +276,7 @@ def _v1_stage(spacing: Sequence[float], patch_size: Sequence[int], num_pool: int
 
 
 def _v1_plans(task: str, configuration: str, num_classes: int, base_num_features: int, num_pool: int,
-              plans_identifier: str) -> tuple[dict, int]:
+              plans_identifier: str, modalities: Sequence[str] = ("CT",)) -> tuple[dict, int]:
     """Plans in the layout of ``<identifier>_plans_2D.pkl`` / ``_plans_3D.pkl`` and the stage of ``configuration``."""
     median_shape = [64, 128, 128]
     if configuration == "2d":
@@ -286,14 +286,15 @@ def _v1_plans(task: str, configuration: str, num_classes: int, base_num_features
         stages = {0: _v1_stage([8.0, 6.0, 6.0], [16, 32, 32], num_pool, median_shape),
                   1: _v1_stage([5.0, 4.0, 4.0], [16, 32, 32], num_pool, median_shape)}
         stage = 0 if configuration == "3d_lowres" else 1
-    intensity = {0: {"median": 40.0, "mean": 40.0, "sd": 250.0, "mn": -1024.0, "mx": 3071.0,
-                     "percentile_99_5": 1500.0, "percentile_00_5": -1000.0}}
+    intensity = {i: {"median": 40.0, "mean": 40.0, "sd": 250.0, "mn": -1024.0, "mx": 3071.0,
+                     "percentile_99_5": 1500.0, "percentile_00_5": -1000.0} for i in range(len(modalities))}
+    names = dict(enumerate(modalities))
     plans = {
         "num_stages": len(stages),
-        "num_modalities": 1,
-        "modalities": {0: "CT"},
-        "normalization_schemes": OrderedDict({0: "CT"}),
-        "dataset_properties": {"intensityproperties": intensity, "modalities": {0: "CT"},
+        "num_modalities": len(modalities),
+        "modalities": names,
+        "normalization_schemes": OrderedDict({i: "CT" if m == "CT" else "nonCT" for i, m in names.items()}),
+        "dataset_properties": {"intensityproperties": intensity, "modalities": names,
                                "all_classes": list(range(1, num_classes + 1))},
         "list_of_npz_files": [],
         "original_spacings": [np.array([5.0, 4.0, 4.0])],
@@ -302,7 +303,7 @@ def _v1_plans(task: str, configuration: str, num_classes: int, base_num_features
         "num_classes": num_classes,
         "all_classes": list(range(1, num_classes + 1)),
         "base_num_features": base_num_features,
-        "use_mask_for_norm": OrderedDict({0: False}),
+        "use_mask_for_norm": OrderedDict({i: False for i in names}),
         "keep_only_largest_region": None,
         "min_region_size_per_class": None,
         "min_size_per_class": None,
@@ -329,6 +330,7 @@ def write_nnunet_v1_model(
     num_pool: int = 2,
     postprocessing_classes: Sequence[int] = (),
     seed: int = 0,
+    modalities: Sequence[str] = ("CT",),
 ) -> Path:
     """Write an untrained nnU-Net v1 model folder and return it.
 
@@ -349,6 +351,9 @@ def write_nnunet_v1_model(
         Classes listed in ``postprocessing.json`` for largest-connected-component filtering.
     seed:
         Seed of the weights.
+    modalities:
+        Name of each input channel (``_0000``, ``_0001``, ...); ``"CT"`` gets nnU-Net's CT normalisation,
+        any other name z-scoring.
 
     Returns
     -------
@@ -362,7 +367,10 @@ def write_nnunet_v1_model(
         raise ValueError(f"configuration must be one of {V1_CONFIGURATIONS}, got {configuration!r}")
     if trainer != "nnUNetTrainerV2":
         raise ValueError(f"only nnUNetTrainerV2 folders can be built, got {trainer!r}")
-    plans, stage = _v1_plans(task, configuration, num_classes, base_num_features, num_pool, plans_identifier)
+    if not modalities:
+        raise ValueError("name at least one input channel in modalities")
+    plans, stage = _v1_plans(task, configuration, num_classes, base_num_features, num_pool, plans_identifier,
+                             modalities)
     folder = Path(results_dir) / "nnUNet" / configuration / task / f"{trainer}__{plans_identifier}"
     folder.mkdir(parents=True, exist_ok=True)
     suffix = "_plans_2D.pkl" if configuration == "2d" else "_plans_3D.pkl"

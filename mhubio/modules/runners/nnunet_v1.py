@@ -183,6 +183,10 @@ class NnunetV1Runner(Module):
             total = total.transpose([0] + [i + 1 for i in backward])
         return total
 
+    def input_files(self, inputs: Mapping[str, Any]) -> list[str]:
+        """The model's input channels in order (``_0000``, ``_0001``, ...); here the single ``image``."""
+        return [str(inputs["image"].path)]
+
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Predict the label map of one image and write it on the image's grid."""
         import SimpleITK as sitk
@@ -190,12 +194,11 @@ class NnunetV1Runner(Module):
         from nnunet.postprocessing.connected_components import load_remove_save
 
         trainer = self._trainer
-        image: DataItem = inputs["image"]
         target = outputs["segmentation"]
         export = trainer.plans.get("segmentation_export_params", {})
         start = time.perf_counter()
         with captured_stdout(instance.log.logger), atomic_path(target.path) as tmp:
-            data, _, properties = trainer.preprocess_patient([str(image.path)])
+            data, _, properties = trainer.preprocess_patient(self.input_files(inputs))
             softmax = self._softmax(data)
             save_segmentation_nifti_from_softmax(
                 softmax, str(tmp), properties, export.get("interpolation_order", 1),
