@@ -76,6 +76,7 @@ def _tiny_weights(results: Path) -> list[str]:
     return ["--set", "NnunetV1Runner.weights=null", "--set", f"NnunetV1Runner.results_folder={results}"]
 
 
+@pytest.mark.slow
 def test_workflows_are_valid():
     for model in ("demo_nnunet", "nnunet_segthor"):
         for path in sorted((models_root() / model / "config").glob("*.yml")):
@@ -83,6 +84,7 @@ def test_workflows_are_valid():
             assert done.returncode == 0, done.stdout
 
 
+@pytest.mark.slow
 def test_segthor_without_installed_weights_fails_loudly(tmp_path):
     series = write_ct_series(tmp_path / "in", shape=(8, 32, 32), seed=1)
     done = run_mhub("run", "--model", "nnunet_segthor", "--input", series.directory, "--output", tmp_path / "out",
@@ -91,6 +93,7 @@ def test_segthor_without_installed_weights_fails_loudly(tmp_path):
     assert "no sha256 is recorded" in done.stdout
 
 
+@pytest.mark.slow
 def test_wrong_label_map_is_a_configuration_error(tmp_path):
     series = write_ct_series(tmp_path / "in", shape=(8, 32, 32), seed=1)
     done = run_mhub("run", "--model", "demo_nnunet", "--input", series.directory, "--output", tmp_path / "out",

@@ -89,6 +89,7 @@ def _v1(results: Path, tmp_path: Path, **params) -> NnunetV1Runner:
     return NnunetV1Runner("nnunet", NnunetV1Runner.Params(**values), _context(tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("configuration", ["3d_fullres", "2d"])
 def test_v2_writes_label_map_on_input_grid(v2_results, tmp_path, configuration):
     runner = _v2(v2_results, tmp_path, configuration=configuration, use_mirroring=configuration == "2d")
@@ -106,6 +107,7 @@ def test_v2_writes_label_map_on_input_grid(v2_results, tmp_path, configuration):
     assert target.algorithm.parameters["configuration"] == configuration
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("configuration", ["3d_fullres", "3d_lowres", "2d"])
 def test_v1_writes_label_map_on_input_grid(v1_results, tmp_path, configuration):
     runner = _v1(v1_results, tmp_path, configuration=configuration, use_mirroring=configuration == "3d_lowres")
@@ -121,6 +123,7 @@ def test_v1_writes_label_map_on_input_grid(v1_results, tmp_path, configuration):
     )
 
 
+@pytest.mark.slow
 def test_v2_setup_loads_once_for_many_series(v2_results, tmp_path):
     runner = _v2(v2_results, tmp_path, use_mirroring=False)
     before = NnunetV2Runner.model_loads
@@ -183,6 +186,7 @@ def test_v2_unknown_configuration(v2_results, tmp_path):
         _v2(v2_results, tmp_path, configuration="3d_lowres").preflight()
 
 
+@pytest.mark.slow
 def test_v1_from_installed_weights_entry(tmp_path):
     """The runner reads an archive installed by mhubio.weights and reports the stamp's sha256s."""
     results = tmp_path / "built"
