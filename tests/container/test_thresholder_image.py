@@ -113,3 +113,14 @@ def test_runtime_writes_go_to_tmp(thresholder_image: ImageBuild):
     assert env["MHUB_MODELS_DIR"] == "/app/models"
     user = docker("image", "inspect", "--format", "{{.Config.User}}", thresholder_image.tag).stdout.strip()
     assert user == "1000:1000"
+
+
+def test_model_test_cases_pass_in_the_image(thresholder_image: ImageBuild):
+    from mhubio.modeltest import load_test_cases, run_case
+
+    cases = load_test_cases(REPO / "models" / "thresholder")
+    assert cases
+    for case in cases:
+        result = run_case("thresholder", case, image=thresholder_image.tag)
+        assert result.passed, result.problems
+        assert result.compared
