@@ -151,7 +151,7 @@ class TotalSegmentatorRunner(Module):
                 "fast": str(self.params.fast),
                 "roi_subset": ",".join(self.params.roi_subset or []),
                 "robust_crop": str(self.params.robust_crop),
-                "device": device,
+                "device": "cuda" if device == "gpu" else device,
             },
             weights=weight_hashes(self.weights),
         )
