@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mhubio.dicom.series import DicomInstance, DicomSeries
+from mhubio.dicom.series import DicomInstance, DicomSeries, SeriesGeometryError
 
 __all__ = [
     "LocalizerPolicy",
@@ -213,7 +213,12 @@ def run_qc(series: DicomSeries, config: QCConfig | None = None) -> QCResult:
     config = config or QCConfig()
     warnings: list[str] = []
     try:
-        kept, dropped = _run_checks(series, config, warnings)
+        try:
+            kept, dropped = _run_checks(series, config, warnings)
+        except SeriesGeometryError as exc:
+            raise _Reject(
+                QCCheck.GEOMETRY_PRESENT, str(exc), "The geometry attributes are invalid."
+            ) from exc
     except _Reject as reject:
         message = (
             f"{series.label} rejected by QC check '{reject.check.value}': "
@@ -415,7 +420,7 @@ def _check_constant(
         raise _Reject(
             check,
             f"{len(distinct)} different {name} values {distinct[:4]}",
-            "Slices of different matrices cannot form one volume; export them as "
+            f"Slices with different {name} cannot form one volume; export them as "
             "separate series.",
         )
 

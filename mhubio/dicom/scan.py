@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Callable, Iterable
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -12,12 +12,13 @@ from typing import Any, NamedTuple
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
+from pydicom.uid import UID
 
+from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
-__all__ = ["FileIssue", "ScanResult", "scan_folder"]
+__all__ = ["FileIssue", "ScanResult", "scan_files", "scan_folder"]
 
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
 
@@ -76,6 +77,8 @@ class ScanResult:
         geometry values, duplicated SOPInstanceUID.
     ignored
         Valid DICOM files that are not images of a series (DICOMDIR).
+    n_files
+        Number of files examined.
     """
 
     root: Path
@@ -84,6 +87,7 @@ class ScanResult:
     unreadable: list[FileIssue] = field(default_factory=list)
     rejected_files: list[FileIssue] = field(default_factory=list)
     ignored: list[FileIssue] = field(default_factory=list)
+    n_files: int = 0
 
     @property
     def n_instances(self) -> int:
@@ -132,43 +136,70 @@ def scan_folder(root: Path | str) -> ScanResult:
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"input folder {root} does not exist or is not a folder")
-    result = ScanResult(root=root)
-    by_series: dict[str, dict[str, DicomInstance]] = {}
+    walk_errors: list[FileIssue] = []
 
     def on_walk_error(error: OSError) -> None:
         reason = "permission denied" if isinstance(error, PermissionError) else str(error)
-        result.unreadable.append(FileIssue(Path(error.filename), f"folder: {reason}"))
+        walk_errors.append(FileIssue(Path(error.filename), f"folder: {reason}"))
 
-    for folder, dirnames, filenames in os.walk(root, onerror=on_walk_error):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(folder) / name
-            try:
+    def files() -> Iterator[Path]:
+        for folder, dirnames, filenames in os.walk(root, onerror=on_walk_error):
+            dirnames.sort()
+            for name in sorted(filenames):
+                yield Path(folder) / name
+
+    result = scan_files(files(), root=root)
+    result.unreadable.extend(walk_errors)
+    return result
+
+
+def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
+    """Index the given files (see :func:`scan_folder`), e.g. to re-read a known series.
+
+    Parameters
+    ----------
+    paths
+        Files to index, in the order duplicates are resolved (first one wins).
+    root
+        Recorded as :attr:`ScanResult.root`; defaults to the files' common folder.
+    """
+    paths = [Path(p) for p in paths]
+    if root is None:
+        root = Path(os.path.commonpath(paths)) if paths else Path()
+        root = root if root.is_dir() else root.parent
+    result = ScanResult(root=root, n_files=len(paths))
+    by_series: dict[str, dict[str, DicomInstance]] = {}
+    for path in paths:
+        try:
+            with quiet_pydicom():
                 instance = _read_instance(path)
-            except _NotDicom:
-                result.non_dicom.append(path)
-                continue
-            except _Unreadable as exc:
-                result.unreadable.append(FileIssue(path, str(exc)))
-                continue
-            except _Rejected as exc:
-                result.rejected_files.append(FileIssue(path, str(exc)))
-                continue
-            except _Ignored as exc:
-                result.ignored.append(FileIssue(path, str(exc)))
-                continue
-            members = by_series.setdefault(instance.series_instance_uid, {})
-            earlier = members.get(instance.sop_instance_uid)
-            if earlier is not None:
-                result.rejected_files.append(
-                    FileIssue(
-                        path,
-                        f"duplicate SOPInstanceUID {instance.sop_instance_uid}, "
-                        f"already indexed from {earlier.path}",
-                    )
+        except _NotDicom:
+            result.non_dicom.append(path)
+            continue
+        except _Unreadable as exc:
+            result.unreadable.append(FileIssue(path, str(exc)))
+            continue
+        except _Rejected as exc:
+            result.rejected_files.append(FileIssue(path, str(exc)))
+            continue
+        except _Ignored as exc:
+            result.ignored.append(FileIssue(path, str(exc)))
+            continue
+        except Exception as exc:  # malformed files make pydicom raise almost anything
+            result.unreadable.append(FileIssue(path, f"cannot be parsed: {exc}"))
+            continue
+        members = by_series.setdefault(instance.series_instance_uid, {})
+        earlier = members.get(instance.sop_instance_uid)
+        if earlier is not None:
+            result.rejected_files.append(
+                FileIssue(
+                    path,
+                    f"duplicate SOPInstanceUID {instance.sop_instance_uid}, "
+                    f"already indexed from {earlier.path}",
                 )
-                continue
-            members[instance.sop_instance_uid] = instance
+            )
+            continue
+        members[instance.sop_instance_uid] = instance
     for uid, members in by_series.items():
         result.series[uid] = DicomSeries(tuple(members.values()))
     return result
@@ -191,7 +222,10 @@ def _read_instance(path: Path) -> DicomInstance:
 
 def _read_header(path: Path) -> tuple[Dataset, int]:
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise _Unreadable("not a regular file")
+        size = status.st_size
         with path.open("rb") as fp:
             head = fp.read(132)
     except PermissionError as exc:
@@ -204,17 +238,15 @@ def _read_header(path: Path) -> tuple[Dataset, int]:
     if not has_preamble and not _looks_like_raw_dataset(head):
         raise _NotDicom
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dataset = dcmread(
-                path,
-                force=not has_preamble,
-                specific_tags=_SPECIFIC_TAGS,
-                defer_size=_DEFER_SIZE,
-            )
+        dataset = dcmread(
+            path,
+            force=not has_preamble,
+            specific_tags=_SPECIFIC_TAGS,
+            defer_size=_DEFER_SIZE,
+        )
     except PermissionError as exc:
         raise _Unreadable("permission denied") from exc
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:  # malformed files make pydicom raise almost anything
         if not has_preamble:
             raise _NotDicom from exc
         raise _Unreadable(f"corrupt or truncated DICOM file: {exc}") from exc
@@ -244,8 +276,8 @@ def _check_complete(dataset: Dataset, size: int) -> None:
                     f"truncated file: pixel data needs {end} bytes, the file has {size}"
                 )
         return
-    if "Rows" in dataset and "Columns" in dataset:
-        raise _Unreadable("image attributes present but no pixel data (truncated file?)")
+    if ("Rows" in dataset and "Columns" in dataset) or "Image Storage" in UID(_sop_class(dataset)).name:
+        raise _Unreadable("image object without pixel data (truncated file?)")
 
 
 def _sop_class(dataset: Dataset) -> str:

@@ -14,7 +14,7 @@ from mhubio.postprocessing.components import (
     keep_largest_components,
 )
 from mhubio.postprocessing.ensemble import DEFAULT_VOTE_THRESHOLD, majority_vote
-from mhubio.postprocessing.labels import Unmapped, merge_labels, remap_labels
+from mhubio.postprocessing.labels import Unmapped, label_voxel_counts, merge_labels, remap_labels
 from mhubio.postprocessing.masking import (
     RegionSide,
     field_of_view_mask,
@@ -52,6 +52,7 @@ __all__ = [
     "keep_centermost_component",
     "keep_components_connected_to_region",
     "keep_largest_components",
+    "label_voxel_counts",
     "majority_vote",
     "mask_outside_field_of_view",
     "measure_components",

@@ -40,7 +40,7 @@ def check_label_map(label_map: object, name: str = "label_map") -> np.ndarray:
     TypeError
         If it is not a numpy array or has a non-integer dtype.
     ValueError
-        If it is not 3-D.
+        If it is not 3-D or holds negative values.
     """
     if not isinstance(label_map, np.ndarray):
         raise TypeError(
@@ -53,6 +53,11 @@ def check_label_map(label_map: object, name: str = "label_map") -> np.ndarray:
         raise TypeError(
             f"{name} must have an integer or bool dtype; got {label_map.dtype}. "
             "Round and cast a float label map first, e.g. np.rint(a).astype(np.uint8)"
+        )
+    if label_map.dtype.kind == "i" and label_map.size and label_map.min() < 0:
+        raise ValueError(
+            f"{name} holds negative values (min {label_map.min()}); label maps are >= 0, "
+            "so this looks like an image (e.g. CT in HU) passed as a label map"
         )
     return label_map
 
@@ -203,6 +208,23 @@ def check_labels(labels: Iterable[int], dtype: np.dtype, name: str = "labels") -
     return values
 
 
+def bincount_small(label_map: np.ndarray) -> np.ndarray | None:
+    """Voxel count per value for bool, uint8 and uint16 maps (fast); None for other dtypes."""
+    if label_map.dtype == np.bool_:
+        return np.bincount(label_map.ravel().view(np.uint8), minlength=2)
+    if label_map.dtype in (np.uint8, np.uint16):
+        return np.bincount(label_map.ravel())
+    return None
+
+
+def present_values(label_map: np.ndarray) -> np.ndarray:
+    """Return the distinct values of ``label_map``, ascending."""
+    counts = bincount_small(label_map)
+    if counts is None:
+        return np.unique(label_map)
+    return np.flatnonzero(counts).astype(label_map.dtype)
+
+
 def foreground_labels(label_map: np.ndarray) -> tuple[int, ...]:
     """Return the non-zero values present in ``label_map``, ascending."""
-    return tuple(int(v) for v in np.unique(label_map) if v != 0)
+    return tuple(int(v) for v in present_values(label_map) if v != 0)

@@ -8,12 +8,18 @@ from enum import Enum
 import numpy as np
 
 from mhubio.postprocessing._validation import (
+    bincount_small,
     check_choice,
     check_label_map,
     check_labels,
     check_value_fits,
     foreground_labels,
+    present_values,
 )
+
+
+_LOOKUP_LIMIT = 1 << 16
+"""Largest label value for which remapping uses a lookup table indexed by value."""
 
 
 class Unmapped(str, Enum):
@@ -91,12 +97,36 @@ def remap_labels(
             "choose unmapped='keep' or 'zero'"
         )
     table = dict(zip(sources, targets))
-    values, inverse = np.unique(label_map, return_inverse=True)
+    values = present_values(label_map)
     default = (lambda v: v) if unmapped is Unmapped.KEEP else (lambda v: 0)
-    new_values = np.array(
-        [table.get(int(v), default(int(v))) if v != 0 else 0 for v in values], dtype=label_map.dtype
-    )
-    return new_values[inverse].reshape(label_map.shape)
+    new_values = [table.get(int(v), default(int(v))) if v != 0 else 0 for v in values]
+    if values.size and values[-1] <= _LOOKUP_LIMIT:
+        lookup = np.zeros(int(values[-1]) + 1, dtype=label_map.dtype)
+        lookup[values.astype(np.int64)] = new_values
+        return lookup[label_map.view(np.uint8) if label_map.dtype == np.bool_ else label_map]
+    positions = np.searchsorted(values, label_map)
+    return np.asarray(new_values, dtype=label_map.dtype)[positions]
+
+def label_voxel_counts(label_map: np.ndarray) -> dict[int, int]:
+    """Return the voxel count of every non-zero label present in ``label_map``.
+
+    Parameters
+    ----------
+    label_map:
+        Integer or bool label map (z, y, x).
+
+    Returns
+    -------
+    dict[int, int]
+        Label value -> number of voxels, ascending by value.
+    """
+    check_label_map(label_map)
+    small = bincount_small(label_map)
+    if small is not None:
+        return {int(v): int(small[v]) for v in np.flatnonzero(small) if v != 0}
+    values, counts = np.unique(label_map, return_counts=True)
+    return {int(v): int(c) for v, c in zip(values, counts) if v != 0}
+
 
 def merge_labels(label_map: np.ndarray, sources: Sequence[int], target: int) -> np.ndarray:
     """Give all ``sources`` the value ``target`` and leave other labels as they are.

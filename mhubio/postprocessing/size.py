@@ -35,7 +35,7 @@ from mhubio.postprocessing.components import Component, find_components
 _CORNER_OFFSETS = np.array(
     [[dz, dy, dx] for dz in (-0.5, 0.5) for dy in (-0.5, 0.5) for dx in (-0.5, 0.5)]
 )
-_PAIRWISE_BLOCK = 2048
+_PAIRWISE_BLOCK = 512
 
 
 class DiameterMeasure(str, Enum):
@@ -122,10 +122,11 @@ def _max_extents(image: np.ndarray, scale: np.ndarray) -> dict[int, float]:
 
 def _largest_distance(points: np.ndarray) -> float:
     """Largest Euclidean distance between two of ``points``, in blocks to bound memory."""
+    norms = (points**2).sum(axis=1)
     best = 0.0
     for start in range(0, len(points), _PAIRWISE_BLOCK):
         block = points[start : start + _PAIRWISE_BLOCK]
-        squared = ((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+        squared = norms[start : start + _PAIRWISE_BLOCK, None] + norms[None, :] - 2.0 * block @ points.T
         best = max(best, float(squared.max()))
     return float(np.sqrt(best))
 

@@ -1,22 +1,21 @@
 """A corpus of broken and awkward DICOM input folders with known expected outcomes.
 
-:func:`write_ct_series` writes small but complete CT Image Storage series with full
-control over every per-slice attribute; :func:`write_bad_corpus` uses it to write
-one folder per :class:`BadCase`. Each case states which series must be processed,
-which must be skipped and why (a :class:`~mhubio.dicom.qc.QCCheck`, or
-:data:`CONVERSION_FAILURE` for series that pass QC but cannot be decoded), and the
-expected exit code of ``mhub run`` on that folder.
-
-Exit codes assumed here (see :data:`EXIT_CODES`): a run that processes at least
-one series and fails none exits 0 even when other series were skipped by QC
-(skipped series are listed in the run report); no DICOM or no eligible series
-exits 3; some processed series failing exits 4; all failing exits 5.
+Each case writes valid synthetic CT series with :func:`mhubio.synthetic.write_ct_series`
+and then injects one defect into the written files (a deleted, truncated or edited
+file, a foreign file beside the series). A :class:`BadCase` states which series must
+be processed, which must be skipped and why (the :class:`~mhubio.dicom.qc.QCCheck`
+that rejects it, or :data:`CONVERSION_FAILURE` for a series that passes QC but whose
+pixel data cannot be decoded), and the exit code of ``mhub run`` on the folder: QC
+skips alone do not fail a run (they are listed in the report), no eligible series
+gives :attr:`ExitCode.NO_INPUT`, a failing series :attr:`ExitCode.PARTIAL_FAILURE`
+or :attr:`ExitCode.ALL_FAILED`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,52 +25,30 @@ from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
-    CTImageStorage,
+    PYDICOM_IMPLEMENTATION_UID,
     ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGLSLossless,
-    PYDICOM_IMPLEMENTATION_UID,
     RLELossless,
-    UID,
     generate_uid,
 )
 
+from mhubio.core.exitcodes import ExitCode
 from mhubio.dicom.qc import QCCheck
+from mhubio.synthetic.ct import write_ct_series
+from mhubio.synthetic.series import FileNaming, SliceOrder, SyntheticSeries
 
-__all__ = [
-    "AXIAL",
-    "BadCase",
-    "CONVERSION_FAILURE",
-    "EXIT_CODES",
-    "SyntheticSeries",
-    "write_bad_corpus",
-    "write_ct_series",
-]
+__all__ = ["BadCase", "CONVERSION_FAILURE", "write_bad_corpus"]
 
-AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-CORONAL = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
 CONVERSION_FAILURE = "conversion"
-EXIT_CODES = {
-    "success": 0,
-    "usage": 2,
-    "no_eligible_series": 3,
-    "some_failed": 4,
-    "all_failed": 5,
-}
+"""Skip reason of a series that passes QC but cannot be converted."""
+
+CORONAL = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
+_SLICES = 12
+_SHAPE = (32, 32)  # OpenJPEG's default of 6 resolution levels needs at least 32 x 32 pixels
+_GAP_MM = 2.5
 _BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 _MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
-
-SliceEdit = Callable[[int, Dataset], Dataset | None]
-
-
-@dataclass(frozen=True)
-class SyntheticSeries:
-    """A series written by :func:`write_ct_series`."""
-
-    series_uid: str
-    study_uid: str
-    paths: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -92,7 +69,7 @@ class BadCase:
         SeriesInstanceUID -> the QC check that rejects it, or
         :data:`CONVERSION_FAILURE` when it passes QC but cannot be read.
     expected_exit_code
-        Exit code of ``mhub run`` on ``path`` (see :data:`EXIT_CODES`).
+        Exit code of ``mhub run`` on ``path``.
     expected_warned_series
         Processed series whose QC status must be WARN.
     expected_file_issues
@@ -105,7 +82,7 @@ class BadCase:
     description: str
     expected_processed_series: frozenset[str]
     expected_skipped: Mapping[str, QCCheck | str]
-    expected_exit_code: int
+    expected_exit_code: ExitCode
     expected_warned_series: frozenset[str] = frozenset()
     expected_file_issues: Mapping[str, int] = field(default_factory=dict)
 
@@ -115,192 +92,15 @@ class BadCase:
             raise ValueError(f"case {self.name}: series both processed and skipped: {overlap}")
         if not self.expected_warned_series <= self.expected_processed_series:
             raise ValueError(f"case {self.name}: warned series must be processed series")
-        if self.expected_exit_code not in EXIT_CODES.values():
-            raise ValueError(f"case {self.name}: unknown exit code {self.expected_exit_code}")
+        for reason in self.expected_skipped.values():
+            if not isinstance(reason, QCCheck) and reason != CONVERSION_FAILURE:
+                raise ValueError(f"case {self.name}: unknown skip reason {reason!r}")
 
-
-def write_ct_series(
-    folder: Path,
-    *,
-    uid_seed: str,
-    n_slices: int = 12,
-    rows: int = 16,
-    columns: int = 16,
-    pixel_spacing: tuple[float, float] = (0.8, 0.7),
-    slice_gap: float = 2.5,
-    origin: tuple[float, float, float] = (-5.6, -6.4, -20.0),
-    orientation: tuple[float, ...] = AXIAL,
-    series_number: int = 1,
-    study_uid: str | None = None,
-    transfer_syntax_uid: str = ExplicitVRLittleEndian,
-    name_pattern: str = "IM{index:04d}",
-    preamble: bool = True,
-    descending: bool = False,
-    edit: SliceEdit | None = None,
-) -> SyntheticSeries:
-    """Write a small CT Image Storage series, one file per slice.
-
-    Slice ``k`` lies at ``origin + k * slice_gap * normal``. Voxels hold an ellipse
-    of 40 HU in -1000 HU air plus ``k`` HU, so the slice order is visible in the
-    data; stored values are unsigned 12 bit with RescaleIntercept -1024.
-
-    Parameters
-    ----------
-    folder
-        Target folder (created).
-    uid_seed
-        Makes all UIDs deterministic; use a different seed per series.
-    descending
-        Number instances from the last slice (head first order) instead of the
-        first one.
-    transfer_syntax_uid
-        Explicit VR Little Endian, Implicit VR Little Endian or a lossless
-        compressed syntax (RLE, JPEG-LS, JPEG 2000).
-    preamble
-        Write a DICOM file (preamble, file meta) or a bare data set.
-    edit
-        Called as ``edit(k, dataset)`` before a slice is written; returns the
-        dataset to write or ``None`` to leave the slice out.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    study_uid = study_uid or generate_uid(entropy_srcs=[uid_seed, "study"])
-    series_uid = generate_uid(entropy_srcs=[uid_seed, "series"])
-    frame_uid = generate_uid(entropy_srcs=[uid_seed, "frame"])
-    row = np.asarray(orientation[:3], dtype=float)
-    col = np.asarray(orientation[3:], dtype=float)
-    normal = np.cross(row, col)
-    paths: list[Path] = []
-    for k in range(n_slices):
-        position = np.asarray(origin, dtype=float) + k * slice_gap * normal
-        number = n_slices - k if descending else k + 1
-        dataset = _ct_slice(
-            k,
-            rows=rows,
-            columns=columns,
-            sop_uid=generate_uid(entropy_srcs=[uid_seed, "sop", str(k)]),
-            series_uid=series_uid,
-            study_uid=study_uid,
-            frame_uid=frame_uid,
-            series_number=series_number,
-            instance_number=number,
-            position=position,
-            orientation=orientation,
-            pixel_spacing=pixel_spacing,
-            slice_thickness=slice_gap,
-        )
-        if edit is not None:
-            edited = edit(k, dataset)
-            if edited is None:
-                continue
-            dataset = edited
-        path = folder / name_pattern.format(index=number, k=k)
-        _write(dataset, path, transfer_syntax_uid, preamble)
-        paths.append(path)
-    return SyntheticSeries(series_uid=series_uid, study_uid=study_uid, paths=tuple(paths))
-
-
-def _ct_slice(
-    k: int,
-    *,
-    rows: int,
-    columns: int,
-    sop_uid: str,
-    series_uid: str,
-    study_uid: str,
-    frame_uid: str,
-    series_number: int,
-    instance_number: int,
-    position: np.ndarray,
-    orientation: tuple[float, ...],
-    pixel_spacing: tuple[float, float],
-    slice_thickness: float,
-) -> Dataset:
-    ds = Dataset()
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = sop_uid
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20240102"
-    ds.StudyTime = ds.SeriesTime = ds.ContentTime = "101500"
-    ds.AcquisitionTime = f"1016{k % 60:02d}"
-    ds.AccessionNumber = "SYN0001"
-    ds.Modality = "CT"
-    ds.Manufacturer = "mhubio synthetic"
-    ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "Synthetic CT"
-    ds.SeriesDescription = f"synthetic series {series_number}"
-    ds.PatientName = "Synthetic^Patient"
-    ds.PatientID = "SYN-PATIENT"
-    ds.PatientBirthDate = "19700101"
-    ds.PatientSex = "O"
-    ds.KVP = "120"
-    ds.PatientPosition = "HFS"
-    ds.StudyInstanceUID = study_uid
-    ds.SeriesInstanceUID = series_uid
-    ds.StudyID = "1"
-    ds.SeriesNumber = series_number
-    ds.AcquisitionNumber = 1
-    ds.InstanceNumber = instance_number
-    ds.FrameOfReferenceUID = frame_uid
-    ds.PositionReferenceIndicator = ""
-    ds.ImagePositionPatient = [round(float(v), 6) for v in position]
-    ds.ImageOrientationPatient = list(orientation)
-    ds.SliceThickness = slice_thickness
-    ds.SliceLocation = round(float(position[2]), 6)
-    ds.PixelSpacing = list(pixel_spacing)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = rows
-    ds.Columns = columns
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
-    ds.RescaleIntercept = -1024
-    ds.RescaleSlope = 1
-    ds.RescaleType = "HU"
-    ds.WindowCenter = 40
-    ds.WindowWidth = 400
-    set_pixels(ds, slice_pixels(k, rows, columns))
-    return ds
-
-
-def slice_pixels(k: int, rows: int, columns: int) -> np.ndarray:
-    """Stored values (uint16) of synthetic slice ``k``: an ellipse of 40 + k HU in air."""
-    i, j = np.mgrid[0:rows, 0:columns]
-    inside = ((i - rows / 2) / (rows * 0.35)) ** 2 + ((j - columns / 2) / (columns * 0.4)) ** 2 <= 1
-    hounsfield = np.where(inside, 40 + k, -1000) + (j % 4)
-    return (hounsfield + 1024).astype(np.uint16)
-
-
-def set_pixels(dataset: Dataset, stored: np.ndarray) -> None:
-    """Replace the native pixel data (and Rows/Columns) of ``dataset``."""
-    dataset.Rows, dataset.Columns = stored.shape
-    dataset.PixelData = stored.astype(np.uint16).tobytes()
-
-
-def _write(dataset: Dataset, path: Path, transfer_syntax_uid: str, preamble: bool) -> None:
-    syntax = UID(transfer_syntax_uid)
-    if syntax.is_compressed:
-        stored = np.frombuffer(dataset.PixelData, dtype=np.uint16).reshape(
-            dataset.Rows, dataset.Columns
-        )
-        dataset.compress(syntax, stored, generate_instance_uid=False)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    meta.TransferSyntaxUID = syntax
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    if preamble:
-        dataset.file_meta = meta
-        dataset.preamble = b"\x00" * 128
-        dcmwrite(path, dataset, enforce_file_format=True)
-    else:
-        dcmwrite(
-            path,
-            dataset,
-            implicit_vr=syntax == ImplicitVRLittleEndian,
-            little_endian=True,
-        )
+    @property
+    def expected_qc_passed(self) -> frozenset[str]:
+        """Series that pass QC: the processed ones and those failing conversion."""
+        failing = {uid for uid, why in self.expected_skipped.items() if why == CONVERSION_FAILURE}
+        return self.expected_processed_series | failing
 
 
 def write_bad_corpus(root: Path) -> list[BadCase]:
@@ -312,37 +112,26 @@ def write_bad_corpus(root: Path) -> list[BadCase]:
         The cases with their expected outcomes, in a fixed order.
     """
     root.mkdir(parents=True, exist_ok=True)
-    builders = [
-        _good_single,
-        _non_dicom_only,
-        _good_with_non_dicom,
-        _truncated_slice,
-        _zero_byte_file,
-        _missing_slice,
-        _duplicated_position,
-        _duplicated_file_copy,
-        _two_orientations,
-        _gantry_tilt,
-        _localizer_inside_series,
-        _localizer_series,
-        _two_slice_series,
-        _blank_uids,
-        _missing_frame_of_reference,
-        _two_series_one_folder,
-        _empty_folder,
-        _unreadable_permission,
-        _mixed_good_and_bad,
-        _compressed_series,
-        _corrupt_compressed_pixels,
-        _irregular_spacing_within_warn,
-        _no_preamble,
-        _dicomdir_and_nested_layout,
-        _descending_instance_numbers,
-        _mixed_matrix_and_pixel_spacing,
-        _structured_report_beside_images,
-        _multi_frame_instance,
-    ]
-    return [build(root / build.__name__.lstrip("_")) for build in builders]
+    return [build(root / build.__name__.lstrip("_")) for build in _BUILDERS]
+
+
+def _series(folder: Path, name: str, **options: object) -> SyntheticSeries:
+    """A small valid CT series; ``name`` seeds its UIDs."""
+    n_slices = int(options.pop("n_slices", _SLICES))  # type: ignore[call-overload]
+    return write_ct_series(
+        folder,
+        shape=(n_slices, *_SHAPE),
+        spacing=(0.8, 0.8, _GAP_MM),
+        seed=zlib.crc32(name.encode()),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _edit(path: Path, change: Callable[[Dataset], None]) -> None:
+    """Apply ``change`` to the data set stored at ``path`` and write it back."""
+    dataset = dcmread(path)
+    change(dataset)
+    dataset.save_as(path, enforce_file_format=True)
 
 
 def _case(
@@ -353,10 +142,10 @@ def _case(
     skipped: Mapping[str, QCCheck | str] | None = None,
     warned: set[str] | frozenset[str] = frozenset(),
     issues: Mapping[str, int] | None = None,
-    exit_code: int | None = None,
+    exit_code: ExitCode | None = None,
 ) -> BadCase:
     if exit_code is None:
-        exit_code = EXIT_CODES["success"] if processed else EXIT_CODES["no_eligible_series"]
+        exit_code = ExitCode.SUCCESS if processed else ExitCode.NO_INPUT
     return BadCase(
         name=path.name,
         path=path,
@@ -370,7 +159,7 @@ def _case(
 
 
 def _good_single(path: Path) -> BadCase:
-    good = write_ct_series(path, uid_seed=path.name)
+    good = _series(path, path.name)
     return _case(path, "one valid series", processed={good.series_uid})
 
 
@@ -383,7 +172,7 @@ def _non_dicom_only(path: Path) -> BadCase:
 
 
 def _good_with_non_dicom(path: Path) -> BadCase:
-    good = write_ct_series(path, uid_seed=path.name)
+    good = _series(path, path.name)
     (path / "README.txt").write_text("exported by a workstation\n")
     (path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(64))
     return _case(
@@ -393,9 +182,9 @@ def _good_with_non_dicom(path: Path) -> BadCase:
 
 
 def _truncated_slice(path: Path) -> BadCase:
-    series = write_ct_series(path, uid_seed=path.name)
-    victim = series.paths[5]
-    victim.write_bytes(victim.read_bytes()[:-200])
+    series = _series(path, path.name)
+    victim = series.files[5]
+    victim.write_bytes(victim.read_bytes()[:-300])
     return _case(
         path, "a middle slice truncated inside its pixel data (interrupted copy)",
         skipped={series.series_uid: QCCheck.REGULAR_SPACING}, issues={"unreadable": 1},
@@ -403,7 +192,7 @@ def _truncated_slice(path: Path) -> BadCase:
 
 
 def _zero_byte_file(path: Path) -> BadCase:
-    good = write_ct_series(path, uid_seed=path.name)
+    good = _series(path, path.name)
     (path / "IM9999").write_bytes(b"")
     return _case(
         path, "a zero-byte file beside a valid series", processed={good.series_uid},
@@ -412,7 +201,8 @@ def _zero_byte_file(path: Path) -> BadCase:
 
 
 def _missing_slice(path: Path) -> BadCase:
-    series = write_ct_series(path, uid_seed=path.name, edit=lambda k, ds: None if k == 6 else ds)
+    series = _series(path, path.name)
+    series.files[6].unlink()
     return _case(
         path, "one slice missing in the middle of the series",
         skipped={series.series_uid: QCCheck.REGULAR_SPACING},
@@ -420,12 +210,13 @@ def _missing_slice(path: Path) -> BadCase:
 
 
 def _duplicated_position(path: Path) -> BadCase:
-    def overlap(k: int, ds: Dataset) -> Dataset:
-        if k == 7:
-            ds.ImagePositionPatient = [-5.6, -6.4, -20.0 + 6 * 2.5]
-        return ds
+    series = _series(path, path.name)
+    position = dcmread(series.files[6]).ImagePositionPatient
 
-    series = write_ct_series(path, uid_seed=path.name, edit=overlap)
+    def overlap(ds: Dataset) -> None:
+        ds.ImagePositionPatient = position
+
+    _edit(series.files[7], overlap)
     return _case(
         path, "two different instances at the same position",
         skipped={series.series_uid: QCCheck.UNIQUE_POSITIONS},
@@ -433,8 +224,8 @@ def _duplicated_position(path: Path) -> BadCase:
 
 
 def _duplicated_file_copy(path: Path) -> BadCase:
-    good = write_ct_series(path, uid_seed=path.name)
-    shutil.copyfile(good.paths[3], path / "copy_of_IM0004")
+    good = _series(path, path.name)
+    shutil.copyfile(good.files[3], path / "copy_of_slice_4")
     return _case(
         path, "one file copied twice under another name (same SOPInstanceUID)",
         processed={good.series_uid}, issues={"rejected_files": 1},
@@ -442,12 +233,13 @@ def _duplicated_file_copy(path: Path) -> BadCase:
 
 
 def _two_orientations(path: Path) -> BadCase:
-    def coronal(k: int, ds: Dataset) -> Dataset:
-        if k >= 6:
-            ds.ImageOrientationPatient = list(CORONAL)
-        return ds
+    series = _series(path, path.name)
 
-    series = write_ct_series(path, uid_seed=path.name, edit=coronal)
+    def coronal(ds: Dataset) -> None:
+        ds.ImageOrientationPatient = list(CORONAL)
+
+    for victim in series.files[6:]:
+        _edit(victim, coronal)
     return _case(
         path, "axial and coronal images in one series",
         skipped={series.series_uid: QCCheck.SINGLE_ORIENTATION},
@@ -457,27 +249,39 @@ def _two_orientations(path: Path) -> BadCase:
 def _gantry_tilt(path: Path) -> BadCase:
     angle = np.deg2rad(12.0)
     tilted = (1.0, 0.0, 0.0, 0.0, float(np.cos(angle)), float(-np.sin(angle)))
+    series = _series(path, path.name, orientation=tilted)
+    origin = [float(v) for v in dcmread(series.files[0]).ImagePositionPatient]
+    for k, victim in enumerate(series.files):
 
-    def along_z(k: int, ds: Dataset) -> Dataset:
-        ds.ImagePositionPatient = [-5.6, -6.4, -20.0 + 2.5 * k]
-        return ds
+        def along_z(ds: Dataset, k: int = k) -> None:
+            ds.ImagePositionPatient = [origin[0], origin[1], round(origin[2] + _GAP_MM * k, 4)]
 
-    series = write_ct_series(path, uid_seed=path.name, orientation=tilted, edit=along_z)
+        _edit(victim, along_z)
     return _case(
         path, "gantry tilt of 12 degrees: tilted planes stacked along z",
         skipped={series.series_uid: QCCheck.NO_TILT},
     )
 
 
-def _localizer_inside_series(path: Path) -> BadCase:
-    def scout(k: int, ds: Dataset) -> Dataset:
-        if k == 0:
-            ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
-            ds.ImageOrientationPatient = list(CORONAL)
-            ds.ImagePositionPatient = [-5.6, 0.0, 10.0]
-        return ds
+def _oblique_series(path: Path) -> BadCase:
+    angle = np.deg2rad(30.0)
+    oblique = (float(np.cos(angle)), float(np.sin(angle)), 0.0, 0.0, 0.0, -1.0)
+    series = _series(path, path.name, orientation=oblique)
+    return _case(
+        path, "a valid oblique series (slices stacked along their normal)",
+        processed={series.series_uid},
+    )
 
-    series = write_ct_series(path, uid_seed=path.name, n_slices=13, edit=scout)
+
+def _localizer_inside_series(path: Path) -> BadCase:
+    series = _series(path, path.name, n_slices=_SLICES + 1)
+
+    def scout(ds: Dataset) -> None:
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+        ds.ImageOrientationPatient = list(CORONAL)
+        ds.ImagePositionPatient = [-12.4, 0.0, 10.0]
+
+    _edit(series.files[0], scout)
     return _case(
         path, "a localizer image inside an axial series (dropped with a warning)",
         processed={series.series_uid}, warned={series.series_uid},
@@ -485,16 +289,14 @@ def _localizer_inside_series(path: Path) -> BadCase:
 
 
 def _localizer_series(path: Path) -> BadCase:
-    good = write_ct_series(path / "axial", uid_seed=path.name + "axial", series_number=2)
+    good = _series(path / "axial", path.name + "axial", series_number=2)
+    localizer = _series(path / "scout", path.name + "scout", n_slices=2, orientation=CORONAL)
 
-    def scout(k: int, ds: Dataset) -> Dataset:
+    def scout(ds: Dataset) -> None:
         ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
-        return ds
 
-    localizer = write_ct_series(
-        path / "scout", uid_seed=path.name + "scout", n_slices=2, orientation=CORONAL,
-        edit=scout,
-    )
+    for victim in localizer.files:
+        _edit(victim, scout)
     return _case(
         path, "a localizer series beside an axial series",
         processed={good.series_uid}, skipped={localizer.series_uid: QCCheck.NO_LOCALIZER},
@@ -502,40 +304,47 @@ def _localizer_series(path: Path) -> BadCase:
 
 
 def _two_slice_series(path: Path) -> BadCase:
-    series = write_ct_series(path, uid_seed=path.name, n_slices=2)
+    series = _series(path, path.name, n_slices=2)
     return _case(path, "a series of two slices", skipped={series.series_uid: QCCheck.MIN_SLICES})
 
 
 def _blank_uids(path: Path) -> BadCase:
-    def blank(k: int, ds: Dataset) -> Dataset:
-        ds.SeriesInstanceUID = ""
-        if k == 0:
-            ds.StudyInstanceUID = ""
-        return ds
+    series = _series(path, path.name)
 
-    write_ct_series(path, uid_seed=path.name, edit=blank)
-    return _case(path, "blank SeriesInstanceUID in every file", issues={"rejected_files": 12})
+    def blank_series(ds: Dataset) -> None:
+        ds.SeriesInstanceUID = ""
+
+    def blank_both(ds: Dataset) -> None:
+        ds.SeriesInstanceUID = ""
+        ds.StudyInstanceUID = ""
+
+    for k, victim in enumerate(series.files):
+        _edit(victim, blank_both if k == 0 else blank_series)
+    return _case(path, "blank SeriesInstanceUID in every file",
+                 issues={"rejected_files": len(series.files)})
 
 
 def _missing_frame_of_reference(path: Path) -> BadCase:
-    def drop(k: int, ds: Dataset) -> Dataset:
-        del ds.FrameOfReferenceUID
-        return ds
+    series = _series(path, path.name)
 
-    series = write_ct_series(path, uid_seed=path.name, edit=drop)
+    def drop(ds: Dataset) -> None:
+        del ds.FrameOfReferenceUID
+
+    for victim in series.files:
+        _edit(victim, drop)
     return _case(
         path, "no FrameOfReferenceUID", skipped={series.series_uid: QCCheck.REQUIRED_UIDS}
     )
 
 
 def _two_series_one_folder(path: Path) -> BadCase:
-    first = write_ct_series(path, uid_seed=path.name + "1", name_pattern="a{k:03d}")
-    second = write_ct_series(
-        path, uid_seed=path.name + "2", series_number=2, study_uid=first.study_uid,
-        slice_gap=1.25, n_slices=20, name_pattern="b{k:03d}",
+    first = _series(path, path.name + "1", file_names=FileNaming.RANDOM)
+    second = _series(
+        path, path.name + "2", file_names=FileNaming.RANDOM, series_number=2,
+        study_uid=first.study_uid, n_slices=20,
     )
     return _case(
-        path, "two valid series of one study in one folder",
+        path, "two valid series of one study mixed in one folder, random file names",
         processed={first.series_uid, second.series_uid},
     )
 
@@ -547,8 +356,8 @@ def _empty_folder(path: Path) -> BadCase:
 
 def _unreadable_permission(path: Path) -> BadCase:
     """chmod 000 on a slice; root (CAP_DAC_OVERRIDE) still reads it, so probe."""
-    series = write_ct_series(path, uid_seed=path.name)
-    victim = series.paths[4]
+    series = _series(path, path.name)
+    victim = series.files[4]
     os.chmod(victim, 0)
     try:
         with victim.open("rb"):
@@ -567,13 +376,10 @@ def _unreadable_permission(path: Path) -> BadCase:
 
 
 def _mixed_good_and_bad(path: Path) -> BadCase:
-    good = write_ct_series(path / "good", uid_seed=path.name + "good")
-    gap = write_ct_series(
-        path / "gap", uid_seed=path.name + "gap", series_number=2,
-        edit=lambda k, ds: None if k == 3 else ds,
-    )
-    short = write_ct_series(path / "short", uid_seed=path.name + "short", n_slices=3,
-                            series_number=3)
+    good = _series(path / "good", path.name + "good")
+    gap = _series(path / "gap", path.name + "gap", series_number=2)
+    gap.files[3].unlink()
+    short = _series(path / "short", path.name + "short", n_slices=3, series_number=3)
     (path / "report.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     return _case(
         path, "a valid series, a series with a gap, a 3-slice series and a PDF",
@@ -584,10 +390,8 @@ def _mixed_good_and_bad(path: Path) -> BadCase:
 
 
 def _compressed_series(path: Path) -> BadCase:
-    # OpenJPEG's default of 6 resolution levels needs at least 32 x 32 pixels.
     written = [
-        write_ct_series(path / name, uid_seed=path.name + name, series_number=n,
-                        transfer_syntax_uid=syntax, rows=40, columns=36)
+        _series(path / name, path.name + name, series_number=n, transfer_syntax=syntax)
         for n, (name, syntax) in enumerate(
             [("rle", RLELossless), ("jpegls", JPEGLSLossless), ("j2k", JPEG2000Lossless)],
             start=1,
@@ -600,32 +404,47 @@ def _compressed_series(path: Path) -> BadCase:
 
 
 def _corrupt_compressed_pixels(path: Path) -> BadCase:
-    good = write_ct_series(path / "good", uid_seed=path.name + "good", series_number=1)
-    broken = write_ct_series(
-        path / "broken", uid_seed=path.name + "broken", series_number=2,
-        transfer_syntax_uid=RLELossless,
-    )
-    victim = dcmread(broken.paths[4])
-    # An RLE header announcing 15 segments with no data: no decoder accepts it.
-    header = np.zeros(16, dtype="<u4")
-    header[0] = 15
-    victim.PixelData = encapsulate([header.tobytes() + bytes(8)])
-    victim.save_as(broken.paths[4], enforce_file_format=True)
+    good = _series(path / "good", path.name + "good")
+    broken = _series(path / "broken", path.name + "broken", series_number=2,
+                     transfer_syntax=RLELossless)
+
+    def corrupt(ds: Dataset) -> None:
+        # An RLE header announcing 15 segments with no data: no decoder accepts it.
+        header = np.zeros(16, dtype="<u4")
+        header[0] = 15
+        ds.PixelData = encapsulate([header.tobytes() + bytes(8)])
+
+    _edit(broken.files[4], corrupt)
     return _case(
-        path, "an RLE series whose slice 5 has undecodable pixel data, beside a valid one",
+        path, "an RLE series with undecodable pixel data in one slice, beside a valid one",
         processed={good.series_uid}, skipped={broken.series_uid: CONVERSION_FAILURE},
-        exit_code=EXIT_CODES["some_failed"],
+        exit_code=ExitCode.PARTIAL_FAILURE,
+    )
+
+
+def _only_corrupt_series(path: Path) -> BadCase:
+    broken = _series(path, path.name, transfer_syntax=RLELossless)
+
+    def corrupt(ds: Dataset) -> None:
+        ds.PixelData = encapsulate([bytes(64)])
+
+    _edit(broken.files[2], corrupt)
+    return _case(
+        path, "the only series has undecodable pixel data",
+        skipped={broken.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED,
     )
 
 
 def _irregular_spacing_within_warn(path: Path) -> BadCase:
+    series = _series(path, path.name)
     jitter = [0.0, 0.05, -0.04, 0.03, 0.0, -0.05, 0.04, 0.0, 0.02, -0.03, 0.05, 0.0]
+    for k, victim in enumerate(series.files):
 
-    def shift(k: int, ds: Dataset) -> Dataset:
-        ds.ImagePositionPatient = [-5.6, -6.4, -20.0 + 2.5 * k + jitter[k]]
-        return ds
+        def shift(ds: Dataset, k: int = k) -> None:
+            x, y, z = (float(v) for v in ds.ImagePositionPatient)
+            ds.ImagePositionPatient = [x, y, round(z + jitter[k], 4)]
 
-    series = write_ct_series(path, uid_seed=path.name, edit=shift)
+        _edit(victim, shift)
     return _case(
         path, "slice positions jittered by up to 0.05 mm (within the warn tolerance)",
         processed={series.series_uid}, warned={series.series_uid},
@@ -633,17 +452,19 @@ def _irregular_spacing_within_warn(path: Path) -> BadCase:
 
 
 def _no_preamble(path: Path) -> BadCase:
-    series = write_ct_series(
-        path, uid_seed=path.name, preamble=False, transfer_syntax_uid=ImplicitVRLittleEndian,
-        name_pattern="{index}",
-    )
+    series = _series(path, path.name)
+    for victim in series.files:
+        dataset = dcmread(victim)
+        dataset.preamble = None
+        dataset.file_meta = FileMetaDataset()
+        dcmwrite(victim, dataset, implicit_vr=True, little_endian=True)
     return _case(path, "bare data sets without preamble or file meta", processed={series.series_uid})
 
 
 def _dicomdir_and_nested_layout(path: Path) -> BadCase:
-    series = write_ct_series(
-        path / "DICOM" / "PA000000" / "ST000000" / "SE000000", uid_seed=path.name,
-        name_pattern="IM{index:06d}",
+    series = _series(
+        path / "DICOM" / "PA000000" / "ST000000" / "SE000000", path.name,
+        file_names=FileNaming.RANDOM,
     )
     directory = Dataset()
     directory.FileSetID = "SYNTHETIC"
@@ -663,7 +484,7 @@ def _dicomdir_and_nested_layout(path: Path) -> BadCase:
 
 
 def _descending_instance_numbers(path: Path) -> BadCase:
-    series = write_ct_series(path, uid_seed=path.name, descending=True, name_pattern="{index}.dcm")
+    series = _series(path, path.name, slice_order=SliceOrder.DESCENDING)
     return _case(
         path, "instance numbers running head to feet (reverse of the position order)",
         processed={series.series_uid},
@@ -671,19 +492,18 @@ def _descending_instance_numbers(path: Path) -> BadCase:
 
 
 def _mixed_matrix_and_pixel_spacing(path: Path) -> BadCase:
-    def bigger(k: int, ds: Dataset) -> Dataset:
-        if k == 3:
-            set_pixels(ds, slice_pixels(k, 16, 20))
-        return ds
+    matrix = _series(path / "matrix", path.name + "m")
+    spacing = _series(path / "spacing", path.name + "s", series_number=2)
 
-    def finer(k: int, ds: Dataset) -> Dataset:
-        if k == 3:
-            ds.PixelSpacing = [0.6, 0.6]
-        return ds
+    def wider(ds: Dataset) -> None:
+        ds.Columns = _SHAPE[1] + 4
+        ds.PixelData = np.zeros((_SHAPE[0], _SHAPE[1] + 4), dtype=np.uint16).tobytes()
 
-    matrix = write_ct_series(path / "matrix", uid_seed=path.name + "m", edit=bigger)
-    spacing = write_ct_series(path / "spacing", uid_seed=path.name + "s", series_number=2,
-                              edit=finer)
+    def finer(ds: Dataset) -> None:
+        ds.PixelSpacing = [0.6, 0.6]
+
+    _edit(matrix.files[3], wider)
+    _edit(spacing.files[3], finer)
     return _case(
         path, "one slice with another matrix size; one slice with another pixel spacing",
         skipped={
@@ -694,7 +514,7 @@ def _mixed_matrix_and_pixel_spacing(path: Path) -> BadCase:
 
 
 def _structured_report_beside_images(path: Path) -> BadCase:
-    good = write_ct_series(path, uid_seed=path.name)
+    good = _series(path, path.name)
     report = Dataset()
     report.SOPClassUID = _BASIC_TEXT_SR
     report.SOPInstanceUID = generate_uid(entropy_srcs=[path.name, "sr"])
@@ -716,13 +536,47 @@ def _structured_report_beside_images(path: Path) -> BadCase:
 
 
 def _multi_frame_instance(path: Path) -> BadCase:
-    def frames(k: int, ds: Dataset) -> Dataset:
-        ds.NumberOfFrames = 3
-        ds.PixelData = np.concatenate([slice_pixels(j, ds.Rows, ds.Columns) for j in range(3)]
-                                      ).tobytes()
-        return ds
+    series = _series(path, path.name, n_slices=1)
 
-    series = write_ct_series(path, uid_seed=path.name, n_slices=1, edit=frames)
+    def frames(ds: Dataset) -> None:
+        ds.NumberOfFrames = 3
+        ds.PixelData = ds.PixelData * 3
+
+    _edit(series.files[0], frames)
     return _case(
         path, "a multi-frame image", skipped={series.series_uid: QCCheck.SINGLE_FRAME}
     )
+
+
+_BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
+    _good_single,
+    _non_dicom_only,
+    _good_with_non_dicom,
+    _truncated_slice,
+    _zero_byte_file,
+    _missing_slice,
+    _duplicated_position,
+    _duplicated_file_copy,
+    _two_orientations,
+    _gantry_tilt,
+    _oblique_series,
+    _localizer_inside_series,
+    _localizer_series,
+    _two_slice_series,
+    _blank_uids,
+    _missing_frame_of_reference,
+    _two_series_one_folder,
+    _empty_folder,
+    _unreadable_permission,
+    _mixed_good_and_bad,
+    _compressed_series,
+    _corrupt_compressed_pixels,
+    _only_corrupt_series,
+    _irregular_spacing_within_warn,
+    _no_preamble,
+    _dicomdir_and_nested_layout,
+    _descending_instance_numbers,
+    _mixed_matrix_and_pixel_spacing,
+    _structured_report_beside_images,
+    _multi_frame_instance,
+)

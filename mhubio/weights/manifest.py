@@ -152,8 +152,8 @@ def parse_manifest(raw: Mapping[str, Any], source: Path | None = None) -> Weight
     """Validate a parsed manifest mapping; collects every problem."""
     where = f"{source}: " if source else ""
     problems: list[str] = []
-    unknown = sorted(set(raw) - {"model", "weights"})
-    problems += [f"{where}unknown table {k!r} (allowed: model, weights)" for k in unknown]
+    unknown = sorted(set(raw) - {"model", "weights", "test"})
+    problems += [f"{where}unknown table {k!r} (allowed: model, weights, test)" for k in unknown]
     model = _parse_model(raw.get("model"), problems, where)
     weights_raw = raw.get("weights", [])
     if not isinstance(weights_raw, list):

@@ -26,6 +26,7 @@ from mhubio.postprocessing import (
     measure_components,
     merge_labels,
     region_from_labels,
+    label_voxel_counts,
     remap_labels,
     restrict_to_region,
     structuring_element,
@@ -433,6 +434,26 @@ def test_field_of_view_mask_by_resampling():
     np.testing.assert_array_equal(fov, expected)
 
 
+def test_field_of_view_mask_with_oblique_original_matches_point_by_point_check():
+    original = sitk.Image([5, 4, 3], sitk.sitkInt16)
+    original.SetSpacing((1.5, 1.0, 2.5))
+    original.SetOrigin((3.3, -1.7, 0.4))
+    angle = np.deg2rad(20)
+    original.SetDirection((np.cos(angle), -np.sin(angle), 0, np.sin(angle), np.cos(angle), 0, 0, 0, -1))
+    target = sitk.Image([12, 11, 9], sitk.sitkUInt8)
+    target.SetOrigin((-4.1, -6.2, -9.3))
+    target.SetSpacing((1.1, 0.9, 1.3))
+    fov = field_of_view_mask(original, target)
+    size = np.array(original.GetSize())
+    expected = np.zeros(fov.shape, dtype=bool)
+    for z, y, x in itertools.product(*map(range, fov.shape)):
+        point = target.TransformIndexToPhysicalPoint((x, y, z))
+        index = np.array(original.TransformPhysicalPointToContinuousIndex(point))
+        expected[z, y, x] = bool(np.all(index >= -0.5) and np.all(index < size - 0.5))
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(fov, expected)
+
+
 def test_mask_outside_field_of_view():
     vol = lung_and_tumours()
     fov = np.zeros(vol.shape, dtype=bool)
@@ -537,6 +558,22 @@ def test_remap_unmapped_policies():
     assert remap_labels(vol, {**mapping, 20: 0})[0, 4, 4] == 0
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.uint32])
+def test_label_voxel_counts(dtype):
+    vol = lobes().astype(dtype)
+    assert label_voxel_counts(vol) == {10: 1, 11: 1, 12: 1, 13: 1, 14: 1, 20: 1}
+    assert label_voxel_counts(np.zeros((2, 2, 2), dtype=bool)) == {}
+
+
+def test_remap_large_values_and_bool_maps():
+    big = np.array([[[0, 5, 70000, 5]]], dtype=np.int32)
+    assert remap_labels(big, {5: 1, 70000: 2}).tolist() == [[[0, 1, 2, 1]]]
+    flags = np.zeros((2, 2, 2), dtype=bool)
+    flags[0, 0, 0] = True
+    assert not remap_labels(flags, {1: 0}).any()
+    np.testing.assert_array_equal(remap_labels(flags, {1: 1}), flags)
+
+
 def test_remap_validates_sources_against_known_labels():
     vol = lobes()
     known = [10, 11, 12, 13, 14, 20]
@@ -619,6 +656,12 @@ def test_bad_label_maps_are_rejected(name):
         CALLS[name](sample().astype(np.float32))
     with pytest.raises((TypeError, ValueError)):
         CALLS[name](sample()[0])
+
+
+def test_negative_values_suggest_an_image_was_passed():
+    ct = np.full((4, 4, 4), -1000, dtype=np.int16)
+    with pytest.raises(ValueError, match="looks like an image"):
+        keep_largest_components(ct)
 
 
 def test_bool_label_map_is_supported():

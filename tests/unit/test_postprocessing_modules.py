@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from mhubio.core.config import build_chain, parse_config
+from mhubio.core.config import Step, build_chain, parse_config
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Importer, ImportResult, Input, Module, ModelInfo, Output, RunContext
+from mhubio.core.query import Query
 from mhubio.core.registry import ModuleRegistry
+from mhubio.core.runner import _run_step
 from mhubio.modules.processors.close_label import CloseLabel
 from mhubio.modules.processors.filter_components_by_diameter import FilterComponentsByDiameter
 from mhubio.modules.processors.keep_centermost_component import KeepCentermostComponent
@@ -44,21 +46,22 @@ def nifti(path: Path, array: np.ndarray, spacing=SPACING, origin=ORIGIN) -> Path
 
 def seg_item(tmp_path: Path, name: str, array: np.ndarray, labels, **meta) -> DataItem:
     path = nifti(tmp_path / f"{name}.nii.gz", array)
-    return DataItem(FileType.NIFTI, path, {"mod": "seg", **meta}, labels=labels)
+    return DataItem(FileType.NIFTI, path, {"mod": "seg", "file": name, **meta}, labels=labels, producer=name)
 
 
-def run(module_cls, params: dict, tmp_path: Path, **inputs: DataItem) -> tuple[DataItem, np.ndarray]:
-    """Run a module as the runner does: inherited output item, then process()."""
+def run(module_cls, params: dict, tmp_path: Path, **inputs) -> tuple[DataItem, np.ndarray]:
+    """Run a module through the runner's step execution (input selection, output allocation)."""
     module = module_cls("step", module_cls.Params.model_validate(params), context(tmp_path))
-    source = inputs.get("segmentation")
-    output = DataItem(
-        FileType.NIFTI,
-        tmp_path / "out" / "step.segmentation.nii.gz",
-        {k: v for k, v in (source.meta if source else {}).items() if k != "roi"},
-        labels=source.labels if source else None,
-    )
-    instance = Instance("1.2.3", {}, tmp_path)
-    module.process(instance, inputs, {"segmentation": output})
+    instance = Instance("1.2.3", {}, tmp_path / "work")
+    queries = {}
+    for name, value in inputs.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if item not in instance.items:
+                instance.add(item)
+        files = ",".join(item.meta["file"] for item in items)
+        queries[name] = Query.parse(f"nifti:file={files}")
+    (output,) = _run_step(Step("step", module, queries, dict(module.declare_outputs())), instance)
     image = sitk.ReadImage(str(output.path))
     assert image.GetSpacing() == pytest.approx(SPACING) and image.GetOrigin() == pytest.approx(ORIGIN)
     return output, sitk.GetArrayFromImage(image)
@@ -90,6 +93,7 @@ def test_keep_largest_components_by_segment_id(tmp_path):
     assert out.dtype == np.uint8
     assert (out == 1).sum() == 64 + 27 and (out == 3).sum() == 32 and (out == 2).sum() == 1
     assert output.labels == KIDNEY and output.meta["roi"] == "KIDNEY,KIDNEY_CYST,KIDNEY_TUMOR"
+    assert output.meta["model"] == "bamf" and output.meta["processed"] == "step"
     assert (tmp_path / "kidney.nii.gz").read_bytes() == before
     assert not [p for p in output.path.parent.iterdir() if p.name.startswith(".tmp")]
 
@@ -105,6 +109,13 @@ def test_undeclared_voxel_values_are_a_step_error(tmp_path):
     source = seg_item(tmp_path, "kidney", kidney_map(), {1: "KIDNEY", 3: "KIDNEY_TUMOR"})
     with pytest.raises(StepError, match=r"values \[2\]"):
         run(KeepLargestComponents, {}, tmp_path, segmentation=source)
+
+
+def test_image_passed_as_label_map_is_a_step_error(tmp_path):
+    ct = DataItem(FileType.NIFTI, nifti(tmp_path / "ct.nii.gz", np.full((4, 4, 4), -1000, np.int16)),
+                  {"mod": "ct", "file": "ct"}, labels=KIDNEY)
+    with pytest.raises(StepError, match="ct.nii.gz.*looks like an image"):
+        run(KeepLargestComponents, {}, tmp_path, segmentation=ct)
 
 
 def test_missing_label_table_is_a_step_error(tmp_path):
@@ -130,8 +141,11 @@ def test_keep_centermost_component(tmp_path):
     vol[0:5, 0:5, 0:5] = 1
     vol[9:12, 9:12, 9:12] = 1
     source = seg_item(tmp_path, "prostate", vol, {1: "PROSTATE"})
-    _, out = run(KeepCentermostComponent, {"labels": ["PROSTATE"]}, tmp_path, segmentation=source)
+    params = {"labels": ["PROSTATE"], "min_fraction_of_largest": 0.1}
+    _, out = run(KeepCentermostComponent, params, tmp_path, segmentation=source)
     assert out.sum() == 27 and out[10, 10, 10] == 1
+    _, out = run(KeepCentermostComponent, {**params, "min_fraction_of_largest": 0.5}, tmp_path, segmentation=source)
+    assert out.sum() == 125
 
 
 def nodule_map() -> np.ndarray:
@@ -211,21 +225,28 @@ def test_region_on_another_grid(tmp_path):
     lungs = DataItem(
         FileType.NIFTI,
         nifti(tmp_path / "small.nii.gz", np.full((6, 12, 12), 10, dtype=np.uint8)),
-        {"mod": "seg"},
+        {"mod": "seg", "file": "small"},
         labels={10: "LUNG"},
     )
     with pytest.raises(StepError, match="not on the grid"):
         run(RestrictToRegion, {"labels": [1], "region_labels": ["LUNG"]}, tmp_path, segmentation=tumour, region=lungs)
 
 
-def test_region_made_of_the_restricted_labels(tmp_path):
+def test_region_and_labels_from_one_map(tmp_path):
     source = seg_item(tmp_path, "lung", nodule_map(), LUNG)
-    params = {"labels": ["LUNG_NODULE"], "region_labels": ["LUNG", "LUNG_NODULE"]}
-    with pytest.raises(StepError, match="restricted to itself"):
+    params = {"labels": ["LUNG_NODULE"], "region_labels": ["LUNG"]}
+    with pytest.raises(StepError, match="both select .*KeepComponentsConnectedToRegion"):
         run(RestrictToRegion, params, tmp_path, segmentation=source, region=source)
+    params["region_labels"] = ["LUNG", "LUNG_NODULE"]
+    with pytest.raises(StepError, match="restricted to itself"):
+        run(KeepComponentsConnectedToRegion, params, tmp_path, segmentation=source, region=source)
+    vol = nodule_map()
+    vol[8:19] = 0  # the large nodule now touches nothing; small ones sit in the lung
+    vol[15:17, 0:3, 0:3] = 2  # a nodule outside the lung
+    source = seg_item(tmp_path, "lung2", vol, LUNG)
     params["region_labels"] = ["LUNG"]
-    _, out = run(RestrictToRegion, params, tmp_path, segmentation=source, region=source)
-    assert (out == 2).sum() == 0  # nodules replace lung voxels, so none lies inside label 1
+    _, out = run(KeepComponentsConnectedToRegion, params, tmp_path, segmentation=source, region=source)
+    assert (out == 2).sum() == 1 + 50 and out[15, 0, 0] == 0
 
 
 def test_empty_region_fails_unless_allowed(tmp_path):
@@ -259,7 +280,7 @@ def test_zero_edge_slices_and_close_label(tmp_path):
 def test_mask_outside_field_of_view(tmp_path):
     tumour, _ = tumour_and_lungs(tmp_path)
     ct = np.zeros((6, 12, 12), dtype=np.int16)  # the original CT covers the first 6 slices only
-    original = DataItem(FileType.NIFTI, nifti(tmp_path / "ct.nii.gz", ct), {"mod": "ct"})
+    original = DataItem(FileType.NIFTI, nifti(tmp_path / "ct.nii.gz", ct), {"mod": "ct", "file": "ct"})
     _, out = run(MaskOutsideFieldOfView, {}, tmp_path, segmentation=tumour, original=original)
     assert out[:6].sum() == 16 and out[6:].sum() == 0
 
@@ -267,7 +288,7 @@ def test_mask_outside_field_of_view(tmp_path):
 def test_field_of_view_on_the_same_grid_is_a_step_error(tmp_path):
     tumour, _ = tumour_and_lungs(tmp_path)
     ct = np.zeros((12, 12, 12), dtype=np.int16)
-    original = DataItem(FileType.NIFTI, nifti(tmp_path / "ct.nii.gz", ct), {"mod": "ct"})
+    original = DataItem(FileType.NIFTI, nifti(tmp_path / "ct.nii.gz", ct), {"mod": "ct", "file": "ct"})
     with pytest.raises(StepError, match="before resampling"):
         run(MaskOutsideFieldOfView, {}, tmp_path, segmentation=tumour, original=original)
 
@@ -413,6 +434,7 @@ def test_roi_of_inherited_outputs_is_known_to_validation(tmp_path):
         ({"RemapLabels": {"mapping": {1: 2}, "segments": {3: "LUNG"}}}, "segment id of every"),
         ({"MajorityVote": {"folds": 1}}, "'folds'"),
         ({"CloseLabel": {"label": 1}}, "'radius': required"),
+        ({"KeepCentermostComponent": {}}, "'min_fraction_of_largest': required"),
         ({"RestrictToRegion": {"labels": [1]}}, "'region_labels': required"),
     ],
 )
@@ -435,6 +457,16 @@ def test_segmentation_query_on_a_missing_roi_is_a_config_error(tmp_path):
     step = {"module": "KeepLargestComponents", "inputs": {"segmentation": "nifti:mod=seg:roi=LIVER"}}
     with pytest.raises(ConfigError, match="matches nothing"):
         chain(tmp_path, step)
+
+
+def test_consumer_of_a_missing_processor_step_is_a_config_error(tmp_path):
+    """Selecting processed=<step> downstream makes a post-processing step left out of the chain
+    (the public BAMF packaging's mistake) a config error instead of a silently skipped step."""
+    consumer = {"module": "ZeroEdgeSlices", "params": {"count": 1},
+                "inputs": {"segmentation": "nifti:mod=seg:processed=KeepLargestComponents"}}
+    assert chain(tmp_path, {"KeepLargestComponents": {"k": 2}}, consumer).steps[-1].id == "ZeroEdgeSlices"
+    with pytest.raises(ConfigError, match="processed=KeepLargestComponents' matches nothing"):
+        chain(tmp_path, consumer)
 
 
 def test_majority_vote_needs_fold_predictions(tmp_path):

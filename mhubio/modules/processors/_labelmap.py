@@ -12,6 +12,7 @@ of doing nothing.
 from __future__ import annotations
 
 import abc
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,14 +20,14 @@ from typing import Annotated, Any
 
 import numpy as np
 import SimpleITK as sitk
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.fileio import atomic_path
 from mhubio.core.module import Input, Module, Output
-from mhubio.core.registry import unknown_name_message
+from mhubio.postprocessing import label_voxel_counts
 from mhubio.segdb import segment_ids
 
 _GRID_TOLERANCE = 1e-4
@@ -35,8 +36,21 @@ _GRID_TOLERANCE = 1e-4
 def check_segment_id(value: str) -> str:
     """Return ``value`` if it is a segment id of :mod:`mhubio.segdb`."""
     known = segment_ids()
-    if value not in known:
-        raise ValueError(unknown_name_message("segment id", value, known))
+    if value in known:
+        return value
+    close = difflib.get_close_matches(value, known, n=3)
+    if close:
+        hint = f"did you mean {' or '.join(map(repr, close))}?"
+    elif value.strip().isdigit():
+        hint = "write label values as numbers, without quotes"
+    else:
+        hint = "see mhubio/segdb/data/segments.csv"
+    raise ValueError(f"unknown segment id {value!r} ({hint})")
+
+
+def _reject_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(f"a label must be a value or a segment id, got {value!r}")
     return value
 
 
@@ -58,7 +72,7 @@ def _check_label_refs(values: list[int | str]) -> list[int | str]:
 
 SegmentId = Annotated[str, AfterValidator(check_segment_id)]
 """A segment id known to :mod:`mhubio.segdb`."""
-LabelRef = Annotated[int | str, AfterValidator(_check_label_ref)]
+LabelRef = Annotated[int | str, BeforeValidator(_reject_bool), AfterValidator(_check_label_ref)]
 """A label: its value in the label map or its segment id."""
 LabelRefs = Annotated[list[LabelRef], AfterValidator(_check_label_refs)]
 """A non-empty list of distinct labels."""
@@ -139,8 +153,8 @@ def read_label_map(item: DataItem) -> LabelMap:
     Raises
     ------
     StepError
-        If the item has no label table, is not 3-D, holds non-integer values or
-        values that its label table does not declare.
+        If the item has no label table, is not 3-D, holds negative or non-integer
+        values, or values that its label table does not declare.
     """
     name = str(item)
     if not item.labels:
@@ -156,7 +170,11 @@ def read_label_map(item: DataItem) -> LabelMap:
         if not np.array_equal(array, np.rint(array)) or (array.size and array.min() < 0):
             raise StepError(f"{name} holds non-integer or negative values; it is not a label map")
         array = array.astype(np.min_scalar_type(int(array.max()) if array.size else 0))
-    undeclared = sorted(set(np.unique(array).tolist()) - set(item.labels) - {0})
+    try:
+        present = label_voxel_counts(array)
+    except ValueError as error:
+        raise StepError(f"{name}: {error}") from error
+    undeclared = sorted(set(present) - set(item.labels))
     if undeclared:
         raise StepError(
             f"{name} holds label values {undeclared[:20]} that its label table does not declare "
@@ -212,20 +230,23 @@ def read_region(
     return np.isin(region_map.array, values)
 
 
-def _voxel_counts(array: np.ndarray) -> dict[int, int]:
-    values, counts = np.unique(array, return_counts=True)
-    return {int(v): int(c) for v, c in zip(values, counts) if v != 0}
-
-
 class LabelMapProcessor(Module, metaclass=abc.ABCMeta):
     """A step that turns the label map ``segmentation`` into a new one on the same grid.
 
     Subclasses implement :meth:`transform`; reading, validation, logging of the
-    voxel counts per label and the atomic write are done here.
+    voxel counts per label and the atomic write are done here. The output carries
+    ``processed=<step id>`` so that a workflow can select the result of one step.
     """
 
     inputs = {"segmentation": Input("nifti:mod=seg", description="label map with a label table")}
-    outputs = {"segmentation": Output(FileType.NIFTI, inherit="segmentation")}
+
+    def declare_outputs(self) -> Mapping[str, Output]:
+        """The processed label map: the input's metadata plus ``processed=<step id>``."""
+        return {"segmentation": self.output_declaration()}
+
+    def output_declaration(self, **meta: str) -> Output:
+        """Declaration of the output label map, with extra metadata ``meta``."""
+        return Output(FileType.NIFTI, {"processed": self.step_id, **meta}, inherit="segmentation")
 
     @abc.abstractmethod
     def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
@@ -235,7 +256,7 @@ class LabelMapProcessor(Module, metaclass=abc.ABCMeta):
         """Read, transform, log what changed and write the label map."""
         source = read_label_map(inputs["segmentation"])
         result = self.transform(source, inputs)
-        before, after = _voxel_counts(source.array), _voxel_counts(result.array)
+        before, after = label_voxel_counts(source.array), label_voxel_counts(result.array)
         changes = [
             f"{v}={result.table.get(v, source.table.get(v, '?'))}: {before.get(v, 0)} -> {after.get(v, 0)}"
             for v in sorted(set(before) | set(after))

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import Field, PositiveInt, model_validator
 
 from mhubio.core.errors import StepError
-from mhubio.core.filetypes import FileType
 from mhubio.core.module import Output
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
@@ -59,8 +58,8 @@ class FilterComponentsByDiameter(LabelMapProcessor):
     def declare_outputs(self) -> Mapping[str, Output]:
         """The label table gains ``oversize_segment`` at run time if it is set."""
         if self.params.oversize_segment is None:
-            return self.outputs
-        return {"segmentation": Output(FileType.NIFTI, {"roi": ANY}, inherit="segmentation")}
+            return super().declare_outputs()
+        return {"segmentation": self.output_declaration(roi=ANY)}
 
     def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
         p = self.params

@@ -32,7 +32,11 @@ class MajorityVote(Module):
         threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_VOTE_THRESHOLD
 
     inputs = {"folds": Input("nifti:mod=seg:fold=*", many=True, description="one label map per fold")}
-    outputs = {"segmentation": Output(FileType.NIFTI, {"mod": "seg", "fold": "ensemble"}, inherit="folds")}
+
+    def declare_outputs(self) -> Mapping[str, Output]:
+        """The ensemble label map: ``fold=ensemble``, ``processed=<step id>``."""
+        meta = {"mod": "seg", "fold": "ensemble", "processed": self.step_id}
+        return {"segmentation": Output(FileType.NIFTI, meta, inherit="folds")}
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Vote label by label and write the ensemble label map."""
@@ -64,6 +68,5 @@ class MajorityVote(Module):
             result[votes] = value
         output = outputs["segmentation"]
         shared = {k: v for k, v in items[0].meta.items() if all(i.meta.get(k) == v for i in items)}
-        output.meta.update({k: v for k, v in shared.items() if k != "roi"})
-        output.meta["fold"] = "ensemble"
+        output.meta.update({k: v for k, v in shared.items() if k not in ("roi", "fold", "processed")})
         write_label_map(first.with_array(result), output)

@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import NonNegativeInt, PositiveInt, model_validator
 
 from mhubio.core.errors import StepError
-from mhubio.core.filetypes import FileType
 from mhubio.core.module import Output
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
@@ -47,7 +46,7 @@ class RemapLabels(LabelMapProcessor):
         roi = ANY if self.params.unmapped is Unmapped.KEEP else ",".join(
             segment for _, segment in sorted(self.params.segments.items())
         )
-        return {"segmentation": Output(FileType.NIFTI, {"roi": roi}, inherit="segmentation")}
+        return {"segmentation": self.output_declaration(roi=roi)}
 
     def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
         p = self.params

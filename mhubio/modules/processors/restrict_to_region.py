@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mhubio.core.errors import StepError
 from mhubio.core.module import Input
 from mhubio.core.params import Params
 from mhubio.modules.processors._labelmap import (
@@ -20,8 +21,11 @@ from mhubio.postprocessing import RegionSide, restrict_to_region
 class RestrictToRegion(LabelMapProcessor):
     """Keep ``labels`` voxel by voxel on one ``side`` of the region ``region_labels``.
 
-    The region is read from the input ``region`` (a label map on the same grid,
-    e.g. TotalSegmentator's breast or lungs). See
+    The region is read from the input ``region``, another label map on the same
+    grid (e.g. TotalSegmentator's breast or lungs). Region and labels from one
+    label map are an error: its labels never overlap, so the step would remove
+    every voxel (inside) or nothing (outside); use
+    ``KeepComponentsConnectedToRegion`` for that. See
     :func:`mhubio.postprocessing.restrict_to_region`.
     """
 
@@ -41,6 +45,12 @@ class RestrictToRegion(LabelMapProcessor):
     def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
         p = self.params
         labels = label_map.resolve(p.labels, "labels")
+        if inputs["region"].path == label_map.path:
+            raise StepError(
+                f"inputs 'segmentation' and 'region' both select {label_map.name}; labels of one map "
+                "never overlap, so this would remove all or nothing. Point 'region' to another label "
+                "map or use KeepComponentsConnectedToRegion"
+            )
         region = read_region(inputs["region"], p.region_labels, label_map, labels)
         fill = 0 if p.fill_label is None else label_map.resolve_one(p.fill_label, "fill_label")
         return label_map.with_array(

@@ -1,0 +1,74 @@
+"""``mhub test``: run a model's test cases and compare with the references."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mhubio.core.config import workflow_path
+from mhubio.core.exitcodes import ExitCode
+from mhubio.core.logs import ProgressPrinter
+from mhubio.core.report import REPORT_NAME
+from mhubio.core.runner import LOG_DIR_NAME, RunOptions, run_workflow
+from mhubio.modeltest.compare import compare_files
+from mhubio.modeltest.spec import ModelTestCase
+
+IGNORED = {REPORT_NAME}
+
+
+@dataclass
+class CaseResult:
+    """Outcome of one test case."""
+
+    case: ModelTestCase
+    exit_code: ExitCode
+    problems: list[str] = field(default_factory=list)
+    compared: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether the run succeeded and every output matched."""
+        return self.exit_code == ExitCode.SUCCESS and not self.problems
+
+
+def output_files(folder: Path) -> dict[str, Path]:
+    """Result files of an output folder by relative path (report and logs left out)."""
+    return {
+        str(p.relative_to(folder)): p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in IGNORED and LOG_DIR_NAME not in p.relative_to(folder).parts
+    }
+
+
+def run_case(model: str, case: ModelTestCase, update: bool = False, quiet: bool = True) -> CaseResult:
+    """Run one case; compare its outputs with the reference, or (``update``) replace the reference."""
+    with tempfile.TemporaryDirectory(prefix="mhub-test-") as tmp:
+        input_dir = case.sample.write(Path(tmp) / "input")
+        output_dir = Path(tmp) / "output"
+        report = run_workflow(
+            workflow_path(model, case.workflow), RunOptions(input_dir, output_dir, workflow=case.workflow),
+            ProgressPrinter(quiet=quiet),
+        )
+        result = CaseResult(case, report.exit_code)
+        if report.exit_code != ExitCode.SUCCESS:
+            result.problems.append(f"run exited {int(report.exit_code)} ({report.exit_code.description}): {report.error or ''}")
+            return result
+        produced = output_files(output_dir)
+        if update:
+            shutil.rmtree(case.reference, ignore_errors=True)
+            for relative, path in produced.items():
+                (case.reference / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, case.reference / relative)
+            result.compared = sorted(produced)
+            return result
+        expected = output_files(case.reference) if case.reference.is_dir() else {}
+        if not expected:
+            result.problems.append(f"reference folder {case.reference} is missing or empty (create it with --update)")
+        missing, extra = sorted(set(expected) - set(produced)), sorted(set(produced) - set(expected))
+        result.problems += [f"missing output {m}" for m in missing] + [f"unexpected output {e}" for e in extra]
+        for relative in sorted(set(expected) & set(produced)):
+            result.compared.append(relative)
+            result.problems += compare_files(produced[relative], expected[relative])
+        return result

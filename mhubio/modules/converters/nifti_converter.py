@@ -1,0 +1,46 @@
+"""NiftiConverter: DICOM series -> NIfTI with the exact header geometry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mhubio.core.data import DataItem, Instance
+from mhubio.core.errors import StepError
+from mhubio.core.filetypes import FileType
+from mhubio.core.module import Input, Module, Output
+from mhubio.dicom.scan import scan_files
+from mhubio.dicom.series import SeriesGeometryError
+from mhubio.dicom.volume import VolumeReadError, read_series_image, write_nifti
+
+
+class NiftiConverter(Module):
+    """Convert the series' DICOM files to one NIfTI volume.
+
+    Slices are stacked along the slice normal; origin, spacing and direction come
+    from the DICOM headers; the modality LUT (rescale) is applied, and compressed
+    transfer syntaxes are decoded by pydicom's handlers. The file is written
+    under a temporary name and renamed when complete. The output inherits the
+    metadata of the DICOM item (``dicom:mod=ct`` -> ``nifti:mod=ct``).
+    """
+
+    inputs = {"dicom": Input("dicom", description="the series, files in slice order")}
+    outputs = {"nifti": Output(FileType.NIFTI, inherit="dicom")}
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        """Re-index the item's files, read the volume and write the NIfTI file."""
+        item: DataItem = inputs["dicom"]
+        scanned = scan_files(item.files)
+        problems = [*scanned.unreadable, *scanned.rejected_files]
+        problems += [(path, "no longer a DICOM file") for path in scanned.non_dicom]
+        if problems or len(scanned.series) != 1:
+            path, reason = problems[0] if problems else (item.path, "files of several series")
+            raise StepError(
+                f"{instance.label}: the input changed since it was imported ({path}: {reason})"
+            )
+        (series,) = scanned.series.values()
+        try:
+            image = read_series_image(series)
+        except (VolumeReadError, SeriesGeometryError) as exc:
+            raise StepError(str(exc)) from exc
+        write_nifti(image, outputs["nifti"].path)
