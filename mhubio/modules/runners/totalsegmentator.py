@@ -22,11 +22,9 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import logging
 import os
-import sys
-import types
 from collections.abc import Iterator, Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,21 +37,16 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.core.registry import unknown_name_message
+from mhubio.modules.runners.device import DeviceChoice, select_device
+from mhubio.modules.runners.nnunet_common import captured_stdout, skip_primus_trainers
 from mhubio.weights import InstalledWeights, require_weights
+
+log = logging.getLogger("mhub.runners.totalsegmentator")
 
 LABEL_MAPS = {"total": "totalsegmentator_total"}
 """TotalSegmentator task -> segdb label map (class name -> segment id)."""
 
 _ENV_KEYS = ("TOTALSEG_HOME_DIR", "TOTALSEG_WEIGHTS_PATH", "nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
-_PRIMUS_TRAINERS = "nnunetv2.training.nnUNetTrainer.primus.primus_trainers"
-
-
-class Device(Enum):
-    """Where inference runs; ``auto`` uses CUDA when available."""
-
-    AUTO = "auto"
-    CPU = "cpu"
-    CUDA = "cuda"
 
 
 class TotalSegmentatorRunner(Module):
@@ -70,7 +63,7 @@ class TotalSegmentatorRunner(Module):
         fast: bool = False
         roi_subset: list[str] | None = None
         robust_crop: bool = False
-        device: Device = Device.AUTO
+        device: DeviceChoice = DeviceChoice.AUTO
 
         @field_validator("roi_subset")
         @classmethod
@@ -127,7 +120,7 @@ class TotalSegmentatorRunner(Module):
         import nibabel as nib
         import numpy as np
 
-        device = self._device(instance)
+        device = "gpu" if select_device(self.params.device, self.step_id).type == "cuda" else "cpu"
         ct: DataItem = inputs["ct"]
         home = Path(self.context.work_dir) / "totalsegmentator-home"
         with totalsegmentator_environment(home, self.weights_root):
@@ -156,38 +149,28 @@ class TotalSegmentatorRunner(Module):
             weights=weight_hashes(self.weights),
         )
 
-    def _device(self, instance: Instance) -> str:
-        import torch
-
-        if self.params.device is Device.CPU:
-            return "cpu"
-        if torch.cuda.is_available():
-            return "gpu"
-        if self.params.device is Device.CUDA:
-            instance.warn("device cuda requested but no CUDA device is available; running TotalSegmentator on the CPU")
-        return "cpu"
-
     def _predict(self, ct: Path, device: str, instance: Instance):
         import torch
 
         try:
             return self._call(ct, device)
         except torch.cuda.OutOfMemoryError:
-            if device != "gpu" or self.params.device is not Device.AUTO:
+            if device != "gpu" or self.params.device is not DeviceChoice.AUTO:
                 raise
             instance.warn("TotalSegmentator ran out of GPU memory; repeating on the CPU")
             torch.cuda.empty_cache()
             return self._call(ct, "cpu")
 
     def _call(self, ct: Path, device: str):
-        _hide_primus_trainers()
+        skip_primus_trainers()
         from totalsegmentator.python_api import totalsegmentator
 
-        return totalsegmentator(
-            ct, None, ml=True, task=self.params.task, fast=self.params.fast, roi_subset=self.params.roi_subset,
-            robust_crop=self.params.robust_crop, device=device, quiet=True, skip_saving=True,
-            nr_thr_resamp=1, nr_thr_saving=1,
-        )
+        with captured_stdout(log):
+            return totalsegmentator(
+                ct, None, ml=True, task=self.params.task, fast=self.params.fast, roi_subset=self.params.roi_subset,
+                robust_crop=self.params.robust_crop, device=device, quiet=True, skip_saving=True,
+                nr_thr_resamp=1, nr_thr_saving=1,
+            )
 
 
 def class_labels(task: str, roi_subset: list[str] | None = None) -> dict[int, str]:
@@ -243,11 +226,3 @@ def totalsegmentator_environment(home: Path, weights_root: Path) -> Iterator[Non
             else:
                 os.environ[key] = value
 
-
-def _hide_primus_trainers() -> None:
-    """Keep nnU-Net's trainer search from importing the Primus trainers.
-
-    They import torchvision, whose PyPI build does not load beside the CPU
-    build of torch; TotalSegmentator never uses them.
-    """
-    sys.modules.setdefault(_PRIMUS_TRAINERS, types.ModuleType(_PRIMUS_TRAINERS))
