@@ -120,9 +120,15 @@ def _install(
         stamp = InstalledWeights(entry.name, unpacked, sha256, hash_tree(unpacked), entry.url)
         write_stamp(stamp)
         target.parent.mkdir(parents=True, exist_ok=True)
+        previous = staging / "previous"
         if target.exists():
-            os.replace(target, staging / "previous")
-        os.replace(unpacked, target)
+            os.replace(target, previous)
+        try:
+            os.replace(unpacked, target)
+        except OSError:
+            if previous.exists():
+                os.replace(previous, target)
+            raise
         log.info("installed weights %s (%d files) in %s", entry.name, len(stamp.files), target)
         return InstalledWeights(entry.name, target, sha256, stamp.files, entry.url)
     finally:

@@ -77,13 +77,27 @@ def entry(name: str, url: str, digest: str, archive: str = "zip", target: str | 
     return {"name": name, "url": url, "sha256": digest, "archive": archive, "target": target or f"toy/{name}", **extra}
 
 
+class _Handler(SimpleHTTPRequestHandler):
+    """Static files, plus ``/moved/NAME`` answered with a redirect to ``/NAME`` (as release hosts do)."""
+
+    def do_GET(self):
+        if self.path.startswith("/moved/"):
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/moved"))
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture()
 def http_root(tmp_path):
     """A local HTTP server on a random port serving ``tmp_path/http``."""
     root = tmp_path / "http"
     root.mkdir()
-    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    handler = partial(_Handler, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -199,6 +213,14 @@ def test_fetch_over_http_tar_gz_with_strip_components(tmp_path, http_root):
     assert sorted(installed.files) == sorted(FILES)
     context = RunContext(tmp_path, tmp_path, tmp_path, ModelInfo("toy", "1"), weights_dir=tmp_path / "weights")
     assert require_weights(context, folder, "B").files == installed.files
+
+
+def test_fetch_follows_http_redirects(tmp_path, http_root):
+    served, base = http_root
+    data = make_zip(served / "a.zip", FILES)
+    folder = write_model(tmp_path / "models", "toy", [entry("A", f"{base}/moved/a.zip", sha256(data))])
+    (installed,) = fetch(load_manifest(folder), tmp_path / "weights")
+    assert sorted(installed.files) == sorted(FILES)
 
 
 def test_fetch_single_file_and_http_404(tmp_path, http_root):
