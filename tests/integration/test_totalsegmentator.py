@@ -95,19 +95,27 @@ def ct_nifti(series_dir: Path, path: Path) -> Path:
     return write_nifti(read_series_image(series), path)
 
 
-def run_runner(tmp_path: Path, model_dir: Path, ct: Path, **params) -> DataItem:
-    weights = tmp_path / "weights"
+def make_runner(tmp_path: Path, model_dir: Path, **params) -> TotalSegmentatorRunner:
     context = RunContext(tmp_path, tmp_path / "out", tmp_path / "work", ModelInfo("totalsegmentator", "2.18.0", model_dir),
-                         weights_dir=weights)
+                         weights_dir=tmp_path / "weights")
     runner = TotalSegmentatorRunner("TotalSegmentatorRunner", TotalSegmentatorRunner.Params(device="cpu", **params),
                                     context)
     runner.preflight()
-    instance = Instance("1.2.3", {}, tmp_path / "work" / "instance")
+    runner.ensure_setup()
+    return runner
+
+
+def segment(runner: TotalSegmentatorRunner, ct: Path, uid: str = "1.2.3") -> DataItem:
+    instance = Instance(uid, {}, runner.context.work_dir / uid)
     instance.workdir.mkdir(parents=True)
     out = DataItem(FileType.NIFTI, instance.workdir / "seg.nii.gz", {"mod": "seg"})
     runner.process(instance, {"ct": DataItem(FileType.NIFTI, ct, {"mod": "ct"})}, {"segmentation": out})
     assert instance.warnings == []
     return out
+
+
+def run_runner(tmp_path: Path, model_dir: Path, ct: Path, **params) -> DataItem:
+    return segment(make_runner(tmp_path, model_dir, **params), ct)
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +205,26 @@ def test_fast_mode_on_generated_ct_to_valid_seg(tmp_path, synthetic_ct):
     assert description.segment_label == liver.label
     assert (description.segmented_property_type.value, description.segmented_property_type.scheme_designator) == (
         liver.type.value, liver.type.scheme_designator)
+
+
+@pytest.mark.slow
+def test_checkpoint_is_loaded_once_per_run(tmp_path, synthetic_ct, monkeypatch):
+    import nnunetv2.inference.predict_from_raw_data as predict_module
+
+    _, ct = synthetic_ct
+    model_dir = build_release(tmp_path, {297: "liver"})
+    fetch(load_manifest(model_dir), tmp_path / "weights")
+    loaded = []
+    original_load = predict_module.torch.load
+    monkeypatch.setattr(predict_module.torch, "load", lambda path, *a, **k: loaded.append(path) or original_load(path, *a, **k))
+    runner = make_runner(tmp_path, model_dir, fast=True)
+    first, second = segment(runner, ct, "1.1"), segment(runner, ct, "1.2")
+    assert len(loaded) == 1 and str(loaded[0]).endswith("fold_0/checkpoint_final.pth")
+    assert np.array_equal(np.asarray(nib.load(first.path).dataobj), np.asarray(nib.load(second.path).dataobj))
+    runner.teardown()
+    import totalsegmentator.nnunet as ts_nnunet
+
+    assert ts_nnunet.nnUNetPredictor is predict_module.nnUNetPredictor
 
 
 @pytest.mark.slow

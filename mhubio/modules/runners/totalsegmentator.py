@@ -10,11 +10,12 @@ entries, installed by ``mhub weights fetch``: each entry is one
 their common parent stops it from downloading.  Usage statistics are
 switched off in a private TotalSegmentator home inside the run's work folder.
 
-The API builds a new nnU-Net predictor (and loads its checkpoint) on every
-call, for each part model; a run therefore loads the weights once per series.
-Loading takes seconds against minutes of inference and keeps the release's
-pre- and post-processing untouched, which is why the API is used instead of
-driving ``nnUNetPredictor`` directly.
+The API builds a new nnU-Net predictor and loads its checkpoint on every call,
+for each part model.  While the runner calls it, TotalSegmentator's reference
+to ``nnUNetPredictor`` is swapped for a subclass that keeps the loaded networks
+of the run (:class:`PredictorCache`), so each checkpoint is read once per run
+and not once per series; the API, with the release's pre- and post-processing,
+is otherwise used unchanged.
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ class TotalSegmentatorRunner(Module):
             description="multi-label map on the CT grid",
         )
     }
+
+    def setup(self) -> None:
+        """Start the run's cache of loaded networks."""
+        self.predictors = PredictorCache()
+
+    def teardown(self) -> None:
+        """Release the loaded networks."""
+        self.predictors = PredictorCache()
 
     def preflight(self) -> None:
         """Check that every class has a segment id and that all needed weights are installed."""
@@ -165,12 +174,47 @@ class TotalSegmentatorRunner(Module):
         skip_primus_trainers()
         from totalsegmentator.python_api import totalsegmentator
 
-        with captured_stdout(log):
+        with captured_stdout(log), self.predictors.installed():
             return totalsegmentator(
                 ct, None, ml=True, task=self.params.task, fast=self.params.fast, roi_subset=self.params.roi_subset,
                 robust_crop=self.params.robust_crop, device=device, quiet=True, skip_saving=True,
                 nr_thr_resamp=1, nr_thr_saving=1,
             )
+
+
+class PredictorCache:
+    """Loaded nnU-Net networks of one run, keyed by model folder, folds and checkpoint."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[tuple[str, tuple[str, ...], str], tuple] = {}
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Make TotalSegmentator build predictors that reuse the networks of this cache."""
+        import totalsegmentator.nnunet as ts_nnunet
+
+        original = ts_nnunet.nnUNetPredictor
+        cache = self
+
+        class CachedPredictor(original):
+            def initialize_from_trained_model_folder(self, model_training_output_dir, use_folds,
+                                                     checkpoint_name="checkpoint_final.pth"):
+                folds = tuple(str(f) for f in use_folds) if use_folds is not None else ()
+                key = (str(model_training_output_dir), folds, checkpoint_name)
+                if key in cache.loaded:
+                    self.manual_initialization(*cache.loaded[key])
+                    return
+                super().initialize_from_trained_model_folder(model_training_output_dir, use_folds, checkpoint_name)
+                log.info("loaded nnU-Net model %s (folds %s)", model_training_output_dir, ", ".join(folds))
+                cache.loaded[key] = (self.network, self.plans_manager, self.configuration_manager,
+                                     self.list_of_parameters, self.dataset_json, self.trainer_name,
+                                     self.allowed_mirroring_axes)
+
+        ts_nnunet.nnUNetPredictor = CachedPredictor
+        try:
+            yield
+        finally:
+            ts_nnunet.nnUNetPredictor = original
 
 
 def class_labels(task: str, roi_subset: list[str] | None = None) -> dict[int, str]:
