@@ -133,7 +133,7 @@ class TotalSegmentatorRunner(Module):
         ct: DataItem = inputs["ct"]
         home = Path(self.context.work_dir) / "totalsegmentator-home"
         with totalsegmentator_environment(home, self.weights_root):
-            result = self._predict(ct.path, device, instance)
+            result, device = self._predict(ct.path, device, instance)
         data = np.asarray(result.dataobj)
         unexpected = sorted(set(np.unique(data).tolist()) - {0} - set(self.labels))
         if unexpected:
@@ -158,17 +158,18 @@ class TotalSegmentatorRunner(Module):
             weights=weight_hashes(self.weights),
         )
 
-    def _predict(self, ct: Path, device: str, instance: Instance):
+    def _predict(self, ct: Path, device: str, instance: Instance) -> tuple[Any, str]:
+        """The label image and the device that produced it (``auto`` falls back to the CPU on GPU OOM)."""
         import torch
 
         try:
-            return self._call(ct, device)
+            return self._call(ct, device), device
         except torch.cuda.OutOfMemoryError:
             if device != "gpu" or self.params.device is not DeviceChoice.AUTO:
                 raise
             instance.warn("TotalSegmentator ran out of GPU memory; repeating on the CPU")
             torch.cuda.empty_cache()
-            return self._call(ct, "cpu")
+            return self._call(ct, "cpu"), "cpu"
 
     def _call(self, ct: Path, device: str):
         skip_primus_trainers()
