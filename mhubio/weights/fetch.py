@@ -111,11 +111,12 @@ def _install(
         sha256, md5 = _obtain(entry, archive, source_dir)
         _check_checksums(manifest, entry, sha256, md5)
         unpacked = staging / "unpacked"
-        unpacked.mkdir()
+        dest = unpacked.joinpath(*entry.subdir.parts) if entry.subdir else unpacked
+        dest.mkdir(parents=True)
         if entry.archive is ArchiveFormat.FILE:
-            os.replace(archive, unpacked / entry.installed_name)
+            os.replace(archive, dest / entry.installed_name)
         else:
-            unpack(archive, entry.archive, unpacked, entry.strip_components)
+            unpack(archive, entry.archive, dest, entry.strip_components)
             archive.unlink()
         stamp = InstalledWeights(entry.name, unpacked, sha256, hash_tree(unpacked), entry.url)
         write_stamp(stamp)

@@ -132,6 +132,7 @@ def test_manifest_parses_all_fields(tmp_path):
         ("archive", "rar", "archive: one of zip, tar.gz, file"),
         ("target", "../outside", "target: a relative folder without '..'"),
         ("target", "/abs", "target: a relative folder"),
+        ("subdir", "a/../b", "subdir: a relative folder without '..'"),
         ("strip_components", -1, "strip_components: a non-negative integer"),
         ("md5", "xyz", "md5: 32 lower-case hex digits"),
         ("colour", "red", "colour: unknown field"),
@@ -237,6 +238,15 @@ def test_fetch_single_file_and_http_404(tmp_path, http_root):
         fetch(manifest, tmp_path / "weights", entries=["D"])
     with pytest.raises(WeightsError, match="no weights entry 'E'"):
         fetch(manifest, tmp_path / "weights", entries=["E"])
+
+
+def test_subdir_places_members_below_the_target(tmp_path):
+    data = make_zip(tmp_path / "v1.zip", {"3d_fullres/Task1/plans.pkl": b"p"})
+    folder = write_model(tmp_path / "models", "toy",
+                         [entry("A", (tmp_path / "v1.zip").as_uri(), sha256(data), subdir="nnUNet")])
+    (installed,) = fetch(load_manifest(folder), tmp_path / "weights")
+    assert dict(installed.files) == {"nnUNet/3d_fullres/Task1/plans.pkl": sha256(b"p")}
+    assert (tmp_path / "weights/toy/A/nnUNet/3d_fullres/Task1/plans.pkl").read_bytes() == b"p"
 
 
 def test_fetch_from_local_folder_uses_no_network(tmp_path):
