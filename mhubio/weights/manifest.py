@@ -16,8 +16,12 @@ Example
     target = "nnunet_v1/Task055_SegTHOR"
     strip_components = 0
 
-``sha256`` is required; an empty string means "not yet known" and makes
-fetching and verification fail until the checksum is recorded.
+Optional fields of an entry: ``strip_components`` (leading folders removed
+from the members), ``subdir`` (folder inside ``target`` that receives them),
+``md5`` (a checksum published by the host, checked as well) and ``filename``
+(for ``archive = "file"``).  ``sha256`` is required; an empty string means
+"not yet known" and makes fetching and verification fail until the checksum
+is recorded.  ``[[test]]`` tables belong to ``mhub test`` and are not read here.
 """
 
 from __future__ import annotations
