@@ -229,3 +229,15 @@ def test_radiomics_after_a_segmentation_model_on_real_ct(tmp_path):
                               text=True, check=False)
         assert [line for line in done.stdout.splitlines() if line.startswith("Error:")] == []
         assert "Found Root Template TID_1500 (MeasurementReport)" in done.stdout
+
+
+def test_a_seg_with_only_empty_segments_gives_warnings_not_outputs(tmp_path):
+    data = make_ct_with_seg(tmp_path / "in", seed=18, keep=("HEART",), drop=("HEART",), keep_empty=True)
+    done, report = run_model(tmp_path / "in", tmp_path / "out")
+    assert done.returncode == 0, done.stdout
+    (series,) = report["series"]
+    assert series["status"] == "done" and series["outputs"] == []
+    warnings = " | ".join(series["warnings"])
+    assert "no radiomics features for HEART" in warnings
+    assert "no radiomics SR written" in warnings
+    assert not (tmp_path / "out" / data.series.series_uid).exists()
