@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
 
 import highdicom as hd
 import numpy as np
@@ -13,9 +14,10 @@ import SimpleITK as sitk
 from radiomics import featureextractor
 
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
-from mhubio.segdb import get_segment
+from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub
+from tests.integration.test_radiomics_sr_validation import PIXELMED
 from tests.radiomics_helpers import CtWithSeg, label_image, make_ct_with_seg
 
 pytest.importorskip("radiomics")
@@ -134,8 +136,6 @@ def test_overlapping_seg_segments_each_get_their_features(tmp_path):
     lungs = np.isin(phantom.labels, [phantom.label_value("LEFT_LUNG"), phantom.label_value("RIGHT_LUNG")])
     left = phantom.mask("LEFT_LUNG")
     headers = data.headers
-    from mhubio.segdb import to_segment_description
-
     algorithm = hd.AlgorithmIdentificationSequence("Overlap test", hd.sr.CodedConcept("123110", "DCM",
                                                    "Artificial Intelligence"), "1")
     descriptions = [to_segment_description(get_segment("LUNG"), 1, algorithm),
@@ -222,9 +222,6 @@ def test_radiomics_after_a_segmentation_model_on_real_ct(tmp_path):
         pytest.skip("shared real CT not present")
     sr_path = run_after_segmentation(REAL_CT, tmp_path)
     if shutil.which("java"):
-        from tests.integration.test_radiomics_sr_validation import PIXELMED
-        import subprocess
-
         done = subprocess.run([*PIXELMED, str(sr_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, check=False)
         assert [line for line in done.stdout.splitlines() if line.startswith("Error:")] == []
