@@ -9,18 +9,21 @@ import subprocess
 
 import highdicom as hd
 import numpy as np
+import pydicom
 import pytest
 import SimpleITK as sitk
-from radiomics import featureextractor
 
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
 from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import write_ct_series
-from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub
+from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub
 from tests.integration.test_radiomics_sr_validation import PIXELMED
 from tests.radiomics_helpers import CtWithSeg, label_image, make_ct_with_seg
 
-pytest.importorskip("radiomics")
+featureextractor = pytest.importorskip("radiomics.featureextractor")
+
+# The shared real CT sits beside the main checkout; from a worktree (wt/<branch>) it is one level further up.
+REAL_CT_DIR = next((p for p in (REAL_CT, REPO.parents[1] / "shared" / "data" / REAL_CT.name) if p.is_dir()), REAL_CT)
 
 
 def pyradiomics_shape(image: sitk.Image, mask: sitk.Image) -> dict[str, float]:
@@ -218,9 +221,9 @@ def test_radiomics_after_a_segmentation_model(tmp_path):
 
 @pytest.mark.slow
 def test_radiomics_after_a_segmentation_model_on_real_ct(tmp_path):
-    if not REAL_CT.is_dir():
+    if not REAL_CT_DIR.is_dir():
         pytest.skip("shared real CT not present")
-    sr_path = run_after_segmentation(REAL_CT, tmp_path)
+    sr_path = run_after_segmentation(REAL_CT_DIR, tmp_path)
     if shutil.which("java"):
         done = subprocess.run([*PIXELMED, str(sr_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, check=False)
@@ -238,3 +241,14 @@ def test_a_seg_with_only_empty_segments_gives_warnings_not_outputs(tmp_path):
     assert "no radiomics features for HEART" in warnings
     assert "no radiomics SR written" in warnings
     assert not (tmp_path / "out" / data.series.series_uid).exists()
+
+
+def test_a_seg_without_series_reference_is_paired_by_frame_of_reference(tmp_path):
+    data = make_ct_with_seg(tmp_path / "in", seed=19, keep=("LIVER",))
+    seg = pydicom.dcmread(data.seg_path)
+    del seg.ReferencedSeriesSequence
+    seg.save_as(data.seg_path)
+    done, report = run_model(tmp_path / "in", tmp_path / "out")
+    assert done.returncode == 0, done.stdout
+    by_label = sr_features(tmp_path / "out" / data.series.series_uid / "pyradiomics.radiomics.sr.dcm")
+    assert sorted(by_label) == ["Liver"]
