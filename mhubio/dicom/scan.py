@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-import warnings
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
+from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
 __all__ = ["FileIssue", "ScanResult", "scan_files", "scan_folder"]
@@ -171,7 +171,8 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
     by_series: dict[str, dict[str, DicomInstance]] = {}
     for path in paths:
         try:
-            instance = _read_instance(path)
+            with quiet_pydicom():
+                instance = _read_instance(path)
         except _NotDicom:
             result.non_dicom.append(path)
             continue
@@ -183,6 +184,9 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
             continue
         except _Ignored as exc:
             result.ignored.append(FileIssue(path, str(exc)))
+            continue
+        except Exception as exc:  # malformed files make pydicom raise almost anything
+            result.unreadable.append(FileIssue(path, f"cannot be parsed: {exc}"))
             continue
         members = by_series.setdefault(instance.series_instance_uid, {})
         earlier = members.get(instance.sop_instance_uid)
@@ -218,30 +222,33 @@ def _read_instance(path: Path) -> DicomInstance:
 
 def _read_header(path: Path) -> tuple[Dataset, int]:
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise _Unreadable("not a regular file")
         with path.open("rb") as fp:
-            head = fp.read(132)
+            return _parse_header(fp, status.st_size)
     except PermissionError as exc:
         raise _Unreadable("permission denied") from exc
     except OSError as exc:
         raise _Unreadable(f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def _parse_header(fp: BinaryIO, size: int) -> tuple[Dataset, int]:
     if size == 0:
         raise _Unreadable("empty file (0 bytes)")
+    head = fp.read(132)
     has_preamble = head[128:132] == b"DICM"
     if not has_preamble and not _looks_like_raw_dataset(head):
         raise _NotDicom
+    fp.seek(0)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dataset = dcmread(
-                path,
-                force=not has_preamble,
-                specific_tags=_SPECIFIC_TAGS,
-                defer_size=_DEFER_SIZE,
-            )
-    except PermissionError as exc:
-        raise _Unreadable("permission denied") from exc
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+        dataset = dcmread(
+            fp,
+            force=not has_preamble,
+            specific_tags=_SPECIFIC_TAGS,
+            defer_size=_DEFER_SIZE,
+        )
+    except Exception as exc:  # malformed files make pydicom raise almost anything
         if not has_preamble:
             raise _NotDicom from exc
         raise _Unreadable(f"corrupt or truncated DICOM file: {exc}") from exc

@@ -6,9 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydicom import dcmread, dcmwrite
 from pydicom.dataset import FileMetaDataset
+from pydicom.fileset import FileSet
 
 from mhubio.dicom import scan as scan_module
 from mhubio.dicom.scan import scan_folder
@@ -126,13 +128,16 @@ def test_files_without_preamble_are_read(tmp_path: Path):
 
 
 def test_dicomdir_is_ignored(tmp_path: Path):
-    from mhubio.synthetic.bad_corpus import write_bad_corpus
-
-    case = next(c for c in write_bad_corpus(tmp_path / "corpus") if c.name == "dicomdir_and_nested_layout")
-    result = scan_folder(case.path)
+    series = write_ct_series(tmp_path / "src", shape=SHAPE, seed=14)
+    file_set = FileSet()
+    for path in series.files:
+        file_set.add(dcmread(path))
+    file_set.write(tmp_path / "media")
+    result = scan_folder(tmp_path / "media")
     [(path, reason)] = result.ignored
     assert path.name == "DICOMDIR" and "DICOMDIR" in reason
-    assert result.rejected_files == []
+    assert len(result.series[series.series_uid]) == SHAPE[0]
+    assert result.rejected_files == [] and result.unreadable == []
 
 
 def test_permission_denied_is_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -175,3 +180,32 @@ def test_missing_root_is_an_error(tmp_path: Path):
 def test_empty_folder_gives_empty_result(tmp_path: Path):
     result = scan_folder(tmp_path)
     assert result.series == {} and result.n_instances == 0
+
+
+def test_corrupted_files_never_stop_the_scan(tmp_path: Path):
+    """Every truncation point and random byte damage of a valid file is classified, never raised."""
+    series = write_ct_series(tmp_path / "src", shape=(2, 32, 32), seed=13)
+    original = series.files[0].read_bytes()
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    rng = np.random.default_rng(0)
+    for cut in range(0, len(original), 37):
+        (damaged / f"cut{cut:05d}").write_bytes(original[:cut])
+    for k in range(150):
+        data = np.frombuffer(original, dtype=np.uint8).copy()
+        positions = rng.integers(128, data.size, size=int(rng.integers(1, 20)))
+        data[positions] = rng.integers(0, 256, size=positions.size)
+        (damaged / f"noise{k:03d}").write_bytes(data.tobytes())
+    result = scan_folder(damaged)
+    classified = (result.n_instances + len(result.non_dicom) + len(result.unreadable)
+                  + len(result.rejected_files) + len(result.ignored))
+    assert classified == result.n_files == len(list(damaged.iterdir()))
+    assert any(name.startswith("cut") for name in (p.name for p, _ in result.unreadable))
+
+
+def test_special_files_are_not_opened(tmp_path: Path):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "dangling").symlink_to(tmp_path / "missing")
+    reasons = {p.name: r for p, r in scan_folder(tmp_path).unreadable}
+    assert reasons["pipe"] == "not a regular file"
+    assert reasons["dangling"].startswith("cannot be read")

@@ -1,0 +1,209 @@
+"""nnU-Net v1 (``nnunet==1.7.1``) inference in the running process, the model loaded once per run."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Mapping
+from enum import Enum
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from mhubio.core.data import AlgorithmInfo, DataItem, Instance
+from mhubio.core.errors import ConfigError, StepError
+from mhubio.core.fileio import atomic_path
+from mhubio.core.filetypes import FileType
+from mhubio.core.module import Input, Module, Output
+from mhubio.modules.runners.device import DeviceChoice, select_device
+from mhubio.modules.runners.nnunet_common import (
+    NnunetParams, ResultsRoot, captured_stdout, full_unpickling, locate_results_root, match_label_map,
+    require_files,
+)
+
+
+class V1Configuration(str, Enum):
+    """Trained configurations of nnU-Net v1 that run on their own (the cascade needs 3d_lowres first)."""
+
+    TWO_D = "2d"
+    LOWRES = "3d_lowres"
+    FULLRES = "3d_fullres"
+
+
+class NnunetV1Runner(Module):
+    """Segment an image with a trained nnU-Net v1 model, as ``nnUNet_predict`` does, without a subprocess.
+
+    The model folder is ``<results root>/nnUNet/<configuration>/<task>/<trainer>__<plans>`` (the layout of the
+    pretrained model archives). The trainer is restored and the parameters of every fold are read once, in
+    :meth:`setup`, with nnU-Net's ``load_model_and_checkpoint_files``; each series is then preprocessed,
+    predicted (``predict_preprocessed_data_return_seg_and_softmax``, fold ensemble by averaging the softmax),
+    exported on the input grid, and post-processed with the model's ``postprocessing.json`` as
+    ``nnUNet_predict`` does by default.
+    """
+
+    class Params(NnunetParams):
+        task: str = Field(description="task folder name, e.g. Task055_SegTHOR")
+        configuration: V1Configuration = V1Configuration.FULLRES
+        trainer: str = "nnUNetTrainerV2"
+        plans: str = "nnUNetPlansv2.1"
+        folds: list[int] | Literal["all"] | None = Field(None, description="None = every fold_* folder present")
+        checkpoint: str = "model_final_checkpoint"
+        use_mirroring: bool = Field(True, description="test-time augmentation by mirroring")
+        tile_step_size: float = Field(0.5, gt=0.0, le=1.0)
+        postprocessing: bool = Field(True, description="apply the model's postprocessing.json")
+        device: DeviceChoice = DeviceChoice.AUTO
+
+    inputs: ClassVar[Mapping[str, Input]] = {"image": Input("nifti:mod=ct", description="image to segment")}
+    outputs: ClassVar[Mapping[str, Output]] = {
+        "segmentation": Output(FileType.NIFTI, {"mod": "seg"}, inherit="image", description="label map"),
+    }
+
+    model_loads: ClassVar[int] = 0
+    """Number of model loads in this process (all instances); tests assert one load per run."""
+
+    def declare_outputs(self) -> Mapping[str, Output]:
+        """The label map, with its segment ids known from ``label_map``."""
+        roi = ",".join(self.params.label_map.values())
+        return {"segmentation": Output(FileType.NIFTI, {"mod": "seg", "roi": roi}, inherit="image",
+                                       description="label map")}
+
+    @property
+    def _log(self) -> logging.Logger:
+        return logging.getLogger(f"mhub.module.{self.step_id}")
+
+    def model_folder(self, root: ResultsRoot) -> Path:
+        """The trained model folder named by the parameters (not checked)."""
+        p = self.params
+        return root.path / "nnUNet" / p.configuration.value / p.task / f"{p.trainer}__{p.plans}"
+
+    def _fold_dirs(self, folder: Path) -> list[Path]:
+        folds = self.params.folds
+        if folds == "all":
+            return [folder / "all"]
+        if folds is None:
+            found = sorted((d for d in folder.glob("fold_*") if d.is_dir()), key=lambda d: d.name)
+            if not found:
+                raise ConfigError(f"{self.step_id}: no fold_* folders in {folder}")
+            return found
+        return [folder / f"fold_{f}" for f in folds]
+
+    def _model_files(self, folder: Path) -> list[Path]:
+        name = self.params.checkpoint
+        return [f for d in self._fold_dirs(folder) for f in (d / f"{name}.model", d / f"{name}.model.pkl")]
+
+    def preflight(self) -> None:
+        """Check the model files and the label map before any data is read."""
+        folder = self.model_folder(locate_results_root(self.params, self.context, self.step_id))
+        (plans_file,) = require_files([folder / "plans.pkl"], self.step_id)
+        require_files(self._model_files(folder), self.step_id)
+        with open(plans_file, "rb") as handle:
+            plans = pickle.load(handle)
+        # nnU-Net v1 stores label values without class names.
+        model_labels = {int(v): None for v in plans["all_classes"]}
+        match_label_map(self.params.label_map, model_labels, self.step_id, plans_file, check_names=False)
+
+    def setup(self) -> None:
+        """Restore the trainer and read the parameters of every fold (once per run)."""
+        import torch
+        from nnunet.postprocessing.connected_components import load_postprocessing
+        from nnunet.training.model_restore import load_model_and_checkpoint_files
+
+        p = self.params
+        root = locate_results_root(p, self.context, self.step_id)
+        folder = self.model_folder(root)
+        fold_dirs = self._fold_dirs(folder)
+        device = select_device(p.device, self.step_id)
+        self._mixed_precision = device.type == "cuda"
+        start = time.perf_counter()
+        folds: list[int] | str = "all" if p.folds == "all" else [int(d.name.removeprefix("fold_")) for d in fold_dirs]
+        with captured_stdout(self._log), full_unpickling():
+            trainer, fold_params = load_model_and_checkpoint_files(
+                str(folder), folds, mixed_precision=self._mixed_precision, checkpoint_name=p.checkpoint)
+            trainer.load_checkpoint_ram(fold_params[0], False)
+        trainer.network.to(device)
+        trainer.network.eval()
+        self._trainer, self._fold_params = trainer, fold_params
+        self._postprocessing: tuple[list, dict | None] | None = None
+        pp_file = folder / "postprocessing.json"
+        if p.postprocessing and pp_file.is_file():
+            self._postprocessing = load_postprocessing(str(pp_file))
+        elif p.postprocessing:
+            self._log.warning("%s: %s has no postprocessing.json; no post-processing applied", self.step_id, folder)
+        self.load_seconds = time.perf_counter() - start
+        type(self).model_loads += 1
+        files = [folder / "plans.pkl", *self._model_files(folder)]
+        if self._postprocessing is not None:
+            files.append(pp_file)
+        self._algorithm = AlgorithmInfo(
+            name=p.algorithm_name,
+            version=self.context.model.version,
+            parameters={
+                "framework": f"nnunet {version('nnunet')}", "torch": torch.__version__, "task": p.task,
+                "configuration": p.configuration.value, "trainer": p.trainer, "plans": p.plans,
+                "folds": ",".join(d.name.removeprefix("fold_") for d in fold_dirs), "checkpoint": p.checkpoint,
+                "use_mirroring": str(p.use_mirroring), "tile_step_size": str(p.tile_step_size),
+                "postprocessing": str(self._postprocessing is not None), "device": device.type,
+            },
+            weights=root.digests_of(files),
+        )
+        self._log.info("%s: loaded %s (%s, folds %s) on %s in %.2f s", self.step_id, p.task, p.configuration.value,
+                       self._algorithm.parameters["folds"], device.type, self.load_seconds)
+
+    def teardown(self) -> None:
+        """Release the network."""
+        self._trainer = None
+        self._fold_params = []
+
+    def _softmax(self, data: np.ndarray) -> np.ndarray:
+        trainer, p = self._trainer, self.params
+        total = None
+        for params in self._fold_params:
+            if len(self._fold_params) > 1:
+                trainer.load_checkpoint_ram(params, False)
+            softmax = trainer.predict_preprocessed_data_return_seg_and_softmax(
+                data, do_mirroring=p.use_mirroring, mirror_axes=trainer.data_aug_params["mirror_axes"],
+                use_sliding_window=True, step_size=p.tile_step_size, use_gaussian=True, all_in_gpu=False,
+                mixed_precision=self._mixed_precision)[1]
+            total = softmax if total is None else total + softmax
+        total /= len(self._fold_params)
+        backward = trainer.plans.get("transpose_backward")
+        if backward is not None:
+            total = total.transpose([0] + [i + 1 for i in backward])
+        return total
+
+    def input_files(self, inputs: Mapping[str, Any]) -> list[str]:
+        """The model's input channels in order (``_0000``, ``_0001``, ...); here the single ``image``."""
+        return [str(inputs["image"].path)]
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        """Predict the label map of one image and write it on the image's grid."""
+        import SimpleITK as sitk
+        from nnunet.inference.segmentation_export import save_segmentation_nifti_from_softmax
+        from nnunet.postprocessing.connected_components import load_remove_save
+
+        trainer = self._trainer
+        target = outputs["segmentation"]
+        export = trainer.plans.get("segmentation_export_params", {})
+        start = time.perf_counter()
+        with captured_stdout(instance.log.logger), atomic_path(target.path) as tmp:
+            data, _, properties = trainer.preprocess_patient(self.input_files(inputs))
+            softmax = self._softmax(data)
+            save_segmentation_nifti_from_softmax(
+                softmax, str(tmp), properties, export.get("interpolation_order", 1),
+                getattr(trainer, "regions_class_order", None), None, None, None, None,
+                export.get("force_separate_z"), export.get("interpolation_order_z", 0))
+            if self._postprocessing is not None:
+                for_which_classes, min_valid_sizes = self._postprocessing
+                load_remove_save(str(tmp), str(tmp), for_which_classes, min_valid_sizes)
+            present = {int(v) for v in np.unique(sitk.GetArrayViewFromImage(sitk.ReadImage(str(tmp))))} - {0}
+            unknown = sorted(present - set(self.params.label_map))
+            if unknown:
+                raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} that label_map does not name")
+        target.set_labels(self.params.label_map)
+        target.algorithm = self._algorithm
+        instance.log.info("%s: inference %.2f s; labels present: %s", self.step_id, time.perf_counter() - start,
+                          ", ".join(self.params.label_map[v] for v in sorted(present)) or "none")
