@@ -252,3 +252,14 @@ def test_a_seg_without_series_reference_is_paired_by_frame_of_reference(tmp_path
     assert done.returncode == 0, done.stdout
     by_label = sr_features(tmp_path / "out" / data.series.series_uid / "pyradiomics.radiomics.sr.dcm")
     assert sorted(by_label) == ["Liver"]
+
+
+def test_include_limits_the_segments_measured(tmp_path):
+    data = make_ct_with_seg(tmp_path / "in", seed=20, keep=("HEART", "AORTA", "LIVER"))
+    done, _ = run_model(tmp_path / "in", tmp_path / "out", "--set", "RadiomicsRunner.include=[HEART, LIVER]")
+    assert done.returncode == 0, done.stdout
+    by_label = sr_features(tmp_path / "out" / data.series.series_uid / "pyradiomics.radiomics.sr.dcm")
+    assert sorted(by_label) == ["Heart", "Liver"]
+    done, report = run_model(tmp_path / "in", tmp_path / "out2", "--set", "RadiomicsRunner.include=[SPLEEN]")
+    assert done.returncode == 5, done.stdout
+    assert "include names segments the segmentation does not have: SPLEEN" in json.dumps(report["series"])
