@@ -13,10 +13,13 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
+from mhubio.core.data import AlgorithmInfo
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
+from mhubio.seg import SegOptions, encode_segmentation, load_source_images
+from mhubio.seg.geometry import reference_image
 from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import write_ct_series
-from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub
+from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub, tool
 from tests.integration.test_radiomics_sr_validation import PIXELMED
 from tests.radiomics_helpers import CtWithSeg, label_image, make_ct_with_seg
 
@@ -219,11 +222,65 @@ def test_radiomics_after_a_segmentation_model(tmp_path):
     run_after_segmentation(series.directory, tmp_path)
 
 
+def ellipsoid(reference: sitk.Image, center_mm, radii_mm) -> np.ndarray:
+    """Boolean (z, y, x) mask of an axis-aligned ellipsoid in the patient space of ``reference``."""
+    nx, ny, nz = reference.GetSize()
+    axes = np.array(reference.GetDirection()).reshape(3, 3) * np.array(reference.GetSpacing())
+    columns, rows = np.meshgrid(np.arange(nx), np.arange(ny))
+    mask = np.zeros((nz, ny, nx), bool)
+    for k in range(nz):
+        points = np.array(reference.GetOrigin()) + np.stack([columns, rows, np.full_like(rows, k)], -1) @ axes.T
+        mask[k] = (((points - np.array(center_mm)) / np.array(radii_mm)) ** 2).sum(axis=-1) <= 1.0
+    return mask
+
+
 @pytest.mark.slow
-def test_radiomics_after_a_segmentation_model_on_real_ct(tmp_path):
+def test_pyradiomics_model_on_real_ct_with_a_seg(tmp_path):
+    """Real CT (134 slices) + a SEG of two ellipsoid 'organs' and an empty one: SR validated, values exact."""
     if not REAL_CT_DIR.is_dir():
         pytest.skip("shared real CT not present")
-    sr_path = run_after_segmentation(REAL_CT_DIR, tmp_path)
+    input_dir = tmp_path / "in"
+    (input_dir / "ct").mkdir(parents=True)
+    for path in sorted(REAL_CT_DIR.iterdir()):
+        (input_dir / "ct" / path.name).symlink_to(path)
+    headers = load_source_images(sorted(REAL_CT_DIR.glob("*.dcm")))
+    reference = reference_image(headers)
+    center = np.array(reference.TransformContinuousIndexToPhysicalPoint([s / 2 for s in reference.GetSize()]))
+    array = np.zeros(reference.GetSize()[::-1], np.uint8)
+    array[ellipsoid(reference, center + (-60, 20, 0), (70, 55, 45))] = 1
+    array[ellipsoid(reference, center + (70, 40, -20), (25, 20, 35))] = 2
+    labels = sitk.GetImageFromArray(array)
+    labels.CopyInformation(reference)
+    segments = {1: "LIVER", 2: "LEFT_KIDNEY", 3: "HEART"}
+    result = encode_segmentation(labels, headers, segments, AlgorithmInfo("Ellipsoids", "1"),
+                                 SegOptions(keep_empty=True))
+    result.dataset.save_as(input_dir / "seg.dcm", enforce_file_format=True)
+
+    out, work = tmp_path / "out", tmp_path / "work"
+    done, report = run_model(input_dir, out, "--work-dir", work, "--keep-work")
+    assert done.returncode == 0, done.stdout
+    (series,) = report["series"]
+    assert any("no radiomics features for HEART" in w for w in series["warnings"])
+    sr_path = out / series["series_uid"] / "pyradiomics.radiomics.sr.dcm"
+    assert dciodvfy_errors(sr_path) == []
+    (ct_path,) = work.rglob("NiftiConverter.nifti.nii.gz")
+    image = sitk.ReadImage(str(ct_path))
+    by_label = sr_features(sr_path)
+    assert sorted(by_label) == ["Left kidney", "Liver"]
+    assert np.allclose(image.GetOrigin(), labels.GetOrigin(), atol=1e-3)  # NIfTI stores float32 geometry
+    for value, segment_id in ((1, "LIVER"), (2, "LEFT_KIDNEY")):
+        mask = sitk.Cast(labels == value, sitk.sitkUInt8)
+        mask.CopyInformation(image)
+        truth = pyradiomics_shape(image, mask)
+        for key, expected in truth.items():
+            assert by_label[get_segment(segment_id).label][key] == pytest.approx(expected, rel=1e-6)
+    back = subprocess.run([tool("tid1500reader"), "--inputDICOM", str(sr_path), "--outputMetadata",
+                           str(tmp_path / "back.json")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, check=False)
+    assert back.returncode == 0, back.stdout
+    groups = json.loads((tmp_path / "back.json").read_text())["Measurements"]
+    assert [len(g["measurementItems"]) for g in groups] == [14, 14]
+    assert len(json.loads((tmp_path / "back.json").read_text())["imageLibrary"]) == 134
     if shutil.which("java"):
         done = subprocess.run([*PIXELMED, str(sr_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, check=False)
