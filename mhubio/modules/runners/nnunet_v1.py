@@ -199,7 +199,7 @@ class NnunetV1Runner(Module):
             if self._postprocessing is not None:
                 for_which_classes, min_valid_sizes = self._postprocessing
                 load_remove_save(str(tmp), str(tmp), for_which_classes, min_valid_sizes)
-            present = {int(v) for v in np.unique(sitk.GetArrayViewFromImage(sitk.ReadImage(str(tmp))))} - {0}
+            present = {int(v) for v in np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp))))} - {0}
             unknown = sorted(present - set(self.params.label_map))
             if unknown:
                 raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} that label_map does not name")
