@@ -71,3 +71,8 @@ def dcmqi_segments(seg_path: Path, out_dir: Path) -> dict[int, sitk.Image]:
         for attributes in group:
             images[int(attributes["labelID"])] = sitk.ReadImage(str(out_dir / f"{index}.nii.gz"))
     return images
+
+
+def read_seg_type(seg_path: Path) -> str:
+    """SegmentationType of a SEG file."""
+    return str(hd.seg.segread(seg_path).SegmentationType)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
+
+from mhubio.core.fileio import atomic_path
 
 #: Raw network scores of empty slices (all pixels at the lower HU bound); bpreg drops slices with these scores.
 BACKGROUND_SCORES: tuple[float, ...] = (110.83, 6.14, 108.92, 6.22)
@@ -316,7 +317,9 @@ def _region_score_bounds(
     for region, (lower, upper) in REGION_BOUNDS.items():
         missing = [name for name in (lower, upper) if name is not None and name not in lookup_table]
         if missing:
-            raise ValueError(f"landmark(s) {missing} for body part region {region.value!r} are not in the look-up table")
+            raise ValueError(
+                f"landmark(s) {missing} for body part region {region.value!r} are not in the look-up table"
+            )
         bounds[region] = (
             None if lower is None else lookup_table[lower].mean,
             None if upper is None else lookup_table[upper].mean,
@@ -599,15 +602,8 @@ class BodyPartResult:
     def save_json(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_bpreg_json` to ``path`` (NaN written as in bpreg), via a temporary file and rename."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.to_bpreg_json(), handle, indent=4)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_bpreg_json(), indent=4))
         return path
 
     @classmethod

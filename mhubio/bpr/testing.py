@@ -1,4 +1,4 @@
-"""Test helpers: a bpreg model folder in the real file format with random weights.
+"""Test helpers: a bpreg model folder in the real file format with random weights, results of hand-made curves.
 
 The public weights (Zenodo record 5113483) cannot be downloaded in tests; this writes the same three files with the
 same structure so that loading, inference and post-processing run end to end.
@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from mhubio.bpr.inference import CONFIG_FILE, INFERENCE_SETTINGS_FILE, MODEL_FILE
 from mhubio.bpr.model import BodyPartRegressionNet
+from mhubio.bpr.scores import (
+    BodyPartResult,
+    ScoreProcessingSettings,
+    analyze_scores,
+    clean_scores,
+    lookup_table_from_dict,
+)
 
 #: Plausible transformed landmark scores (pelvis_start = 0, eyes_end = 100), in anatomical order.
 EXAMPLE_LANDMARK_SCORES: dict[str, float] = {
@@ -95,3 +103,20 @@ def write_model_folder(folder: str | os.PathLike[str], seed: int = 0) -> Path:
     (folder / CONFIG_FILE).write_text(json.dumps(example_config(), indent=4))
     (folder / INFERENCE_SETTINGS_FILE).write_text(json.dumps(example_inference_settings(), indent=4))
     return folder
+
+
+def result_from_curve(scores: Sequence[float], z_spacing: float, slope_mean: float = 0.11) -> BodyPartResult:
+    """Body part regression result of a hand-made score curve, already on the 0-100 scale.
+
+    Parameters
+    ----------
+    scores: Sequence[float]
+        Slice scores in volume order (e.g. a straight line crossing some landmark scores).
+    z_spacing: float
+        Slice spacing in mm.
+    slope_mean: float
+        Expected slope per mm of the curve (for the z-spacing check).
+    """
+    settings = ScoreProcessingSettings(transform_min=0.0, transform_max=100.0, slope_mean=slope_mean)
+    lookup_table = lookup_table_from_dict(example_lookup_table())
+    return analyze_scores(clean_scores(scores, z_spacing, settings), lookup_table, settings)

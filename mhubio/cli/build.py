@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model
+from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model, check_buildable
 from mhubio.containers.docker import DockerError
 from mhubio.containers.images import BASE_NAME, ImageBuild
 from mhubio.containers.rootfs import make_local_base
@@ -71,6 +71,8 @@ def _build_base_image(args: argparse.Namespace, os_image: str | None, tag: str |
 
 def run(args: argparse.Namespace) -> int:
     """Carry out ``mhub build``; return the exit status."""
+    if args.name != BASE_NAME:
+        check_buildable(args.name, args.repo.absolute(), offline=args.offline, weights_dir=args.weights_from)
     try:
         if args.name == BASE_NAME:
             _report(_build_base_image(args, os_image=args.base_image, tag=args.tag))
@@ -92,9 +94,6 @@ def run(args: argparse.Namespace) -> int:
                 stream=not args.quiet,
             )
         )
-    except ValueError as exc:
-        print(f"mhub build: {exc}", file=sys.stderr)
-        return int(ExitCode.CONFIG_ERROR)
     except DockerError as exc:
         print(f"mhub build: {exc}", file=sys.stderr)
         return EXIT_BUILD_FAILED

@@ -6,10 +6,10 @@ operating system image made by debootstrap, so that they need neither a containe
 inside ``docker build``.
 """
 
-from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model
+from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model, check_buildable
 from mhubio.containers.docker import CommandResult, DockerError, daemon_available, docker, image_labels
 from mhubio.containers.images import ImageBuild, base_image_tag, model_image_tag
-from mhubio.containers.model import ModelSource, WeightFile
+from mhubio.containers.model import ModelSource
 from mhubio.containers.rootfs import LOCAL_BASE_IMAGE, make_local_base
 from mhubio.containers.run import hardened_run_args, run_image
 from mhubio.containers.wheelhouse import make_wheelhouse
@@ -21,10 +21,10 @@ __all__ = [
     "DockerError",
     "ImageBuild",
     "ModelSource",
-    "WeightFile",
     "base_image_tag",
     "build_base",
     "build_model",
+    "check_buildable",
     "daemon_available",
     "docker",
     "hardened_run_args",

@@ -1,20 +1,24 @@
 """``python -m mhubio.containers``: image tooling for CI and maintainers, usable before mhubio is installed.
 
 Commands: ``local-base`` (make the local debootstrap OS image, kept once made), ``wheelhouse`` (fill the
-wheelhouse for the base image and every model) and ``build`` (as ``mhub build``).
+wheelhouse for the base image and every model), ``changed-models`` (JSON list of the models whose image
+changed since a git revision, for CI matrices) and ``build`` (as ``mhub build``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
 
 from mhubio.cli import build as cli_build
+from mhubio.containers.changes import changed_models, image_models
 from mhubio.containers.docker import DockerError
 from mhubio.containers.rootfs import make_local_base
 from mhubio.containers.wheelhouse import make_wheelhouse, project_requirements
+from mhubio.core.errors import MhubError
 
 
 def _local_base(args: argparse.Namespace) -> int:
@@ -37,6 +41,13 @@ def _wheelhouse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _changed_models(args: argparse.Namespace) -> int:
+    repo = args.repo.absolute()
+    models = image_models(repo) if args.since is None else changed_models(repo, args.since)
+    print(json.dumps(models))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit status."""
     parser = argparse.ArgumentParser(prog="python -m mhubio.containers", description=__doc__)
@@ -49,14 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     wheels.add_argument("--repo", type=Path, default=Path.cwd(), help="mhubio checkout (default: .)")
     wheels.add_argument("--dest", type=Path, help="wheelhouse folder (default: in the cache)")
     wheels.set_defaults(func=_wheelhouse)
+    changed = commands.add_parser("changed-models", help="JSON list of the models whose image a change affects")
+    changed.add_argument("--since", metavar="REV", help="git revision to compare with (default: all models)")
+    changed.add_argument("--repo", type=Path, default=Path.cwd(), help="mhubio checkout (default: .)")
+    changed.set_defaults(func=_changed_models)
     cli_build.register(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.func(args)
-    except DockerError as exc:
+    except (DockerError, MhubError) as exc:
         print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
-        return cli_build.EXIT_BUILD_FAILED
+        return int(exc.exit_code) if isinstance(exc, MhubError) else cli_build.EXIT_BUILD_FAILED
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from mhubio.containers.images import BASE_NAME, ImageBuild, base_image_tag, mode
 from mhubio.containers.model import ModelSource
 from mhubio.containers.paths import cache_dir
 from mhubio.containers.wheelhouse import build_project_wheel, make_wheelhouse, project_requirements
+from mhubio.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,26 @@ def build_base(
     return ImageBuild(tag=tag, seconds=seconds, size_bytes=image_size(tag))
 
 
+def check_buildable(name: str, repo_dir: Path, *, offline: bool, weights_dir: Path | None) -> ModelSource:
+    """Read model ``name`` of ``repo_dir`` and check that it can be built as asked.
+
+    Raises
+    ------
+    ConfigError
+        If the model folder is incomplete, or an offline build of a model with weights has no
+        ``weights_dir``.
+    """
+    model = ModelSource.load(repo_dir / "models", name)
+    if offline and model.manifest.weights and weights_dir is None:
+        raise ConfigError(
+            f"model {name!r} declares {len(model.manifest.weights)} weights archive(s): an offline build needs "
+            "them downloaded into a local folder (weights_dir, mhub build --weights-from)"
+        )
+    if weights_dir is not None and not weights_dir.is_dir():
+        raise ConfigError(f"weights folder {weights_dir} of model {name!r} does not exist")
+    return model
+
+
 def build_model(
     name: str,
     repo_dir: Path,
@@ -168,8 +189,9 @@ def build_model(
     """Build the image of model ``name`` from ``repo_dir/models/<name>/Dockerfile``.
 
     The build context holds the model folder, the wheelhouse (``wheels/``, the base requirements and the
-    model's ``requirements.txt`` resolved together) and the weights folder (``weights/``: the files of
-    ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them during the build).
+    model's ``requirements.txt`` resolved together) and the weights folder (``weights/``: the archives of
+    ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them during the build). The image
+    labels record the model name and version, the git revision and every weights entry with its sha256.
 
     Parameters
     ----------
@@ -186,7 +208,8 @@ def build_model(
     wheelhouse
         Wheelhouse folder, filled as needed; default the shared one in the cache.
     weights_dir
-        Folder with the model's weight files, for builds without network.
+        Folder with the model's weights archives as downloaded (``mhub weights fetch --from``), for builds
+        without network.
     python
         Interpreter that builds the wheels (CPython 3.11).
     stream
@@ -194,19 +217,14 @@ def build_model(
 
     Raises
     ------
-    ValueError
+    ConfigError
         If the model folder is incomplete, or an offline build of a model with weights has no
         ``weights_dir``.
     DockerError
         If a build step fails.
     """
     repo_dir = repo_dir.absolute()
-    model = ModelSource.load(repo_dir / "models", name)
-    if offline and model.weights and weights_dir is None:
-        raise ValueError(
-            f"model {name!r} declares {len(model.weights)} weight file(s): an offline build needs them in a "
-            "local folder (weights_dir / --weights-from)"
-        )
+    model = check_buildable(name, repo_dir, offline=offline, weights_dir=weights_dir)
     tag = tag or model_image_tag(name, model.version)
     base_image = base_image or base_image_tag()
     constraints = repo_dir / "constraints.txt"
@@ -232,9 +250,7 @@ def build_model(
             "org.opencontainers.image.version": model.version,
             "org.mhub.model": name,
             "org.mhub.base-image": base_image,
-            "org.mhub.weights": json.dumps(
-                [{"path": w.path, "sha256": w.sha256} for w in model.weights], separators=(",", ":")
-            ),
+            "org.mhub.weights": json.dumps(model.weight_labels(), separators=(",", ":")),
         }
         revision = _git_revision(repo_dir)
         if revision:

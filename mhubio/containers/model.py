@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from mhubio.containers.images import check_model_name
-
-
-@dataclass(frozen=True)
-class WeightFile:
-    """One weight file a model image carries: its path under the model's weights folder and its sha256."""
-
-    path: str
-    sha256: str
+from mhubio.core.errors import ConfigError
+from mhubio.weights import WeightsManifest, load_manifest
 
 
 @dataclass(frozen=True)
@@ -23,20 +16,24 @@ class ModelSource:
 
     Parameters
     ----------
-    name
-        Model name, also the image name.
     folder
         The model folder.
-    version
-        Model version, the image tag.
-    weights
-        Weight files declared in ``mhub.toml``.
+    manifest
+        Its validated ``mhub.toml``: name, version (the image tag) and weights.
     """
 
-    name: str
     folder: Path
-    version: str
-    weights: tuple[WeightFile, ...]
+    manifest: WeightsManifest
+
+    @property
+    def name(self) -> str:
+        """Model name, also the image name."""
+        return self.manifest.model.name
+
+    @property
+    def version(self) -> str:
+        """Model version, the image tag."""
+        return self.manifest.model.version
 
     @property
     def dockerfile(self) -> Path:
@@ -49,31 +46,25 @@ class ModelSource:
         path = self.folder / "requirements.txt"
         return path if path.is_file() else None
 
+    def weight_labels(self) -> list[dict[str, str]]:
+        """Name, sha256 and URL of every weights entry, as recorded in the image labels."""
+        return [{"name": e.name, "sha256": e.sha256, "url": e.url} for e in self.manifest.weights]
+
     @classmethod
     def load(cls, models_dir: Path, name: str) -> ModelSource:
         """Read model ``name`` from ``models_dir/name``.
 
         Raises
         ------
-        ValueError
-            If the folder, its Dockerfile or its ``mhub.toml`` is missing, or ``mhub.toml`` lacks
-            ``[model] version`` or has a weight entry without ``path`` and ``sha256``.
+        ConfigError
+            If the name cannot name an image, or the folder, its Dockerfile or a valid ``mhub.toml`` is
+            missing.
         """
-        check_model_name(name)
-        folder = models_dir / name
-        for required in (folder / "Dockerfile", folder / "mhub.toml"):
-            if not required.is_file():
-                raise ValueError(f"model {name!r}: {required} is missing")
         try:
-            manifest = tomllib.loads((folder / "mhub.toml").read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"model {name!r}: {folder / 'mhub.toml'} is not valid TOML: {exc}") from exc
-        version = manifest.get("model", {}).get("version")
-        if not isinstance(version, str) or not version:
-            raise ValueError(f"model {name!r}: {folder / 'mhub.toml'} has no [model] version")
-        weights = []
-        for entry in manifest.get("weights", []):
-            if not isinstance(entry.get("path"), str) or not isinstance(entry.get("sha256"), str):
-                raise ValueError(f"model {name!r}: every [[weights]] entry needs 'path' and 'sha256'")
-            weights.append(WeightFile(path=entry["path"], sha256=entry["sha256"]))
-        return cls(name=name, folder=folder, version=version, weights=tuple(weights))
+            check_model_name(name)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        folder = models_dir / name
+        if not (folder / "Dockerfile").is_file():
+            raise ConfigError(f"model {name!r}: {folder / 'Dockerfile'} is missing")
+        return cls(folder=folder, manifest=load_manifest(folder))

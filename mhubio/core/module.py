@@ -182,6 +182,9 @@ class ImportResult:
     files_scanned: int = 0
     non_dicom: list[Path] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    """Files that could not be read (empty, truncated, permission), with the reason."""
+    rejected_files: list[tuple[Path, str]] = field(default_factory=list)
+    """DICOM files that cannot belong to a series (blank UIDs, duplicate SOPInstanceUID), with the reason."""
 
 
 class Importer(Module):

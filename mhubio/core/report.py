@@ -99,6 +99,7 @@ def _input_summary(imported: ImportResult | None, input_dir: Path | None) -> dic
         "files_scanned": imported.files_scanned,
         "non_dicom": [_relative(p, input_dir) for p in imported.non_dicom],
         "unreadable": [{"path": _relative(p, input_dir), "reason": r} for p, r in imported.unreadable],
+        "rejected_files": [{"path": _relative(p, input_dir), "reason": r} for p, r in imported.rejected_files],
     }
 
 

@@ -5,6 +5,8 @@ enrichment, paper 000): one orientation, one in-plane pixel spacing, unique slic
 positions, regular spacing between adjacent slices and no localizer images; the NLST
 selection also required more than 100 slices and a SliceThickness range, available
 here as :attr:`QCConfig.min_slices` and :attr:`QCConfig.slice_thickness_range`.
+The NLST query's axial-orientation test is :attr:`QCConfig.axial_orientation`
+(off by default) and :meth:`QCConfig.nlst_selection` bundles the NLST criteria.
 Beyond the paper the checks also require the slices to be stacked along their normal
 (no gantry tilt or shear), a single StudyInstanceUID and a FrameOfReferenceUID, and
 constant Rows/Columns.
@@ -49,6 +51,7 @@ class QCCheck(str, Enum):
     MIN_SLICES = "min_slices"
     SLICE_THICKNESS = "slice_thickness"
     SINGLE_ORIENTATION = "single_orientation"
+    AXIAL_ORIENTATION = "axial_orientation"
     CONSTANT_PIXEL_SPACING = "constant_pixel_spacing"
     CONSTANT_ROWS_COLUMNS = "constant_rows_columns"
     UNIQUE_POSITIONS = "unique_positions"
@@ -100,6 +103,7 @@ class QCConfig(BaseModel):
     unique_positions: bool = True
     no_tilt: bool = True
     regular_spacing: bool = True
+    axial_orientation: bool = False
     min_slices: int | None = Field(default=10, ge=1)
     slice_thickness_range: tuple[float, float] | None = None
     modalities: frozenset[str] | None = None
@@ -125,6 +129,21 @@ class QCConfig(BaseModel):
     @classmethod
     def _upper_modalities(cls, value: frozenset[str] | None) -> frozenset[str] | None:
         return None if value is None else frozenset(m.upper() for m in value)
+
+    @classmethod
+    def nlst_selection(cls) -> QCConfig:
+        """The NLST series selection of paper 000 (its published query).
+
+        CT only, more than 100 slices, SliceThickness in [1.5, 3.5] mm, axial
+        orientation, and no localizer image anywhere in the series.
+        """
+        return cls(
+            modalities=frozenset({"CT"}),
+            min_slices=101,
+            slice_thickness_range=(1.5, 3.5),
+            axial_orientation=True,
+            localizer_policy=LocalizerPolicy.REJECT_SERIES,
+        )
 
     def is_enabled(self, check: QCCheck) -> bool:
         """Whether ``check`` runs under this configuration."""
@@ -265,6 +284,8 @@ def _run_checks(
         _check_slice_thickness(series, config)
     if on(QCCheck.SINGLE_ORIENTATION):
         _check_single_orientation(series, config)
+    if on(QCCheck.AXIAL_ORIENTATION):
+        _check_axial(series)
     if on(QCCheck.CONSTANT_PIXEL_SPACING):
         _check_constant(
             series,
@@ -348,7 +369,7 @@ def _check_localizers(
         )
     warnings.append(
         f"{series.label}: dropped {len(localizers)} localizer image(s) from the series, "
-        f"e.g. {localizers[0]}"
+        f"e.g. {localizers[0].name}"
     )
     return series.without(localizers), localizers
 
@@ -358,7 +379,7 @@ def _check_single_frame(series: DicomSeries) -> None:
     if multi:
         raise _Reject(
             QCCheck.SINGLE_FRAME,
-            f"{len(multi)} multi-frame instance(s), e.g. {multi[0].path}",
+            f"{len(multi)} multi-frame instance(s), e.g. {multi[0].path.name}",
             "Only single-frame image series are supported; convert enhanced multi-frame "
             "images to single-frame instances first.",
         )
@@ -370,7 +391,7 @@ def _check_geometry_present(series: DicomSeries) -> None:
         raise _Reject(
             QCCheck.GEOMETRY_PRESENT,
             f"{len(lacking)} file(s) lack ImagePositionPatient, ImageOrientationPatient, "
-            f"PixelSpacing, Rows or Columns, e.g. {lacking[0].path}",
+            f"PixelSpacing, Rows or Columns, e.g. {lacking[0].path.name}",
             "The series is not a cross-sectional image series or its export dropped "
             "geometry attributes.",
         )
@@ -407,6 +428,20 @@ def _check_single_orientation(series: DicomSeries, config: QCConfig) -> None:
         )
 
 
+def _check_axial(series: DicomSeries) -> None:
+    orientation = series.instances[0].image_orientation
+    assert orientation is not None
+    row, col = np.abs(orientation[:3]), np.abs(orientation[3:])
+    if not (row[0] > max(row[1], row[2]) and col[1] > max(col[0], col[2])):
+        raise _Reject(
+            QCCheck.AXIAL_ORIENTATION,
+            f"ImageOrientationPatient {tuple(round(v, 4) for v in orientation)} is not axial "
+            "(rows must run mainly along x, columns mainly along y)",
+            "This model needs axial slices; reformat the series or disable "
+            "qc.axial_orientation.",
+        )
+
+
 def _check_constant(
     series: DicomSeries,
     check: QCCheck,
@@ -434,8 +469,8 @@ def _check_unique_positions(
         k = int(same[0])
         raise _Reject(
             QCCheck.UNIQUE_POSITIONS,
-            f"{same.size} slice pair(s) share a position, e.g. {ordered[k].path} and "
-            f"{ordered[k + 1].path} at {locations[k]:.3f} mm along the slice normal",
+            f"{same.size} slice pair(s) share a position, e.g. {ordered[k].path.name} and "
+            f"{ordered[k + 1].path.name} at {locations[k]:.3f} mm along the slice normal",
             "Remove duplicated or overlapping slices (or separate the acquisitions "
             "into different series).",
         )
@@ -493,7 +528,7 @@ def _check_regular_spacing(
         k = int(np.argmax(gaps))
         raise _Reject(
             QCCheck.REGULAR_SPACING,
-            f"{detail}; largest gap between {ordered[k].path} and {ordered[k + 1].path} "
+            f"{detail}; largest gap between {ordered[k].path.name} and {ordered[k + 1].path.name} "
             "(missing slice?)",
             "Re-export the complete series, or raise qc.spacing_tolerance_warn_mm if "
             "the irregularity is acceptable.",

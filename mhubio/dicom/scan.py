@@ -7,7 +7,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
@@ -225,27 +225,29 @@ def _read_header(path: Path) -> tuple[Dataset, int]:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
             raise _Unreadable("not a regular file")
-        size = status.st_size
         with path.open("rb") as fp:
-            head = fp.read(132)
+            return _parse_header(fp, status.st_size)
     except PermissionError as exc:
         raise _Unreadable("permission denied") from exc
     except OSError as exc:
         raise _Unreadable(f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def _parse_header(fp: BinaryIO, size: int) -> tuple[Dataset, int]:
     if size == 0:
         raise _Unreadable("empty file (0 bytes)")
+    head = fp.read(132)
     has_preamble = head[128:132] == b"DICM"
     if not has_preamble and not _looks_like_raw_dataset(head):
         raise _NotDicom
+    fp.seek(0)
     try:
         dataset = dcmread(
-            path,
+            fp,
             force=not has_preamble,
             specific_tags=_SPECIFIC_TAGS,
             defer_size=_DEFER_SIZE,
         )
-    except PermissionError as exc:
-        raise _Unreadable("permission denied") from exc
     except Exception as exc:  # malformed files make pydicom raise almost anything
         if not has_preamble:
             raise _NotDicom from exc

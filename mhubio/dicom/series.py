@@ -70,13 +70,14 @@ class DicomInstance:
     def __post_init__(self) -> None:
         for name in ("sop_instance_uid", "series_instance_uid", "study_instance_uid"):
             if not getattr(self, name):
-                raise ValueError(f"{name} of {self.path} is empty")
-        if self.image_position is not None and len(self.image_position) != 3:
-            raise ValueError(f"ImagePositionPatient of {self.path} must have 3 values")
-        if self.image_orientation is not None and len(self.image_orientation) != 6:
-            raise ValueError(f"ImageOrientationPatient of {self.path} must have 6 values")
-        if self.pixel_spacing is not None and len(self.pixel_spacing) != 2:
-            raise ValueError(f"PixelSpacing of {self.path} must have 2 values")
+                raise ValueError(f"{name} is empty")
+        for keyword, value, count in (
+            ("ImagePositionPatient", self.image_position, 3),
+            ("ImageOrientationPatient", self.image_orientation, 6),
+            ("PixelSpacing", self.pixel_spacing, 2),
+        ):
+            if value is not None and len(value) != count:
+                raise ValueError(f"{keyword} must have {count} values, got {len(value)}")
 
     @property
     def is_localizer(self) -> bool:
@@ -249,7 +250,7 @@ class DicomSeries:
     def slice_locations(self, instances: Sequence[DicomInstance] | None = None) -> np.ndarray:
         """Distances (mm) of instance positions along the slice normal."""
         chosen = self.instances if instances is None else instances
-        missing = [str(i.path) for i in chosen if i.image_position is None]
+        missing = [i.path.name for i in chosen if i.image_position is None]
         if missing:
             raise SeriesGeometryError(
                 f"{self.label}: ImagePositionPatient is missing in {len(missing)} file(s), "
@@ -295,7 +296,7 @@ class DicomSeries:
             raise SeriesGeometryError(
                 f"{self.label}: {len(incomplete)} file(s) lack ImagePositionPatient, "
                 f"ImageOrientationPatient, PixelSpacing, Rows or Columns, "
-                f"e.g. {incomplete[0].path}"
+                f"e.g. {incomplete[0].path.name}"
             )
         ordered = self.sorted_instances()
         first = ordered[0]

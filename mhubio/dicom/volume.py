@@ -18,9 +18,6 @@ from mhubio.dicom.series import DicomInstance, DicomSeries
 
 __all__ = ["VolumeReadError", "read_series_image", "write_nifti"]
 
-_INTEGER_TYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32)
-
-
 class VolumeReadError(RuntimeError):
     """Raised when the pixel data of a series cannot be assembled into a volume."""
 
@@ -30,10 +27,10 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
 
     Slices are stacked in :meth:`DicomSeries.sorted_instances` order; origin,
     spacing and direction come from :attr:`DicomSeries.geometry`. Each slice's
-    modality LUT (RescaleSlope/RescaleIntercept) is applied. The voxel type is the
-    smallest integer type holding the rescaled range of the stored bits when the
-    rescale is integral, float32 otherwise. Compressed transfer syntaxes are
-    decoded by pydicom's pixel data handlers (pylibjpeg, pyjpegls, gdcm).
+    modality LUT (RescaleSlope/RescaleIntercept) is applied. Voxels are int16
+    when every rescale is integral and the values fit, int32 when they need it,
+    float32 otherwise. Compressed transfer syntaxes are decoded by pydicom's
+    pixel data handlers (pylibjpeg, pyjpegls, gdcm).
 
     Parameters
     ----------
@@ -43,31 +40,39 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
     Raises
     ------
     VolumeReadError
-        If a file cannot be decoded, changed since it was indexed, or does not
-        match the series matrix.
+        If a file cannot be decoded, changed since it was indexed, does not
+        match the series matrix, or holds values beyond the int32 range.
     """
     geometry = series.geometry
-    slices: list[np.ndarray] = []
-    bounds: list[tuple[float, float]] = []
-    integral = True
+    columns, rows, depth = geometry.size
+    volume = np.empty((depth, rows, columns), dtype=np.int16)
     with quiet_pydicom():
-        for instance in series.sorted_instances():
-            values, value_range, exact = _read_slice(series, instance)
-            slices.append(values)
-            bounds.append(value_range)
-            integral = integral and exact
-    dtype = _voxel_type(bounds) if integral else np.dtype(np.float32)
-    volume = np.stack(slices).astype(dtype, copy=False)
+        for k, instance in enumerate(series.sorted_instances()):
+            values = _read_slice(series, instance)
+            volume = _widened(volume, values, series, instance)
+            volume[k] = values
     image = sitk.GetImageFromArray(volume)
     geometry.apply_to(image)
     return image
 
 
-def _read_slice(
-    series: DicomSeries, instance: DicomInstance
-) -> tuple[np.ndarray, tuple[float, float], bool]:
-    """Rescaled values of one slice, the rescaled range of its stored bits, and
-    whether the rescale is integral (values then are int64)."""
+def _widened(
+    volume: np.ndarray, values: np.ndarray, series: DicomSeries, instance: DicomInstance
+) -> np.ndarray:
+    """``volume``, converted to int32 or float32 when ``values`` need it."""
+    if volume.dtype.kind == "f":
+        return volume
+    if values.dtype.kind == "f":
+        return volume.astype(np.float32)
+    if _fits(values, volume.dtype):
+        return volume
+    if _fits(values, np.dtype(np.int32)):
+        return volume.astype(np.int32)
+    raise VolumeReadError(f"{series.label}: values of {instance.path.name} exceed the int32 range")
+
+
+def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
+    """Rescaled values of one slice: integers for an integral rescale, float64 otherwise."""
     columns, rows, _ = series.geometry.size
     try:
         dataset = dcmread(instance.path, force=True)
@@ -75,27 +80,37 @@ def _read_slice(
         stored = dataset.pixel_array
     except Exception as exc:  # decoders raise many exception types
         raise VolumeReadError(
-            f"{series.label}: cannot decode the pixel data of {instance.path}: {exc}"
+            f"{series.label}: cannot decode the pixel data of {instance.path.name}: {exc}"
         ) from exc
     if str(dataset.get("SOPInstanceUID", "")).strip() != instance.sop_instance_uid:
-        raise VolumeReadError(f"{series.label}: {instance.path} changed since the input was scanned")
+        raise VolumeReadError(f"{series.label}: {instance.path.name} changed since the input was scanned")
     if stored.shape != (rows, columns):
         raise VolumeReadError(
-            f"{series.label}: {instance.path} has pixel array shape {stored.shape}, "
+            f"{series.label}: {instance.path.name} has pixel array shape {stored.shape}, "
             f"expected {(rows, columns)} (single-frame grayscale)"
         )
+    if "ModalityLUTSequence" in dataset:
+        return np.asarray(apply_modality_lut(stored, dataset), dtype=np.float64)
     try:
-        slope, intercept = _rescale(dataset)
-        low, high = _stored_range(dataset)
+        slope = float(dataset.get("RescaleSlope", 1) or 1)
+        intercept = float(dataset.get("RescaleIntercept", 0) or 0)
     except (ValueError, TypeError) as exc:
-        raise VolumeReadError(
-            f"{series.label}: invalid rescale or bit depth in {instance.path}: {exc}"
-        ) from exc
-    ends = (low * slope + intercept, high * slope + intercept)
-    value_range = (min(ends), max(ends))
-    if _is_integral(dataset, slope, intercept):
-        return stored.astype(np.int64) * int(slope) + int(intercept), value_range, True
-    return apply_modality_lut(stored, dataset), value_range, False
+        raise VolumeReadError(f"{series.label}: invalid rescale in {instance.path.name}: {exc}") from exc
+    if not (slope.is_integer() and intercept.is_integer()):
+        return stored * slope + intercept
+    # int32 cannot overflow for stored values of up to 16 bits and moderate rescales.
+    narrow = stored.dtype.itemsize <= 2 and abs(slope) <= 2**14 and abs(intercept) <= 2**30
+    values = stored.astype(np.int32 if narrow else np.int64)
+    if slope != 1:
+        values *= int(slope)
+    if intercept:
+        values += int(intercept)
+    return values
+
+
+def _fits(values: np.ndarray, dtype: np.dtype) -> bool:
+    info = np.iinfo(dtype)
+    return bool(values.size == 0 or (values.min() >= info.min and values.max() <= info.max))
 
 
 def write_nifti(image: sitk.Image, path: Path | str) -> Path:
@@ -138,30 +153,3 @@ def _ensure_transfer_syntax(dataset: Dataset) -> None:
     dataset.file_meta.TransferSyntaxUID = syntax
 
 
-def _rescale(dataset: Dataset) -> tuple[float, float]:
-    slope = float(dataset.get("RescaleSlope", 1) or 1)
-    intercept = float(dataset.get("RescaleIntercept", 0) or 0)
-    return slope, intercept
-
-
-def _is_integral(dataset: Dataset, slope: float, intercept: float) -> bool:
-    if "ModalityLUTSequence" in dataset:
-        return False
-    return float(slope).is_integer() and float(intercept).is_integer()
-
-
-def _stored_range(dataset: Dataset) -> tuple[int, int]:
-    bits = int(dataset.get("BitsStored", dataset.get("BitsAllocated", 16)))
-    if int(dataset.get("PixelRepresentation", 0)) == 1:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def _voxel_type(bounds: list[tuple[float, float]]) -> np.dtype:
-    low = min(b[0] for b in bounds)
-    high = max(b[1] for b in bounds)
-    for kind in _INTEGER_TYPES:
-        info = np.iinfo(kind)
-        if info.min <= low and high <= info.max:
-            return np.dtype(kind)
-    return np.dtype(np.float64)

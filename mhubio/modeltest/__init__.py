@@ -2,9 +2,9 @@
 
 from mhubio.modeltest.compare import compare_files, compare_seg, compare_sr, dice
 from mhubio.modeltest.harness import CaseResult, output_files, run_case
-from mhubio.modeltest.spec import Sample, TestCase, load_test_cases
+from mhubio.modeltest.spec import Sample, ModelTestCase, load_test_cases
 
 __all__ = [
-    "CaseResult", "Sample", "TestCase", "compare_files", "compare_seg", "compare_sr", "dice",
+    "CaseResult", "Sample", "ModelTestCase", "compare_files", "compare_seg", "compare_sr", "dice",
     "load_test_cases", "output_files", "run_case",
 ]

@@ -13,7 +13,7 @@ from mhubio.core.logs import ProgressPrinter
 from mhubio.core.report import REPORT_NAME
 from mhubio.core.runner import LOG_DIR_NAME, RunOptions, run_workflow
 from mhubio.modeltest.compare import compare_files
-from mhubio.modeltest.spec import TestCase
+from mhubio.modeltest.spec import ModelTestCase
 
 IGNORED = {REPORT_NAME}
 
@@ -22,7 +22,7 @@ IGNORED = {REPORT_NAME}
 class CaseResult:
     """Outcome of one test case."""
 
-    case: TestCase
+    case: ModelTestCase
     exit_code: ExitCode
     problems: list[str] = field(default_factory=list)
     compared: list[str] = field(default_factory=list)
@@ -42,7 +42,7 @@ def output_files(folder: Path) -> dict[str, Path]:
     }
 
 
-def run_case(model: str, case: TestCase, update: bool = False, quiet: bool = True) -> CaseResult:
+def run_case(model: str, case: ModelTestCase, update: bool = False, quiet: bool = True) -> CaseResult:
     """Run one case; compare its outputs with the reference, or (``update``) replace the reference."""
     with tempfile.TemporaryDirectory(prefix="mhub-test-") as tmp:
         input_dir = case.sample.write(Path(tmp) / "input")

@@ -55,7 +55,7 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class TestCase:
+class ModelTestCase:
     """One workflow run on one sample, compared with one reference folder."""
 
     workflow: str
@@ -63,7 +63,7 @@ class TestCase:
     reference: Path
 
 
-def load_test_cases(model_dir: Path) -> list[TestCase]:
+def load_test_cases(model_dir: Path) -> list[ModelTestCase]:
     """The test cases declared in ``model_dir/mhub.toml`` (paths resolved)."""
     path = model_dir / "mhub.toml"
     try:
@@ -84,11 +84,11 @@ def load_test_cases(model_dir: Path) -> list[TestCase]:
     return cases
 
 
-def _parse(table: dict[str, Any], model_dir: Path) -> TestCase:
+def _parse(table: dict[str, Any], model_dir: Path) -> ModelTestCase:
     unknown = set(table) - {"workflow", "sample", "reference"}
     if unknown:
         raise ValueError(f"unknown fields {sorted(unknown)} (allowed: workflow, sample, reference)")
     sample_raw = dict(table["sample"])
     if "path" in sample_raw:
         sample_raw["path"] = model_dir / sample_raw["path"]
-    return TestCase(str(table.get("workflow", "default")), Sample(**sample_raw), model_dir / table["reference"])
+    return ModelTestCase(str(table.get("workflow", "default")), Sample(**sample_raw), model_dir / table["reference"])

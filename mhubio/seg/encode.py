@@ -117,6 +117,10 @@ def encode_segmentation(
         parameters=dict(algorithm.parameters) or None,
     )
     descriptions = [to_segment_description(definitions[v], numbers[v], algorithm_id) for v in kept]
+    for value, description in zip(kept, descriptions):
+        # TrackingID carries the registry id so readers can match segments by meaning.
+        description.TrackingID = definitions[value].id
+        description.TrackingUID = hd.UID()
     # Both encodings take one array of segment numbers (0 = background);
     # highdicom splits it into bit planes for BINARY.
     lut = np.zeros(max(segments) + 1, dtype=np.uint8 if len(kept) < 256 else np.uint16)

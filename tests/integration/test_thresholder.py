@@ -7,15 +7,15 @@ import pytest
 import SimpleITK as sitk
 
 from mhubio.synthetic import write_ct_series
-from tests.helpers import REAL_CT, dciodvfy_errors, dcmqi_segments, read_report, run_mhub, seg_label_counts
+from tests.helpers import REAL_CT, read_seg_type, dciodvfy_errors, dcmqi_segments, read_report, run_mhub, seg_label_counts
 
 
 def _label_map(work_dir):
-    (path,) = sorted(work_dir.rglob("Thresholder.seg.nii.gz"))
+    (path,) = sorted(work_dir.rglob("Thresholder.seg.nii"))
     return sitk.ReadImage(str(path))
 
 
-def _check_run(input_dir, tmp_path, workflow="default"):
+def _check_run(input_dir, tmp_path, workflow="default", validators=True):
     out, work = tmp_path / "out", tmp_path / "work"
     done = run_mhub("run", "--model", "thresholder", "--workflow", workflow, "--input", input_dir,
                     "--output", out, "--work-dir", work, "--keep-work")
@@ -26,7 +26,8 @@ def _check_run(input_dir, tmp_path, workflow="default"):
     (seg_path,) = sorted(out.glob("*/thresholder.seg.dcm"))
     assert seg_path.parent.name == series["series_uid"]
     assert [o["path"] for o in series["outputs"]] == [str(seg_path.relative_to(out))]
-    assert dciodvfy_errors(seg_path) == []
+    if validators:
+        assert dciodvfy_errors(seg_path) == []
 
     labels = _label_map(work)
     array = sitk.GetArrayFromImage(labels)
@@ -34,6 +35,8 @@ def _check_run(input_dir, tmp_path, workflow="default"):
     assert all(expected.values()), expected
     assert seg_label_counts(seg_path) == expected
 
+    if not validators:
+        return report
     by_dcmqi = dcmqi_segments(seg_path, tmp_path / "dcmqi")
     for number, name in enumerate(["BODY", "LUNG", "BONE"], start=1):
         image = by_dcmqi[number]
@@ -51,8 +54,12 @@ def test_generated_ct(tmp_path):
 
 
 def test_generated_ct_labelmap_workflow(tmp_path):
+    # Debian's dicom3tools and dcmqi 1.5 predate Label Map Segmentation Storage (DICOM 2024):
+    # dciodvfy reports "Information Object Not found"; the SEG is checked by reading it back.
     series = write_ct_series(tmp_path / "in", shape=(24, 64, 64), seed=4, slice_order="descending")
-    _check_run(series.directory, tmp_path, workflow="labelmap")
+    _check_run(series.directory, tmp_path, workflow="labelmap", validators=False)
+    (seg_path,) = (tmp_path / "out").glob("*/thresholder.seg.dcm")
+    assert read_seg_type(seg_path) == "LABELMAP"
 
 
 @pytest.mark.slow

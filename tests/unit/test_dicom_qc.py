@@ -71,7 +71,8 @@ def test_missing_slice_rejected_as_irregular_spacing():
     result = qc(items)
     assert result.status is QCStatus.REJECT
     assert result.failed_check is QCCheck.REGULAR_SPACING
-    assert "missing slice" in result.message and "/data/f004" in result.message
+    assert "missing slice" in result.message
+    assert "between f004 and f006" in result.message and "/data/" not in result.message
     assert result.accepted is None
 
 
@@ -275,3 +276,22 @@ def test_degenerate_orientation_is_rejected_not_raised():
     result = qc(items)
     assert result.failed_check is QCCheck.GEOMETRY_PRESENT
     assert "degenerate" in result.message
+
+
+def test_axial_orientation_check_follows_the_nlst_query():
+    coronal = instances(orientation=(1.0, 0.0, 0.0, 0.0, 0.0, -1.0))
+    assert qc(coronal).passed
+    assert qc(coronal, axial_orientation=True).failed_check is QCCheck.AXIAL_ORIENTATION
+    c, s = np.cos(0.3), np.sin(0.3)
+    slightly_rotated = instances(orientation=(c, s, 0.0, -s, c, 0.0))
+    assert qc(slightly_rotated, axial_orientation=True).passed
+
+
+def test_nlst_selection_preset():
+    config = QCConfig.nlst_selection()
+    assert run_qc(DicomSeries(tuple(instances(101))), config).passed
+    assert run_qc(DicomSeries(tuple(instances(100))), config).failed_check is QCCheck.MIN_SLICES
+    thin = [replace(i, slice_thickness=1.0) for i in instances(120)]
+    assert run_qc(DicomSeries(tuple(thin)), config).failed_check is QCCheck.SLICE_THICKNESS
+    scout = localizer_in_series() + instances(120)[13:]
+    assert run_qc(DicomSeries(tuple(scout)), config).failed_check is QCCheck.NO_LOCALIZER

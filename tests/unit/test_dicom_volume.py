@@ -151,3 +151,17 @@ def test_write_nifti_leaves_nothing_on_failure(tmp_path: Path, monkeypatch: pyte
 def test_write_nifti_needs_a_nifti_name(tmp_path: Path):
     with pytest.raises(ValueError, match=r"\.nii"):
         write_nifti(sitk.Image(2, 2, 2, sitk.sitkInt16), tmp_path / "ct.nrrd")
+
+
+@pytest.mark.parametrize(("intercept", "slope", "dtype"), [(40000, 1, np.int32), (-1024, 0.5, np.float32)])
+def test_volume_widens_for_one_slice_with_another_rescale(tmp_path: Path, intercept, slope, dtype):
+    written = write_ct_series(tmp_path, shape=SHAPE, seed=10)
+    ds = dcmread(written.files[6])
+    stored = ds.pixel_array.astype(np.float64)
+    ds.RescaleIntercept, ds.RescaleSlope = intercept, slope
+    ds.save_as(written.files[6])
+    values = sitk.GetArrayFromImage(read_series_image(only_series(tmp_path)))
+    assert values.dtype == dtype
+    expected = written.phantom.image.astype(np.float64)
+    expected[6] = stored * slope + intercept
+    np.testing.assert_array_equal(values, expected)

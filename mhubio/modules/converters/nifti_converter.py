@@ -36,7 +36,7 @@ class NiftiConverter(Module):
         if problems or len(scanned.series) != 1:
             path, reason = problems[0] if problems else (item.path, "files of several series")
             raise StepError(
-                f"{instance.label}: the input changed since it was imported ({path}: {reason})"
+                f"{instance.label}: the input changed since it was imported ({path.name}: {reason})"
             )
         (series,) = scanned.series.values()
         try:

@@ -25,9 +25,11 @@ class DicomImporter(Importer):
     Files are indexed in place (never copied). Each eligible series becomes an
     instance holding one ``dicom:mod=<modality>`` item whose files are sorted
     along the slice normal; localizer images dropped by QC are not among them.
-    Series rejected by QC are listed as skipped with the failed check; files
-    that are not DICOM, unreadable or unusable (blank UIDs, duplicates) are
-    listed in the run report and never stop the run.
+    Series rejected by QC are listed as skipped with the failed check. Files
+    never stop the run: non-DICOM files and DICOMDIR media directories are
+    reported as ``non_dicom``; unreadable files as ``unreadable`` and DICOM files
+    without usable UIDs (blank UIDs, duplicated SOPInstanceUID) as ``rejected_files``,
+    each with the reason.
 
     Parameters
     ----------
@@ -92,7 +94,8 @@ class DicomImporter(Importer):
             skipped=skipped,
             files_scanned=scanned.n_files,
             non_dicom=[*scanned.non_dicom, *(issue.path for issue in scanned.ignored)],
-            unreadable=[*scanned.unreadable, *scanned.rejected_files],
+            unreadable=list(scanned.unreadable),
+            rejected_files=list(scanned.rejected_files),
         )
 
     def _instance(self, result: QCResult) -> Instance:

@@ -200,7 +200,8 @@ class PetCtPairImporter(Importer):
             skipped=skipped,
             files_scanned=scan.n_files,
             non_dicom=[*scan.non_dicom, *(issue.path for issue in scan.ignored)],
-            unreadable=[(issue.path, issue.reason) for issue in [*scan.unreadable, *scan.rejected_files]],
+            unreadable=[(issue.path, issue.reason) for issue in scan.unreadable],
+            rejected_files=[(issue.path, issue.reason) for issue in scan.rejected_files],
         )
 
     def _instance(self, pair: SeriesPair) -> Instance:

@@ -1,0 +1,67 @@
+"""Read a single-frame CT series into the volume body part regression scores, in slice position order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+from pydicom.pixels import apply_modality_lut
+
+from mhubio.seg.geometry import sort_by_position
+
+
+@dataclass(frozen=True)
+class CtSlices:
+    """A CT series as a volume.
+
+    Attributes
+    ----------
+    datasets: list[pydicom.Dataset]
+        Slice headers (no pixel data), ascending along the slice normal; element ``i`` is slice ``i``.
+    volume_hu: numpy.ndarray
+        float32 HU values, shape (z, rows, columns), same slice order.
+    spacing: tuple[float, float, float]
+        (slice spacing, row spacing, column spacing) in mm; the slice spacing is the mean position step.
+    """
+
+    datasets: list[pydicom.Dataset]
+    volume_hu: np.ndarray
+    spacing: tuple[float, float, float]
+
+
+def read_ct_slices(paths: Sequence[str | os.PathLike[str]]) -> CtSlices:
+    """Read single-frame CT files, sort them along the slice normal and stack them in HU.
+
+    Raises
+    ------
+    ValueError
+        If no files are given, slices share a position, or their matrices differ.
+    """
+    if not paths:
+        raise ValueError("no CT files to read")
+    datasets = sort_by_position([pydicom.dcmread(path) for path in paths])
+    label = f"CT series {datasets[0].get('SeriesNumber', '?')} ({datasets[0].get('SeriesInstanceUID', '?')})"
+    normal = np.cross(
+        np.asarray(datasets[0].ImageOrientationPatient[:3], float),
+        np.asarray(datasets[0].ImageOrientationPatient[3:], float),
+    )
+    positions = np.array([np.dot(normal, np.asarray(ds.ImagePositionPatient, float)) for ds in datasets])
+    if len(datasets) > 1:
+        steps = np.diff(positions)
+        if np.any(steps <= 1e-3):
+            raise ValueError(f"{label}: two or more slices share a position along the slice normal")
+        z_spacing = float(np.mean(steps))
+    else:
+        z_spacing = float(datasets[0].get("SliceThickness", 1.0) or 1.0)
+    slices = []
+    for ds in datasets:
+        pixels = ds.pixel_array
+        if pixels.shape != (int(datasets[0].Rows), int(datasets[0].Columns)):
+            raise ValueError(f"{label}: slice {ds.SOPInstanceUID} has pixel array shape {pixels.shape}")
+        slices.append(np.asarray(apply_modality_lut(pixels, ds), dtype=np.float32))
+        del ds.PixelData
+    row_spacing, column_spacing = (float(v) for v in datasets[0].PixelSpacing)
+    return CtSlices(datasets, np.stack(slices), (z_spacing, row_spacing, column_spacing))

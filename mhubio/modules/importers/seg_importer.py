@@ -1,0 +1,141 @@
+"""SegImporter: add the DICOM SEG of the input folder that belongs to an instance's image series."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import pydicom
+import SimpleITK as sitk
+from pydicom.uid import SegmentationStorage
+
+from mhubio.core.data import DataItem, Instance
+from mhubio.core.errors import StepError
+from mhubio.core.fileio import atomic_path, copy_atomic
+from mhubio.core.filetypes import FileType
+from mhubio.core.module import Input, Module, Output
+from mhubio.core.params import Params
+from mhubio.dicom.scan import scan_folder
+from mhubio.seg import load_source_images
+from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, name_segments
+from mhubio.seg.geometry import reference_image
+
+
+class MultipleSegPolicy(str, Enum):
+    """What to do when several SEGs belong to one image series."""
+
+    ERROR = "error"
+    """Fail the series, naming the SEGs."""
+    LATEST = "latest"
+    """Take the SEG with the latest SeriesDate/SeriesTime (then ContentDate/ContentTime)."""
+
+
+@dataclass(frozen=True)
+class _SegFile:
+    path: Path
+    sop_instance_uid: str
+    referenced_series: frozenset[str]
+    frame_of_reference_uid: str
+    timestamp: str
+
+
+class SegImporter(Module):
+    """Find the DICOM SEG in the input folder that was derived from the instance's series.
+
+    A SEG belongs to the series it references (Referenced Series Sequence).  A
+    SEG that references no series is paired by FrameOfReferenceUID, but only
+    when exactly one image series of the input folder has that frame of
+    reference.  The SEG is copied into the work folder as ``dicomseg:mod=seg``
+    with its segment map (SegmentNumber -> segment id, from the segment codes);
+    its segments are also written as a label map on the series grid
+    (``nifti:mod=seg``, label = SegmentNumber) unless they overlap.
+    """
+
+    class Params(Params):
+        on_multiple: MultipleSegPolicy = MultipleSegPolicy.ERROR
+        write_label_map: bool = True
+
+    inputs = {"source": Input("dicom", description="image series the SEG must reference")}
+    outputs = {
+        "seg": Output(FileType.DICOMSEG, {"mod": "seg", "origin": "input"}),
+        "labels": Output(FileType.NIFTI, {"mod": "seg", "origin": "input"}, optional=True),
+    }
+
+    def setup(self) -> None:
+        """Index the SEGs and image series of the input folder once per run."""
+        scan = scan_folder(self.context.input_dir)
+        self._segs: list[_SegFile] = []
+        self._series_by_for: dict[str, set[str]] = {}
+        for series in scan.series.values():
+            for item in series.instances:
+                if item.sop_class_uid == SegmentationStorage:
+                    self._segs.append(_read_seg_header(item.path))
+                elif item.frame_of_reference_uid:
+                    self._series_by_for.setdefault(item.frame_of_reference_uid, set()).add(series.series_uid)
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        """Copy the matching SEG and write its label map."""
+        source: DataItem = inputs["source"]
+        headers = load_source_images(source.files)
+        seg_file = self._match(instance.id, str(headers[0].get("FrameOfReferenceUID", "")))
+        seg = hd.seg.segread(seg_file.path)
+        try:
+            segment_ids, unknown = name_segments(seg)
+        except ValueError as exc:
+            raise StepError(str(exc)) from exc
+        for segment in unknown:
+            instance.warn(f"SEG segment {segment.number} {segment.label!r} ({segment.codes}) has no segment "
+                          "registry entry; it is not named and not in the label map")
+        if not segment_ids:
+            raise StepError(f"none of the segments of SEG {seg_file.path.name} has a segment registry entry")
+        item = outputs["seg"]
+        copy_atomic(seg_file.path, item.path)
+        item.set_labels(segment_ids)
+        if not self.params.write_label_map:
+            return
+        try:
+            labels, _, _ = decode_label_map(seg, reference_image(headers))
+        except OverlappingSegmentsError as exc:
+            instance.warn(f"no label map written: {exc}")
+            return
+        except ValueError as exc:
+            raise StepError(f"cannot decode SEG {seg_file.path.name}: {exc}") from exc
+        label_item = outputs["labels"]
+        with atomic_path(label_item.path) as tmp:
+            sitk.WriteImage(labels, str(tmp), useCompression=True)
+        label_item.set_labels(segment_ids)
+
+    def _match(self, series_uid: str, frame_of_reference_uid: str) -> _SegFile:
+        found = [s for s in self._segs if series_uid in s.referenced_series]
+        if not found and frame_of_reference_uid:
+            if self._series_by_for.get(frame_of_reference_uid) == {series_uid}:
+                found = [
+                    s for s in self._segs
+                    if not s.referenced_series and s.frame_of_reference_uid == frame_of_reference_uid
+                ]
+        if not found:
+            raise StepError(
+                f"no DICOM SEG in the input folder references series {series_uid} "
+                f"({len(self._segs)} SEG file(s) found)"
+            )
+        if len(found) > 1:
+            if self.params.on_multiple is MultipleSegPolicy.ERROR:
+                names = ", ".join(sorted(s.path.name for s in found))
+                raise StepError(
+                    f"{len(found)} SEGs reference series {series_uid} ({names}); "
+                    "set SegImporter.on_multiple: latest to take the newest"
+                )
+            found.sort(key=lambda s: (s.timestamp, s.sop_instance_uid))
+        return found[-1]
+
+
+def _read_seg_header(path: Path) -> _SegFile:
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    referenced = frozenset(str(i.SeriesInstanceUID) for i in ds.get("ReferencedSeriesSequence", []))
+    stamp = "".join(str(ds.get(k, "") or "") for k in ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime"))
+    return _SegFile(path, str(ds.SOPInstanceUID), referenced, str(ds.get("FrameOfReferenceUID", "")), stamp)
+

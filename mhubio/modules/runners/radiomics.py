@@ -1,0 +1,120 @@
+"""RadiomicsRunner: pyradiomics features of every segment of a label map or a DICOM SEG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import highdicom as hd
+import SimpleITK as sitk
+from pydantic import field_validator
+
+from mhubio.core.data import AlgorithmInfo, DataItem, Instance
+from mhubio.core.errors import StepError
+from mhubio.core.filetypes import FileType
+from mhubio.core.module import Input, Module, Output
+from mhubio.core.params import Params
+from mhubio.radiomics import (
+    DEFAULT_SHAPE_FEATURES,
+    ExtractionConfig,
+    FeatureClass,
+    RadiomicsResult,
+    SegmentMask,
+    extract_features,
+    extract_mask_features,
+    write_csv,
+    write_json,
+)
+from mhubio.seg.decode import decode_segments
+from mhubio.segdb import get_segment
+
+SettingValue = bool | int | float | str | list[float] | None
+
+
+class RadiomicsRunner(Module):
+    """Compute radiomics features (shape by default: the 14 of paper 000) for every segment.
+
+    The segmentation is a label map (``nifti:mod=seg`` with its label ->
+    segment id map) or a DICOM SEG (``dicomseg:mod=seg``; segments named from
+    their codes, overlaps allowed).  Results are named by segment id; empty or
+    too small segments are listed as missing and never shift the names of the
+    others.  Writes a JSON table (read by :class:`RadiomicsSREncoder`) and a
+    CSV table of the same numbers.
+    """
+
+    class Params(Params):
+        feature_classes: list[FeatureClass] = [FeatureClass.SHAPE]
+        shape_features: list[str] = list(DEFAULT_SHAPE_FEATURES)
+        settings: dict[str, SettingValue] = {}
+        segment_map: dict[int, str] | None = None
+
+        @field_validator("segment_map")
+        @classmethod
+        def _known_segments(cls, value: dict[int, str] | None) -> dict[int, str] | None:
+            for segment_id in (value or {}).values():
+                get_segment(segment_id)
+            return value
+
+        @field_validator("settings")
+        @classmethod
+        def _no_label(cls, value: dict[str, SettingValue]) -> dict[str, SettingValue]:
+            if "label" in value:
+                raise ValueError("'label' is chosen per segment; remove it from settings")
+            return value
+
+    inputs = {
+        "image": Input("nifti:mod=ct", description="image the features are computed on"),
+        "segmentation": Input("nifti:mod=seg", description="label map, or a DICOM SEG (dicomseg:mod=seg)"),
+    }
+    outputs = {
+        "features": Output(FileType.JSON, {"kind": "radiomics"}, optional=True),
+        "table": Output(FileType.CSV, {"kind": "radiomics"}, optional=True),
+    }
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        """Extract the features and write both tables."""
+        config = ExtractionConfig(self.params.feature_classes, self.params.shape_features, self.params.settings)
+        image = sitk.ReadImage(str(inputs["image"].path))
+        segmentation: DataItem = inputs["segmentation"]
+        try:
+            if segmentation.type is FileType.DICOMSEG:
+                result = self._from_seg(instance, image, segmentation, config)
+            elif segmentation.type in (FileType.NIFTI, FileType.NRRD):
+                result = self._from_label_map(image, segmentation, config)
+            else:
+                raise StepError(f"segmentation {segmentation} is neither a label map nor a DICOM SEG")
+        except ValueError as exc:
+            raise StepError(f"radiomics on {segmentation.path.name}: {exc}") from exc
+        for missing in result.missing:
+            instance.warn(f"no radiomics features for {missing.segment_id} (label {missing.label_value}): "
+                          f"{missing.reason}")
+        if not result.segments:
+            instance.warn("no segment has radiomics features; no tables written")
+            return
+        algorithm = AlgorithmInfo(
+            result.algorithm_name, result.algorithm_version, family="Classical image processing",
+            parameters=dict(result.settings),
+        )
+        for name, writer in (("features", write_json), ("table", write_csv)):
+            item = outputs[name]
+            writer(result, item.path)
+            item.algorithm = algorithm
+
+    def _from_label_map(self, image: sitk.Image, item: DataItem, config: ExtractionConfig) -> RadiomicsResult:
+        segments = self.params.segment_map or item.labels
+        if not segments:
+            raise StepError(
+                f"label map {item.path.name} has no label -> segment id map; set RadiomicsRunner.segment_map "
+                "or use a runner that records one"
+            )
+        return extract_features(image, sitk.ReadImage(str(item.path)), segments, config)
+
+    def _from_seg(
+        self, instance: Instance, image: sitk.Image, item: DataItem, config: ExtractionConfig
+    ) -> RadiomicsResult:
+        decoded, unknown = decode_segments(hd.seg.segread(item.path), image)
+        for segment in unknown:
+            instance.warn(f"SEG segment {segment.number} {segment.label!r} ({segment.codes}) has no segment "
+                          "registry entry; no features computed for it")
+        masks = [SegmentMask(d.segment_id, d.number, d.mask) for d in decoded]
+        return extract_mask_features(image, masks, config)

@@ -1,0 +1,64 @@
+"""Fixtures of the container tests: a Docker daemon, the base image and model images built offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mhubio.containers import (
+    LOCAL_BASE_IMAGE,
+    DockerError,
+    ImageBuild,
+    build_base,
+    build_model,
+    daemon_available,
+    docker,
+    make_local_base,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def docker_daemon() -> None:
+    """Skip unless a Docker daemon answers (``bash .ci/docker.sh`` as root starts one)."""
+    try:
+        available = daemon_available()
+    except DockerError as exc:
+        pytest.skip(f"no usable docker client: {exc}")
+    if not available:
+        pytest.skip("no Docker daemon answers: run `bash .ci/docker.sh` as root to install and start one")
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_daemon: None) -> ImageBuild:
+    """The base image of this checkout, built offline on the local debootstrap image."""
+    if os.geteuid() != 0 and docker("image", "inspect", LOCAL_BASE_IMAGE, check=False).returncode != 0:
+        pytest.skip(f"{LOCAL_BASE_IMAGE} is missing and making it needs root: run `bash .ci/docker.sh` as root")
+    os_image = make_local_base()
+    return build_base(REPO, base_image=os_image.tag, offline=True)
+
+
+@pytest.fixture(scope="session")
+def thresholder_image(base_image: ImageBuild) -> ImageBuild:
+    """The thresholder image, built offline on :func:`base_image`."""
+    return build_model("thresholder", REPO, base_image=base_image.tag, offline=True)
+
+
+@pytest.fixture
+def run_user() -> tuple[int, int]:
+    """uid and gid the images run as: this process's, or 1000:1000 when the tests run as root."""
+    if os.geteuid() == 0:
+        return (1000, 1000)
+    return (os.getuid(), os.getgid())
+
+
+@pytest.fixture
+def output_dir(tmp_path: Path, run_user: tuple[int, int]) -> Path:
+    """An empty output folder owned by :func:`run_user`."""
+    out = tmp_path / "output"
+    out.mkdir()
+    os.chown(out, *run_user)
+    return out
