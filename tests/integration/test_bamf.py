@@ -125,7 +125,7 @@ def run_model(model: str, input_dir: Path, tmp_path: Path, *extra: str, env: dic
 
 def final_label_map(work: Path, step: str) -> sitk.Image:
     """The label map written by ``step`` (the one the SegEncoder encodes)."""
-    (path,) = sorted(work.rglob(f"{step}.segmentation.nii.gz"))
+    (path,) = sorted(work.rglob(f"{step}.segmentation.nii*"))
     return sitk.ReadImage(str(path))
 
 
