@@ -208,6 +208,16 @@ def test_mis_wired_post_processing_is_a_config_error(tmp_path: Path) -> None:
                              "--set", "KeepLargestComponents.labels=[KIDNEY, KIDNEY_STONE]")
     assert unknown_label.returncode == 2, unknown_label.stdout
     assert "KIDNEY_STONE" in unknown_label.stdout
+    step = ('  - module: KeepLargestComponents\n    id: two_largest\n'
+            '    inputs: {segmentation: "nifti:mod=seg:fold=ensemble:roi=KIDNEY"}\n')
+    assert step in text
+    dropped = tmp_path / "no_post_processing.yml"
+    params = "  KeepLargestComponents:\n    labels: [KIDNEY, KIDNEY_TUMOR, KIDNEY_CYST]\n    k: 2\n    union: true\n"
+    assert params in text
+    dropped.write_text(text.replace(step, "").replace(params, ""))
+    missing_step = run_mhub("check-config", dropped)
+    assert missing_step.returncode == 2, missing_step.stdout
+    assert "processed=two_largest" in missing_step.stdout and "configured but no step" not in missing_step.stdout
 
 
 @pytest.mark.slow
