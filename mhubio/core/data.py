@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from mhubio.core.filetypes import FileType
 from mhubio.core.query import Query
@@ -145,7 +146,18 @@ class Instance:
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("an instance needs a non-empty id")
-        self.log = logging.LoggerAdapter(logging.getLogger(f"mhub.series.{self.id}"), {})
+        self.log = _series_logger(self.id)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled state (for worker processes): every field but the logger, which is process-local."""
+        state = dict(self.__dict__)
+        del state["log"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled instance and attach this process's series logger."""
+        self.__dict__.update(state)
+        self.log = _series_logger(self.id)
 
     @property
     def label(self) -> str:
@@ -167,3 +179,7 @@ class Instance:
         """Record a warning for the report and the series log."""
         self.warnings.append(message)
         self.log.warning(message)
+
+
+def _series_logger(instance_id: str) -> logging.LoggerAdapter:
+    return logging.LoggerAdapter(logging.getLogger(f"mhub.series.{instance_id}"), {})
