@@ -141,7 +141,7 @@ class Instance:
     warnings: list[str] = field(default_factory=list)
     timings: list[StepTiming] = field(default_factory=list)
     outputs: list[OutputFile] = field(default_factory=list)
-    log: logging.LoggerAdapter = field(init=False, repr=False)
+    log: logging.LoggerAdapter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:
