@@ -18,7 +18,7 @@ from distributed import Client, Future, as_completed
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from mhubio.core.data import Instance
-from mhubio.core.errors import ConfigError
+from mhubio.core.errors import ConfigError, MhubError
 from mhubio.core.parallel import ChainSpec, release_chain, run_series
 
 
@@ -51,7 +51,14 @@ class DaskSeriesExecutor:
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         self._plugin = f"mhub-chain-{uuid.uuid4().hex}"
-        self._client.register_plugin(ChainPlugin(spec), name=self._plugin)
+        try:
+            self._client.register_plugin(ChainPlugin(spec), name=self._plugin)
+        except Exception as exc:
+            self._client.close()
+            raise MhubError(
+                f"the workers of the Dask scheduler at {address} cannot load mhubio ({exc}); start them from the "
+                "model image so that they run the same mhubio as this process"
+            ) from exc
         self._completed = as_completed(loop=self._client.loop)
         self._submitted: list[Future] = []
 
