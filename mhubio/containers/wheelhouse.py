@@ -43,8 +43,10 @@ def make_wheelhouse(
     """Fill ``dest`` with wheels of ``requirements`` and all their dependencies.
 
     Wheels already in ``dest`` are used first without asking any index, so that a filled wheelhouse works
-    offline; only what is missing is downloaded (or built from source) by ``pip wheel``. The wheels must suit
-    the images' Python, CPython 3.11 on x86-64 Linux: run this with such a ``python``.
+    offline; only what is missing is downloaded, or built from source by ``pip wheel``. Source builds run
+    without build isolation, against the packages of ``python``'s environment, because some packages
+    (pyradiomics 3.0.1) need numpy at build time without declaring it: use the project's environment, which has
+    the build requirements. The wheels must suit the images' Python, CPython 3.11 on x86-64 Linux.
 
     Parameters
     ----------
@@ -73,7 +75,8 @@ def make_wheelhouse(
     dest.mkdir(parents=True, exist_ok=True)
     if not requirements and not requirement_files:
         return dest
-    args = [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--wheel-dir", str(dest)]
+    args = [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-build-isolation"]
+    args += ["--wheel-dir", str(dest)]
     args += ["--find-links", str(dest)]
     if constraints is not None:
         args += ["-c", str(constraints)]

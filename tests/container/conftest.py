@@ -21,6 +21,13 @@ from mhubio.containers import (
 REPO = Path(__file__).resolve().parents[2]
 
 
+def readable_by_all(folder: Path) -> Path:
+    """Make ``folder`` readable by any uid, as a read-only input mount needs."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def docker_daemon() -> None:
     """Skip unless a Docker daemon answers (``bash .ci/docker.sh`` as root starts one)."""
