@@ -29,6 +29,7 @@ MODULES = textwrap.dedent(
     import time
     from pathlib import Path
     from mhubio.core.data import AlgorithmInfo, DataItem, Instance
+    from mhubio.core.errors import WeightsError
     from mhubio.core.filetypes import FileType
     from mhubio.core.module import Importer, ImportResult, Input, Module, Output, SkippedSeries
 
@@ -62,6 +63,10 @@ MODULES = textwrap.dedent(
         loads = 0
         inputs = {"spec": Input("txt:mod=spec")}
         outputs = {"result": Output(FileType.JSON, {"mod": "result"})}
+        def preflight(self):
+            only_in = os.environ.get("FAKE_WEIGHTS_ONLY_IN_PID")
+            if only_in and int(only_in) != os.getpid():
+                raise WeightsError(f"{self.step_id}: weights missing in process {os.getpid()}")
         def setup(self):
             type(self).loads += 1
             _mark(self.context, f"setup-{os.getpid()}-{type(self).loads}")
@@ -214,6 +219,15 @@ def test_fail_fast_starts_no_new_series(config_path, tmp_path):
     assert (out / "1.2" / "result.json").is_file() and not (out / "1.3").exists()
     assert _markers(tmp_path, "series") and not any(m.startswith(("series-1.3", "series-1.4", "series-1.5"))
                                                     for m in _markers(tmp_path, "series"))
+
+
+@pytest.mark.slow
+def test_run_error_in_a_worker_ends_the_run_with_its_exit_code(config_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_WEIGHTS_ONLY_IN_PID", str(os.getpid()))
+    report, data, _ = _run(config_path, tmp_path, ["1.1 ok", "1.2 ok", "1.3 ok"], workers=2)
+    assert report.exit_code == ExitCode.WEIGHTS_ERROR and data["exit_code"] == 6
+    assert "Work: weights missing in process" in data["error"]
+    assert [s["status"] for s in data["series"]] == ["pending"] * 3
 
 
 @pytest.mark.slow
