@@ -44,13 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None and args.workflow != "default":
         raise ConfigError("--workflow goes with --model, not with --config")
     config = args.config if args.config is not None else workflow_path(args.model, args.workflow)
-    folders = [args.input, args.output, args.work_dir, args.weights_dir]
-    if args.scheduler is not None:
-        folders = [None if f is None else f.absolute() for f in folders]
-    input_dir, output_dir, work_dir, weights_dir = folders
     options = RunOptions(
-        input_dir=input_dir, output_dir=output_dir, overrides=args.set, fail_fast=args.fail_fast,
-        work_dir=work_dir, keep_work=args.keep_work, weights_dir=weights_dir, workflow=args.workflow,
+        input_dir=args.input, output_dir=args.output, overrides=args.set, fail_fast=args.fail_fast,
+        work_dir=args.work_dir, keep_work=args.keep_work, weights_dir=args.weights_dir, workflow=args.workflow,
         workers=args.workers, scheduler=args.scheduler,
     )
     report = run_workflow(config, options, ProgressPrinter(quiet=args.quiet))

@@ -54,6 +54,12 @@ class RunOptions:
             raise ConfigError("--workers and --scheduler exclude each other (Dask workers are started separately)")
         if self.scheduler is not None and importlib.util.find_spec("distributed") is None:
             raise ConfigError("--scheduler needs Dask distributed, which is not installed: pip install 'mhubio[dask]'")
+        if self.scheduler is not None:
+            # Dask workers run in other folders: every path they see must be absolute
+            for name in ("input_dir", "output_dir", "work_dir", "weights_dir"):
+                value = getattr(self, name)
+                if value is not None:
+                    object.__setattr__(self, name, Path(value).absolute())
 
     @property
     def uses_workers(self) -> bool:

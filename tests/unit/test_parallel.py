@@ -169,6 +169,15 @@ def test_invalid_worker_options(tmp_path, workers, scheduler):
         RunOptions(tmp_path, tmp_path, workers=workers, scheduler=scheduler)
 
 
+def test_scheduler_makes_folders_absolute(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)
+    options = RunOptions(Path("in"), Path("out"), work_dir=Path("work"), scheduler="tcp://127.0.0.1:8786")
+    assert (options.input_dir, options.output_dir, options.work_dir) == (tmp_path / "in", tmp_path / "out",
+                                                                         tmp_path / "work")
+    assert options.weights_dir is None and RunOptions(Path("in"), Path("out")).input_dir == Path("in")
+
+
 @pytest.mark.slow
 def test_pool_report_and_outputs_match_sequential(config_path, tmp_path):
     lines = ["1.1 ok", "1.2 ok", "1.3 skip", "1.4 crash", "1.5 ok"]
