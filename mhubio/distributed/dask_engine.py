@@ -60,7 +60,7 @@ class DaskSeriesExecutor:
                 "model image so that they run the same mhubio as this process"
             ) from exc
         self._completed = as_completed(loop=self._client.loop)
-        self._submitted: list[Future] = []
+        self._running: set[Future] = set()
 
     def capacity(self) -> int:
         """One series per connected worker (at least one, which waits for a worker to join)."""
@@ -72,13 +72,15 @@ class DaskSeriesExecutor:
             run_series, self._spec, instance, self._log_dir, key=f"mhub-series-{instance.id}-{uuid.uuid4().hex[:8]}",
             pure=False,
         )
-        self._submitted.append(future)
+        self._running.add(future)
         self._completed.add(future)
         return future
 
     def wait_any(self, futures: Collection[Future]) -> set[Future]:
         """Block until at least one submitted series finished; return every finished one."""
-        return {next(self._completed), *self._completed.next_batch(block=False)}
+        finished = {next(self._completed), *self._completed.next_batch(block=False)}
+        self._running -= finished
+        return finished
 
     def __enter__(self) -> DaskSeriesExecutor:
         return self
@@ -87,7 +89,7 @@ class DaskSeriesExecutor:
                  tb: TracebackType | None) -> None:
         try:
             if exc_type is not None:
-                self._client.cancel(self._submitted, force=True)
+                self._client.cancel(list(self._running), force=True)
             self._client.unregister_worker_plugin(self._plugin)
         finally:
             self._client.close()
