@@ -317,7 +317,9 @@ def _region_score_bounds(
     for region, (lower, upper) in REGION_BOUNDS.items():
         missing = [name for name in (lower, upper) if name is not None and name not in lookup_table]
         if missing:
-            raise ValueError(f"landmark(s) {missing} for body part region {region.value!r} are not in the look-up table")
+            raise ValueError(
+                f"landmark(s) {missing} for body part region {region.value!r} are not in the look-up table"
+            )
         bounds[region] = (
             None if lower is None else lookup_table[lower].mean,
             None if upper is None else lookup_table[upper].mean,

@@ -34,7 +34,7 @@ class FileType(Enum):
 
 _SUFFIXES = {
     FileType.DICOM: "",
-    FileType.NIFTI: ".nii.gz",
+    FileType.NIFTI: ".nii",  # work files: uncompressed is ~30x faster to write; exports may compress
     FileType.NRRD: ".nrrd",
     FileType.DICOMSEG: ".seg.dcm",
     FileType.DICOMSR: ".sr.dcm",

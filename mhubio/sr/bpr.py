@@ -97,7 +97,9 @@ def slice_positions(source_datasets: Sequence[pydicom.Dataset]) -> tuple[np.ndar
         orientations = np.array([[float(v) for v in ds.ImageOrientationPatient] for ds in source_datasets])
         origins = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in source_datasets])
     except AttributeError as error:
-        raise SliceReferenceError(f"{label}: every slice needs ImageOrientationPatient and ImagePositionPatient") from error
+        raise SliceReferenceError(
+            f"{label}: every slice needs ImageOrientationPatient and ImagePositionPatient"
+        ) from error
     if orientations.shape[1:] != (6,) or origins.shape[1:] != (3,):
         raise SliceReferenceError(f"{label}: malformed ImageOrientationPatient or ImagePositionPatient")
     if not np.allclose(orientations, orientations[0], atol=1e-4):
@@ -106,7 +108,9 @@ def slice_positions(source_datasets: Sequence[pydicom.Dataset]) -> tuple[np.ndar
     return origins @ normal, normal
 
 
-def map_slices_to_instances(result: BodyPartResult, source_datasets: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
+def map_slices_to_instances(
+    result: BodyPartResult, source_datasets: Sequence[pydicom.Dataset]
+) -> list[pydicom.Dataset]:
     """Source dataset of every slice index of ``result``, checked against the slice positions.
 
     ``source_datasets`` must be in the order of the volume the scores were computed from. The mapping is checked
@@ -269,12 +273,16 @@ def encode_landmark_sr(
     for name, index in sorted(result.landmarks.items(), key=lambda item: (item[1], item[0])):
         by_slice.setdefault(index, []).append(name)
     if not by_slice:
-        raise NothingToEncodeError(f"{_series_label(source_datasets)}: no body part regression landmark inside the scan")
+        raise NothingToEncodeError(
+            f"{_series_label(source_datasets)}: no body part regression landmark inside the scan"
+        )
     groups = [
         (
             slices[index],
             [
-                hd.sr.FindingSite(anatomic_location=table[name].finding_site, topographical_modifier=table[name].modifier)
+                hd.sr.FindingSite(
+                    anatomic_location=table[name].finding_site, topographical_modifier=table[name].modifier
+                )
                 for name in names
             ],
         )

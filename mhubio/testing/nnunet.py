@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ __all__ = [
     "CT_INTENSITY_PROPERTIES",
     "nnunet_v2_dataset_json",
     "nnunet_v2_plans",
+    "save_nnunet_v2_checkpoint",
     "v2_model_folder",
     "write_nnunet_v1_model",
     "write_nnunet_v2_model",
@@ -222,27 +224,40 @@ def write_nnunet_v2_model(
     (folder / "plans.json").write_text(json.dumps(plans, indent=2))
     (folder / "dataset.json").write_text(json.dumps(dataset_json, indent=2))
     arch = plans["configurations"][configuration]["architecture"]
-    mirror_axes = tuple(range(dim))
     for index, fold in enumerate(folds):
         torch.manual_seed(seed * 1000 + index)
         network = get_network_from_plans(arch["network_class_name"], arch["arch_kwargs"],
                                          arch["_kw_requires_import"], 1, len(labels) + 1, deep_supervision=True)
-        checkpoint = {
-            "network_weights": network.state_dict(),
-            "optimizer_state": None,
-            "grad_scaler_state": None,
-            "logging": {},
-            "_best_ema": None,
-            "current_epoch": 1,
-            "init_args": {"plans": deepcopy(plans), "configuration": configuration, "fold": fold,
-                          "dataset_json": deepcopy(dataset_json), "device": torch.device("cpu")},
-            "trainer_name": trainer_name,
-            "inference_allowed_mirroring_axes": mirror_axes,
-        }
-        fold_dir = folder / f"fold_{fold}"
-        fold_dir.mkdir(exist_ok=True)
-        torch.save(checkpoint, fold_dir / "checkpoint_final.pth")
+        save_nnunet_v2_checkpoint(folder / f"fold_{fold}" / "checkpoint_final.pth", network.state_dict(), plans,
+                                  dataset_json, configuration, fold, trainer_name)
     return folder
+
+
+def save_nnunet_v2_checkpoint(path: Path, network_weights: Mapping[str, Any], plans: Mapping[str, Any],
+                              dataset_json: Mapping[str, Any], configuration: str, fold: int | str,
+                              trainer_name: str = "nnUNetTrainer", epochs: int = 1) -> None:
+    """Write a ``checkpoint_final.pth`` with the keys ``nnUNetTrainer.save_checkpoint`` writes.
+
+    Inference reads ``network_weights``, ``trainer_name`` (to rebuild the network), ``init_args['configuration']``
+    and ``inference_allowed_mirroring_axes``; the optimizer and grad-scaler states are left empty.
+    """
+    import torch
+
+    dim = 2 if configuration == "2d" else 3
+    checkpoint = {
+        "network_weights": dict(network_weights),
+        "optimizer_state": None,
+        "grad_scaler_state": None,
+        "logging": {},
+        "_best_ema": None,
+        "current_epoch": int(epochs),
+        "init_args": {"plans": deepcopy(dict(plans)), "configuration": configuration, "fold": fold,
+                      "dataset_json": deepcopy(dict(dataset_json)), "device": torch.device("cpu")},
+        "trainer_name": trainer_name,
+        "inference_allowed_mirroring_axes": tuple(range(dim)),
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
 
 
 def _v1_stage(spacing: Sequence[float], patch_size: Sequence[int], num_pool: int, median_shape: Sequence[int]) -> dict:

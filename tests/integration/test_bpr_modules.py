@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import highdicom as hd
@@ -26,61 +25,13 @@ from mhubio.synthetic import write_ct_series
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: Test importer: one CT instance per sub-folder of the input (the framework's DicomImporter is not needed here).
-IMPORTER = textwrap.dedent(
-    '''
-    from pathlib import Path
-    from mhubio.core.data import DataItem, Instance
-    from mhubio.core.filetypes import FileType
-    from mhubio.core.module import Importer, ImportResult, Output
-
-    class FolderImporter(Importer):
-        outputs = {"ct": Output(FileType.DICOM, {"mod": "ct"})}
-
-        def import_instances(self, input_dir):
-            instances = []
-            for folder in sorted(p for p in Path(input_dir).iterdir() if p.is_dir()):
-                uid = folder.name
-                instance = Instance(uid, {"SeriesInstanceUID": uid, "Modality": "CT"}, self.context.work_dir / uid)
-                files = tuple(sorted(folder.iterdir()))
-                instance.add(DataItem(FileType.DICOM, folder, {"mod": "ct"}, files=files, producer=self.step_id))
-                instances.append(instance)
-            return ImportResult(instances, files_scanned=sum(len(i.items[0].files) for i in instances))
-    '''
-)
-
-
-def workflow(model_dir: Path) -> str:
-    return textwrap.dedent(
-        f"""
-        general: {{model: bprtest, version: "1.1.0"}}
-        execute:
-          - FolderImporter
-          - BodyPartRegressionRunner: {{model_dir: "{model_dir}", batch_size: 16}}
-          - BprLandmarkSREncoder
-          - BprRegionSREncoder
-          - module: DataOrganizer
-            params:
-              targets:
-                "json:type=bpreg": "{{SeriesInstanceUID}}/{{model}}.bpreg.json"
-                "dicomsr": "{{SeriesInstanceUID}}/{{model}}.{{meta[kind]}}.sr.dcm"
-        """
-    )
-
-
 @pytest.fixture()
 def random_model(tmp_path) -> Path:
     return write_model_folder(tmp_path / "weights" / "bpreg")
 
 
 @pytest.mark.slow
-def test_workflow_loads_model_once_and_writes_json_and_region_sr(tmp_path, random_model, monkeypatch) -> None:
-    models = tmp_path / "models"
-    (models / "bprtest" / "config").mkdir(parents=True)
-    (models / "bprtest" / "modules").mkdir()
-    (models / "bprtest" / "modules" / "folder_importer.py").write_text(IMPORTER)
-    (models / "bprtest" / "config" / "default.yml").write_text(workflow(random_model))
-    monkeypatch.setenv("MHUB_MODELS_DIR", str(models))
+def test_shipped_workflow_loads_model_once_and_writes_outputs(tmp_path, random_model) -> None:
     inputs = tmp_path / "input"
     series = [
         write_ct_series(inputs / f"s{k}", shape=(12, 48, 48), spacing=(4.0, 4.0, 5.0), seed=k, slice_order=order)
@@ -88,17 +39,17 @@ def test_workflow_loads_model_once_and_writes_json_and_region_sr(tmp_path, rando
     ]
     before = BodyPartRegressor.load_count
     report = run_workflow(
-        models / "bprtest" / "config" / "default.yml",
-        RunOptions(inputs, tmp_path / "output"),
+        REPO / "models" / "bpreg" / "config" / "default.yml",
+        RunOptions(inputs, tmp_path / "output", overrides=[f"BodyPartRegressionRunner.model_dir={random_model}"]),
         ProgressPrinter(quiet=True),
     )
     assert report.exit_code == ExitCode.SUCCESS, report.error
     assert BodyPartRegressor.load_count == before + 1
-    for k, written in enumerate(series):
-        out = tmp_path / "output" / f"s{k}"
-        document = json.loads((out / "bprtest.bpreg.json").read_text())
+    for written in series:
+        out = tmp_path / "output" / written.series_uid
+        document = json.loads((out / "bpreg.bpreg.json").read_text())
         assert len(document["cleaned slice scores"]) == 12
-        region_sr = hd.sr.srread(out / "bprtest.bpr-regions.sr.dcm")
+        region_sr = hd.sr.srread(out / "bpreg.bpr-regions.sr.dcm")
         referenced = {
             g.source_images[0].referenced_sop_instance_uid
             for g in region_sr.content.get_image_measurement_groups()
@@ -119,7 +70,8 @@ def context(tmp_path: Path, model_directory: Path | None = None) -> RunContext:
 
 
 def test_runner_without_recorded_checksum_fails_preflight(tmp_path) -> None:
-    runner = BodyPartRegressionRunner("run", BodyPartRegressionRunner.Params(), context(tmp_path, REPO / "models" / "bpreg"))
+    params = BodyPartRegressionRunner.Params()
+    runner = BodyPartRegressionRunner("run", params, context(tmp_path, REPO / "models" / "bpreg"))
     with pytest.raises(WeightsError, match="no sha256"):
         runner.preflight()
 

@@ -11,7 +11,7 @@ from tests.helpers import REAL_CT, read_seg_type, dciodvfy_errors, dcmqi_segment
 
 
 def _label_map(work_dir):
-    (path,) = sorted(work_dir.rglob("Thresholder.seg.nii.gz"))
+    (path,) = sorted(work_dir.rglob("Thresholder.seg.nii"))
     return sitk.ReadImage(str(path))
 
 

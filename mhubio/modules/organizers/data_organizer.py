@@ -64,7 +64,7 @@ class DataOrganizer(Module):
             for target, item in plan.items():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(f".tmp-{target.name}")
-                shutil.copyfile(item.path, tmp)
+                _export(item.path, tmp)
                 staged.append((tmp, target))
             for tmp, target in staged:
                 os.replace(tmp, target)
@@ -96,6 +96,16 @@ class DataOrganizer(Module):
         if path.is_absolute() or ".." in path.parts or not rendered.strip():
             raise StepError(f"target template {template!r} gave an invalid path {rendered!r}")
         return rendered
+
+
+def _export(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``; an uncompressed NIfTI work file becomes ``.nii.gz`` if asked."""
+    if source.name.endswith(".nii") and target.name.endswith(".nii.gz"):
+        import SimpleITK as sitk
+
+        sitk.WriteImage(sitk.ReadImage(str(source)), str(target), useCompression=True)
+    else:
+        shutil.copyfile(source, target)
 
 
 class _Fields(dict):
