@@ -47,8 +47,8 @@ def _docker_build(
     build_args: Mapping[str, str],
     labels: Mapping[str, str],
     stream: bool,
-) -> float:
-    """Run ``docker build`` on ``context`` and return its duration in seconds."""
+) -> None:
+    """Run ``docker build`` on ``context``."""
     args = ["build", "--progress=plain"]
     for tag in tags:
         args += ["--tag", tag]
@@ -56,8 +56,7 @@ def _docker_build(
         args += ["--build-arg", f"{key}={value}"]
     for key, value in labels.items():
         args += ["--label", f"{key}={value}"]
-    result = docker(*args, str(context), capture=not stream, timeout=_BUILD_TIMEOUT)
-    return result.seconds
+    docker(*args, str(context), capture=not stream, timeout=_BUILD_TIMEOUT)
 
 
 def _latest(tag: str) -> str:
