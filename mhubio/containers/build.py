@@ -197,10 +197,11 @@ def build_model(
 ) -> ImageBuild:
     """Build the image of model ``name`` from ``repo_dir/models/<name>/Dockerfile``.
 
-    The build context holds the model folder, the wheelhouse (``wheels/``, the requirements of a base image
-    with the default extras and the model's ``requirements.txt`` resolved together) and the weights folder (``weights/``: the archives of
-    ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them during the build). The image
-    labels record the model name and version, the git revision and every weights entry with its sha256.
+    The build context holds the model folder, the wheelhouse (``wheels/``: the requirements of a base image
+    with the default extras and the model's ``requirements.txt``, resolved together) and the weights folder
+    (``weights/``: the archives of ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them
+    during the build). The image labels record the model name and version, the git revision and every
+    weights entry with its sha256.
 
     Parameters
     ----------
