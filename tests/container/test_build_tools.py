@@ -16,6 +16,7 @@ from mhubio.containers.docker import docker_cli, run_command
 from mhubio.containers.images import check_model_name, model_image_tag
 from mhubio.containers.wheelhouse import build_project_wheel, project_requirements
 from mhubio.core.errors import ConfigError
+from mhubio.core.exitcodes import ExitCode
 
 from .conftest import REPO
 
@@ -196,3 +197,13 @@ def test_image_models_are_folders_with_a_dockerfile(tmp_path: Path):
     (tmp_path / "models" / "no_image").mkdir()
     assert image_models(tmp_path) == ["a"]
     assert "thresholder" in image_models(REPO)
+
+
+def test_build_command_rejects_bad_models_before_building(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from mhubio.cli import main
+
+    _model(tmp_path / "models", "m", _manifest("m", weights=True))
+    assert main(["build", "nosuchmodel", "--repo", str(tmp_path)]) == ExitCode.CONFIG_ERROR
+    assert "nosuchmodel" in capsys.readouterr().err
+    assert main(["build", "m", "--offline", "--repo", str(tmp_path)]) == ExitCode.CONFIG_ERROR
+    assert "--weights-from" in capsys.readouterr().err
