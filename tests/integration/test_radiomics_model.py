@@ -199,8 +199,8 @@ def run_after_segmentation(input_dir, tmp_path):
     folder = out / series["series_uid"]
     sr_path = folder / "thresholder.radiomics.sr.dcm"
     assert dciodvfy_errors(sr_path) == []
-    (ct_path,) = work.rglob("NiftiConverter.nifti.nii.gz")
-    (labels_path,) = work.rglob("Thresholder.seg.nii.gz")
+    (ct_path,) = work.rglob("NiftiConverter.nifti.nii*")
+    (labels_path,) = work.rglob("Thresholder.seg.nii*")
     image, labels = sitk.ReadImage(str(ct_path)), sitk.ReadImage(str(labels_path))
     by_label = sr_features(sr_path)
     assert sorted(by_label) == ["Body", "Bone", "Lung"]
@@ -263,7 +263,7 @@ def test_pyradiomics_model_on_real_ct_with_a_seg(tmp_path):
     assert any("no radiomics features for HEART" in w for w in series["warnings"])
     sr_path = out / series["series_uid"] / "pyradiomics.radiomics.sr.dcm"
     assert dciodvfy_errors(sr_path) == []
-    (ct_path,) = work.rglob("NiftiConverter.nifti.nii.gz")
+    (ct_path,) = work.rglob("NiftiConverter.nifti.nii*")
     image = sitk.ReadImage(str(ct_path))
     by_label = sr_features(sr_path)
     assert sorted(by_label) == ["Left kidney", "Liver"]
