@@ -17,6 +17,7 @@ from mhubio.containers import (
     docker,
     make_local_base,
 )
+from mhubio.containers.docker import docker_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,10 +33,10 @@ def readable_by_all(folder: Path) -> Path:
 def docker_daemon() -> None:
     """Skip unless a Docker daemon answers (``bash .ci/docker.sh`` as root starts one)."""
     try:
-        available = daemon_available()
+        docker_cli()
     except DockerError as exc:
         pytest.skip(f"no usable docker client: {exc}")
-    if not available:
+    if not daemon_available():
         pytest.skip("no Docker daemon answers: run `bash .ci/docker.sh` as root to install and start one")
 
 

@@ -154,6 +154,11 @@ def test_docker_client_can_be_chosen(monkeypatch: pytest.MonkeyPatch):
 def test_project_requirements_are_the_pyproject_dependencies():
     requirements = project_requirements(REPO)
     assert any(r.startswith("highdicom") for r in requirements)
+    assert not any(r.startswith("distributed") for r in requirements)
+    with_dask = project_requirements(REPO, ["dask"])
+    assert set(requirements) < set(with_dask) and any(r.startswith("distributed") for r in with_dask)
+    with pytest.raises(DockerError, match="no extra 'nope'"):
+        project_requirements(REPO, ["nope"])
     with pytest.raises(DockerError, match="pyproject.toml not found"):
         project_requirements(REPO / "models")
 

@@ -100,6 +100,15 @@ def test_base_image_without_model_is_a_usage_error(base_image: ImageBuild):
     assert "MHUB_MODEL" in result.stderr
 
 
+def test_base_image_has_the_dask_worker(base_image: ImageBuild):
+    result = docker(
+        "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--entrypoint", "dask",
+        base_image.tag, "worker", "--help", check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SCHEDULER" in result.stdout
+
+
 def test_runtime_writes_go_to_tmp(thresholder_image: ImageBuild):
     env = dict(
         item.split("=", 1)
