@@ -10,6 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from mhubio.core.config import models_root, workflow_path
+from mhubio.core.filetypes import FileType
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modules.runners.nnunet_v2 import NnunetV2Runner
 from mhubio.segdb import get_segment
@@ -34,7 +35,7 @@ def _check_seg(tmp_path: Path, model: str, runner_step: str, allowed: list[str])
     (seg_path,) = sorted((tmp_path / "out").glob(f"*/{model}.seg.dcm"))
     assert dciodvfy_errors(seg_path) == []
     seg = hd.seg.segread(seg_path)
-    (label_path,) = sorted((tmp_path / "work").rglob(f"{runner_step}.segmentation.nii.gz"))
+    (label_path,) = sorted((tmp_path / "work").rglob(f"{runner_step}.segmentation{FileType.NIFTI.suffix}"))
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(label_path)))
     expected = {name: int(np.count_nonzero(labels == value)) for value, name in enumerate(allowed, start=1)}
     expected = {name: count for name, count in expected.items() if count}
@@ -44,7 +45,7 @@ def _check_seg(tmp_path: Path, model: str, runner_step: str, allowed: list[str])
         description = seg.get_segment_description(number)
         segment = get_segment(description.tracking_id)
         assert description.segmented_property_type == segment.type
-        assert description.algorithm_type == hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC.value
+        assert description.algorithm_type == hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC
     return seg
 
 
@@ -101,7 +102,7 @@ def test_demo_model_on_generated_ct(tmp_path):
     algorithm = report["algorithms"]["NnunetV2Runner"]
     assert "not clinical" in algorithm["name"]
     assert any(k.endswith("fold_all/checkpoint_final.pth") for k in algorithm["weights"])
-    (label_path,) = sorted((tmp_path / "work").rglob("NnunetV2Runner.segmentation.nii.gz"))
+    (label_path,) = sorted((tmp_path / "work").rglob(f"NnunetV2Runner.segmentation{FileType.NIFTI.suffix}"))
     predicted = sitk.GetArrayFromImage(sitk.ReadImage(str(label_path)))
     for value, segment in enumerate(DEMO_IDS, start=1):
         assert _dice(predicted == value, series.phantom.mask(segment)) > 0.5, segment

@@ -210,7 +210,8 @@ class NnunetV1Runner(Module):
             present = {int(v) for v in np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp))))} - {0}
             unknown = sorted(present - set(self.params.label_map))
             if unknown:
-                raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} that label_map does not name")
+                raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} "
+                                "that label_map does not name")
         target.set_labels(self.params.label_map)
         target.algorithm = self._algorithm
         instance.log.info("%s: inference %.2f s; labels present: %s", self.step_id, time.perf_counter() - start,
