@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from mhubio.containers.changes import affected_models, image_models
 from mhubio.containers.context import add_tree
 from mhubio.containers.docker import docker_cli, run_command
 from mhubio.containers.images import check_model_name, model_image_tag
+from mhubio.containers.rootfs import _debootstrap
 from mhubio.containers.wheelhouse import build_project_wheel, project_requirements
 from mhubio.core.errors import ConfigError
 from mhubio.core.exitcodes import ExitCode
@@ -207,3 +210,12 @@ def test_build_command_rejects_bad_models_before_building(tmp_path: Path, capsys
     assert "nosuchmodel" in capsys.readouterr().err
     assert main(["build", "m", "--offline", "--repo", str(tmp_path)]) == ExitCode.CONFIG_ERROR
     assert "--weights-from" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("debootstrap") is None, reason="debootstrap needs root")
+def test_debootstrap_is_tried_twice_then_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    unreachable_mirror = "http://127.0.0.1:9/debian"
+    (tmp_path / "debs").mkdir()
+    with pytest.raises(DockerError, match="debootstrap"):
+        _debootstrap(tmp_path / "rootfs", "bookworm", unreachable_mirror, ("python3",), tmp_path / "debs")
+    assert "trying once more" in caplog.text
