@@ -100,21 +100,16 @@ def plan_and_preprocess(raw: Path, preprocessed: Path) -> tuple[dict, dict, list
 
 def _random_patches(cases: list[tuple[np.ndarray, np.ndarray]], batch: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """2-D patches (one axial slice) of ``PATCH_SIZE``, padded where a slice is smaller.
-
-    Two thirds are centred on a voxel of a class drawn uniformly among the classes of the case, so that the small
-    aorta is seen as often as the lungs.
-    """
+    """2-D patches (one axial slice) of ``PATCH_SIZE``, padded where a slice is smaller; half on foreground."""
     images, labels = [], []
     for _ in range(batch):
         data, seg = cases[int(rng.integers(len(cases)))]
         pad = [(0, 0), (0, 0)] + [(0, max(0, p - s)) for p, s in zip(PATCH_SIZE, data.shape[2:])]
         data = np.pad(data, pad, constant_values=float(data.min()))
         seg = np.pad(seg, pad)
-        if rng.random() < 0.67:
-            present = [int(c) for c in np.unique(seg) if c > 0]
-            voxels = np.argwhere(seg[0] == present[int(rng.integers(len(present)))])
-            z, *centre = voxels[int(rng.integers(len(voxels)))]
+        if rng.random() < 0.5:
+            foreground = np.argwhere(seg[0] > 0)
+            z, *centre = foreground[int(rng.integers(len(foreground)))]
             corner = [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, PATCH_SIZE, data.shape[2:])]
         else:
             z = int(rng.integers(data.shape[1]))
