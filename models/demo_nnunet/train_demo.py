@@ -7,8 +7,9 @@ Steps:
 
 1. phantoms of varied size and spacing -> nnU-Net raw dataset (``imagesTr``, ``labelsTr``, ``dataset.json``);
 2. nnU-Net's fingerprint extractor (intensity statistics for the CT normalisation) and tiny plans from
-   ``mhubio.testing.nnunet`` (a PlainConvUNet with 4-32 features on a 5 x 3 x 3 mm grid instead of the
-   planner's GPU-sized defaults);
+   ``mhubio.testing.nnunet`` (the 2d configuration: a PlainConvUNet with 8-64 features on 64 x 64 patches of a
+   2.5 mm grid, instead of the planner's GPU-sized defaults; 2-D training is what a shared CPU can do in
+   minutes);
 3. every case preprocessed by nnU-Net's ``DefaultPreprocessor.run_case``, the code inference uses;
 4. the network built from the plans by nnU-Net (``get_network_from_plans``) and trained with nnU-Net's Dice +
    cross-entropy loss, Adam and random patches. ``nnUNetTrainer`` itself (SGD, heavy augmentation, deep
@@ -39,10 +40,10 @@ MODEL_DIR = Path(__file__).resolve().parent
 DATASET = "Dataset901_DemoPhantom"
 CLASSES = {"left_lung": "LEFT_LUNG", "right_lung": "RIGHT_LUNG", "heart": "HEART", "aorta": "AORTA"}
 """nnU-Net class name -> segment id of the phantom; label values follow this order (1..4)."""
-TARGET_SPACING = (5.0, 3.0, 3.0)
-PATCH_SIZE = (16, 48, 48)
-FEATURES = (4, 8, 16, 32)
-CONFIGURATION = "3d_fullres"
+CONFIGURATION = "2d"
+TARGET_SPACING = (2.5, 2.5)
+PATCH_SIZE = (64, 64)
+FEATURES = (8, 16, 32, 64)
 
 
 def write_raw_dataset(raw: Path, cases: int) -> None:
@@ -99,22 +100,23 @@ def plan_and_preprocess(raw: Path, preprocessed: Path) -> tuple[dict, dict, list
 
 def _random_patches(cases: list[tuple[np.ndarray, np.ndarray]], batch: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Patches of ``PATCH_SIZE``, zero-padded where a case is smaller; half centred on foreground."""
+    """2-D patches (one axial slice) of ``PATCH_SIZE``, padded where a slice is smaller; half on foreground."""
     images, labels = [], []
     for _ in range(batch):
         data, seg = cases[int(rng.integers(len(cases)))]
-        pad = [(0, 0)] + [(0, max(0, p - s)) for p, s in zip(PATCH_SIZE, data.shape[1:])]
+        pad = [(0, 0), (0, 0)] + [(0, max(0, p - s)) for p, s in zip(PATCH_SIZE, data.shape[2:])]
         data = np.pad(data, pad, constant_values=float(data.min()))
         seg = np.pad(seg, pad)
         if rng.random() < 0.5:
             foreground = np.argwhere(seg[0] > 0)
-            centre = foreground[int(rng.integers(len(foreground)))]
-            corner = [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, PATCH_SIZE, data.shape[1:])]
+            z, *centre = foreground[int(rng.integers(len(foreground)))]
+            corner = [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, PATCH_SIZE, data.shape[2:])]
         else:
-            corner = [int(rng.integers(0, s - p + 1)) for p, s in zip(PATCH_SIZE, data.shape[1:])]
-        window = tuple(slice(c, c + p) for c, p in zip(corner, PATCH_SIZE))
-        images.append(data[(slice(None), *window)])
-        labels.append(seg[(slice(None), *window)])
+            z = int(rng.integers(data.shape[1]))
+            corner = [int(rng.integers(0, s - p + 1)) for p, s in zip(PATCH_SIZE, data.shape[2:])]
+        window = (slice(None), int(z), *(slice(c, c + p) for c, p in zip(corner, PATCH_SIZE)))
+        images.append(data[window])
+        labels.append(seg[window])
     return np.stack(images), np.stack(labels)
 
 
@@ -145,7 +147,8 @@ def train(plans: dict, cases: list[tuple[np.ndarray, np.ndarray]], iterations: i
         optimizer.step()
         schedule.step()
         if step % 25 == 0 or step == iterations:
-            print(f"iteration {step}/{iterations}: loss {loss.item():.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
+            seconds = time.perf_counter() - start
+            print(f"iteration {step}/{iterations}: loss {loss.item():.3f} ({seconds:.0f} s)", flush=True)
     return network.state_dict()
 
 
@@ -169,7 +172,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--cases", type=int, default=8)
     parser.add_argument("--destination", type=Path, default=MODEL_DIR / "weights")
     args = parser.parse_args()

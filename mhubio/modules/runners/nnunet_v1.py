@@ -39,7 +39,7 @@ class NnunetV1Runner(Module):
 
     The model folder is ``<results root>/nnUNet/<configuration>/<task>/<trainer>__<plans>`` (the layout of the
     pretrained model archives). The trainer is restored and the parameters of every fold are read once, in
-    :meth:`setup`, with nnU-Net's ``load_model_and_checkpoint_files``; each series is then preprocessed,
+    :meth:`setup`, as nnU-Net's ``load_model_and_checkpoint_files`` does; each series is then preprocessed,
     predicted (``predict_preprocessed_data_return_seg_and_softmax``, fold ensemble by averaging the softmax),
     exported on the input grid, and post-processed with the model's ``postprocessing.json`` as
     ``nnUNet_predict`` does by default.
@@ -109,8 +109,10 @@ class NnunetV1Runner(Module):
     def setup(self) -> None:
         """Restore the trainer and read the parameters of every fold (once per run)."""
         import torch
-        from nnunet.postprocessing.connected_components import load_postprocessing
-        from nnunet.training.model_restore import load_model_and_checkpoint_files
+
+        with captured_stdout(self._log):  # nnU-Net v1 prints a banner and path warnings when imported
+            from nnunet.postprocessing.connected_components import load_postprocessing
+            from nnunet.training.model_restore import restore_model
 
         p = self.params
         root = locate_results_root(p, self.context, self.step_id)
@@ -119,10 +121,16 @@ class NnunetV1Runner(Module):
         device = select_device(p.device, self.step_id)
         self._mixed_precision = device.type == "cuda"
         start = time.perf_counter()
-        folds: list[int] | str = "all" if p.folds == "all" else [int(d.name.removeprefix("fold_")) for d in fold_dirs]
+        # The steps of nnU-Net's load_model_and_checkpoint_files, except that the trainer's output folder (where
+        # it writes a training log as soon as it logs anything) is scratch space, not the possibly read-only
+        # weights folder.
+        log_folder = self.context.work_dir / f"{self.step_id}.nnunet_v1"
         with captured_stdout(self._log), full_unpickling():
-            trainer, fold_params = load_model_and_checkpoint_files(
-                str(folder), folds, mixed_precision=self._mixed_precision, checkpoint_name=p.checkpoint)
+            trainer = restore_model(str(fold_dirs[0] / f"{p.checkpoint}.model.pkl"), fp16=self._mixed_precision)
+            trainer.output_folder = trainer.output_folder_base = str(log_folder)
+            trainer.update_fold(0)
+            trainer.initialize(False)
+            fold_params = [torch.load(d / f"{p.checkpoint}.model", map_location="cpu") for d in fold_dirs]
             trainer.load_checkpoint_ram(fold_params[0], False)
         trainer.network.to(device)
         trainer.network.eval()
@@ -202,7 +210,8 @@ class NnunetV1Runner(Module):
             present = {int(v) for v in np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp))))} - {0}
             unknown = sorted(present - set(self.params.label_map))
             if unknown:
-                raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} that label_map does not name")
+                raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} "
+                                "that label_map does not name")
         target.set_labels(self.params.label_map)
         target.algorithm = self._algorithm
         instance.log.info("%s: inference %.2f s; labels present: %s", self.step_id, time.perf_counter() - start,

@@ -96,7 +96,9 @@ class NnunetV2Runner(Module):
     def setup(self) -> None:
         """Load the network and the weights of every fold (once per run)."""
         import torch
-        from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+        with captured_stdout(self._log):  # nnU-Net v2 prints path warnings when imported
+            from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
         p = self.params
         root = locate_results_root(p, self.context, self.step_id)
