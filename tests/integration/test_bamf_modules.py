@@ -9,7 +9,7 @@ import pytest
 import SimpleITK as sitk
 
 from mhubio.core.data import DataItem, Instance
-from mhubio.core.errors import StepError
+from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import ModelInfo, RunContext
 from mhubio.core.registry import ModuleRegistry
@@ -125,3 +125,30 @@ def test_breast_filter_without_abdominal_organs_skips_the_box(tmp_path: Path) ->
         "region": _item(tmp_path, "ts", np.zeros(shape), TS_TABLE),
     })
     assert np.array_equal(result, tumor)
+
+
+def _multichannel(tmp_path: Path, modalities: tuple[str, ...]):
+    from mhubio.modules.runners.nnunet_v1_multichannel import NnunetV1MultiChannelRunner
+    from mhubio.testing.nnunet import write_nnunet_v1_model
+
+    write_nnunet_v1_model(tmp_path / "results", 1, task="Task901_Tiny", modalities=modalities)
+    params = NnunetV1MultiChannelRunner.Params(results_folder=str(tmp_path / "results"), task="Task901_Tiny",
+                                               label_map={1: "FDG_AVID_TUMOR"})
+    return NnunetV1MultiChannelRunner("nnunet", params, _context(tmp_path))
+
+
+@pytest.mark.torch
+def test_multichannel_runner_needs_a_two_channel_model(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="takes 1 channel"):
+        _multichannel(tmp_path, ("CT",)).preflight()
+
+
+@pytest.mark.torch
+def test_multichannel_runner_refuses_channels_on_different_grids(tmp_path: Path) -> None:
+    runner = _multichannel(tmp_path, ("CT", "PT"))
+    runner.preflight()
+    ct = _item(tmp_path, "ct", np.zeros((4, 8, 8)), {1: "LUNG"})
+    pt = _item(tmp_path, "pt", np.zeros((4, 8, 8)), {1: "LUNG"}, spacing=(4.0, 4.0, 4.0))
+    with pytest.raises(StepError, match="not on the grid"):
+        runner.input_files({"image": ct, "channel_1": pt})
+    assert runner.input_files({"image": ct, "channel_1": ct}) == [str(ct.path), str(ct.path)]
