@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 
 import highdicom as hd
@@ -20,7 +19,6 @@ from mhubio.seg.geometry import reference_image
 from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub, tool
-from tests.integration.test_radiomics_sr_validation import PIXELMED
 from tests.radiomics_helpers import CtWithSeg, label_image, make_ct_with_seg
 
 featureextractor = pytest.importorskip("radiomics.featureextractor")
@@ -281,11 +279,6 @@ def test_pyradiomics_model_on_real_ct_with_a_seg(tmp_path):
     groups = json.loads((tmp_path / "back.json").read_text())["Measurements"]
     assert [len(g["measurementItems"]) for g in groups] == [14, 14]
     assert len(json.loads((tmp_path / "back.json").read_text())["imageLibrary"]) == 134
-    if shutil.which("java"):
-        done = subprocess.run([*PIXELMED, str(sr_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, check=False)
-        assert [line for line in done.stdout.splitlines() if line.startswith("Error:")] == []
-        assert "Found Root Template TID_1500 (MeasurementReport)" in done.stdout
 
 
 def test_a_seg_with_only_empty_segments_gives_warnings_not_outputs(tmp_path):
