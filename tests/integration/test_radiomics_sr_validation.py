@@ -13,14 +13,10 @@ from pydicom.valuerep import format_number_as_ds
 from mhubio.radiomics import coded_features, extract_features
 from mhubio.sr.radiomics import encode_radiomics_sr
 from mhubio.sr.segments import segment_coding
-from tests.helpers import dciodvfy_errors, tool
+from tests.helpers import dciodvfy_errors, pixelmed_sr_validation, tool
 from tests.radiomics_helpers import make_ct_with_seg
 
 pytest.importorskip("radiomics")
-
-PIXELMED = ["java", "-Djdk.xml.xpathExprGrpLimit=0", "-Djdk.xml.xpathExprOpLimit=0", "-Djdk.xml.xpathTotalOpLimit=0",
-            "-cp", "/usr/share/java/pixelmed.jar", "com.pixelmed.validate.DicomSRValidator"]
-
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
@@ -64,14 +60,11 @@ def test_dsrdump_reads_it(case):
 @pytest.mark.slow
 def test_pixelmed_finds_tid_1500_and_no_errors(case):
     _, _, path, _ = case
-    if not tool("java"):
-        pytest.skip("java not installed")
-    done = subprocess.run([*PIXELMED, str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          check=False)
-    errors = [line for line in done.stdout.splitlines() if line.startswith("Error:")]
+    output = pixelmed_sr_validation(path)
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
     assert errors == []
-    assert "Found Root Template TID_1500 (MeasurementReport)" in done.stdout
-    assert "Root Template Validation Complete" in done.stdout
+    assert "Found Root Template TID_1500 (MeasurementReport)" in output
+    assert "Root Template Validation Complete" in output
 
 
 def test_dcmqi_reads_every_measurement(case):
