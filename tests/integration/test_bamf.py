@@ -22,7 +22,7 @@ from scipy import ndimage
 from mhubio.segdb import get_segment
 from mhubio.synthetic import make_ct_phantom, write_ct_series, write_mr_series
 from mhubio.testing.nnunet import write_nnunet_v1_model
-from tests.helpers import dciodvfy_errors, read_report, run_mhub, seg_label_counts
+from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub, seg_label_counts
 
 pytestmark = pytest.mark.torch
 
@@ -273,7 +273,8 @@ def test_kidney_votes_folds_and_keeps_two_components(ct_input, tmp_path: Path) -
     largest = np.argsort(sizes)[::-1][:2] + 1
     assert np.array_equal(kept > 0, np.isin(union, largest))
     assert np.array_equal(kept[kept > 0], vote[kept > 0])
-    check_seg(model, seg_path, ct_input.files, labels, {1: "KIDNEY", 2: "KIDNEY_TUMOR", 3: "KIDNEY_CYST"})
+    counts = check_seg(model, seg_path, ct_input.files, labels, {1: "KIDNEY", 2: "KIDNEY_TUMOR", 3: "KIDNEY_CYST"})
+    assert set(counts) == {"KIDNEY", "KIDNEY_TUMOR", "KIDNEY_CYST"}
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +325,18 @@ def test_lung_ct_keeps_nodules_touching_lungs_within_3_to_30_mm(chest_ct_with_no
     labels = final_label_map(work, "combine")
     counts = check_seg(model, seg_path, series.files, labels, {1: "LUNG", 2: "LUNG_NODULE"})
     assert set(counts) == {"LUNG", "LUNG_NODULE"}
+
+
+@pytest.mark.slow
+def test_liver_ct_on_real_ct(tmp_path: Path) -> None:
+    if not REAL_CT.is_dir():
+        pytest.skip("shared real CT not present")
+    model = "bamf_nnunet_ct_liver"
+    tiny_v1_model(tmp_path / "results", "Task773_Liver", 1, [([0, 1], [0.5])])
+    code, out, report, work, log = run_model(
+        model, REAL_CT, tmp_path, *local_weights(["NnunetV1Runner"], tmp_path / "results"),
+        "--set", "NnunetV1Runner.use_mirroring=false")
+    assert code == 0, log
+    seg_path = single_output(out, model, report)
+    files = sorted(p for p in REAL_CT.rglob("*") if p.is_file() and pydicom.misc.is_dicom(p))
+    check_seg(model, seg_path, files, final_label_map(work, "largest"), {1: "LIVER"})
