@@ -54,10 +54,13 @@ def label_image(array: np.ndarray, like: sitk.Image) -> sitk.Image:
     return labels
 
 
-def write_seg(labels: sitk.Image, series: SyntheticSeries, segments: Mapping[int, str], path: Path):
+def write_seg(
+    labels: sitk.Image, series: SyntheticSeries, segments: Mapping[int, str], path: Path, keep_empty: bool = False
+):
     """Encode ``labels`` as a BINARY SEG of ``series``; returns label value -> segment number."""
     result = encode_segmentation(
-        labels, load_source_images(series.files), segments, AlgorithmInfo("Test segmenter", "1.0"), SegOptions()
+        labels, load_source_images(series.files), segments, AlgorithmInfo("Test segmenter", "1.0"),
+        SegOptions(keep_empty=keep_empty),
     )
     result.dataset.save_as(path, enforce_file_format=True)
     return result.segment_numbers
@@ -71,10 +74,12 @@ def make_ct_with_seg(
     shape: tuple[int, int, int] = SMALL_SHAPE,
     spacing: tuple[float, float, float] = SMALL_SPACING,
     keep: tuple[str, ...] | None = None,
+    keep_empty: bool = False,
+    series_number: int = 1,
 ) -> CtWithSeg:
     """CT series in ``folder/ct``, SEG in ``folder/seg.dcm``; segments in ``drop`` are erased from the labels
     (kept in the segment map), only ``keep`` segments are mapped when given."""
-    series = write_ct_series(folder / "ct", shape=shape, spacing=spacing, seed=seed)
+    series = write_ct_series(folder / "ct", shape=shape, spacing=spacing, seed=seed, series_number=series_number)
     image = ct_image(series)
     names = series.phantom.label_names
     array = series.phantom.labels.copy()
@@ -84,7 +89,7 @@ def make_ct_with_seg(
     for name in drop:
         array[array == series.phantom.label_value(name)] = 0
     labels = label_image(array, image)
-    numbers = write_seg(labels, series, names, folder / "seg.dcm")
+    numbers = write_seg(labels, series, names, folder / "seg.dcm", keep_empty)
     return CtWithSeg(series, image, labels, dict(names), folder / "seg.dcm", numbers)
 
 

@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", "-s", action="append", default=[], metavar="TARGET.PARAM=VALUE",
                    help="override a parameter, e.g. Thresholder.lower_hu=-400 (repeatable)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed series")
+    p.add_argument("--workers", type=_worker_count, default=1, metavar="N",
+                   help="process series in N worker processes, each loading the models once (default: 1, in this "
+                        "process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="process series on the workers of a Dask scheduler, e.g. tcp://host:8786 (needs "
+                        "mhubio[dask]; folders must be at the same paths on every worker)")
     p.add_argument("--weights-dir", type=Path, help="folder with model weights (default: $MHUB_WEIGHTS_DIR)")
     p.add_argument("--work-dir", type=Path, help="scratch folder (default: a new temporary folder)")
     p.add_argument("--keep-work", action="store_true", help="keep the scratch folder for debugging")
@@ -41,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         input_dir=args.input, output_dir=args.output, overrides=args.set, fail_fast=args.fail_fast,
         work_dir=args.work_dir, keep_work=args.keep_work, weights_dir=args.weights_dir, workflow=args.workflow,
+        workers=args.workers, scheduler=args.scheduler,
     )
     report = run_workflow(config, options, ProgressPrinter(quiet=args.quiet))
     if report.exit_code == ExitCode.CONFIG_ERROR:
@@ -50,3 +57,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"mhub: {report.error}", file=sys.stderr)
     print_summary(report, args.output / REPORT_NAME)
     return int(report.exit_code)
+
+
+def _worker_count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

@@ -13,6 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model")
     p.add_argument("--workflow", "-w", help="only the cases of this workflow")
     p.add_argument("--update", action="store_true", help="write the outputs as the new references")
+    p.add_argument("--image", help="run the cases in this model image (hardened docker run), not in this process")
     p.set_defaults(func=run)
 
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     failed = 0
     for case in cases:
-        result = run_case(args.model, case, update=args.update)
+        result = run_case(args.model, case, update=args.update, image=args.image)
         verdict = "updated" if args.update and result.exit_code == 0 else ("PASS" if result.passed else "FAIL")
         failed += verdict == "FAIL"
         print(f"{verdict} {args.model} [{case.workflow}] {len(result.compared)} file(s) compared")

@@ -22,14 +22,26 @@ _PIP_TIMEOUT = 3600
 _SOURCE_DATE_EPOCH = "315532800"
 
 
-def project_requirements(project_dir: Path) -> list[str]:
-    """Runtime requirements of the Python project in ``project_dir`` (``[project] dependencies``)."""
+def project_requirements(project_dir: Path, extras: Sequence[str] = ()) -> list[str]:
+    """Runtime requirements of the Python project in ``project_dir``, with those of its ``extras``.
+
+    Raises
+    ------
+    DockerError
+        If there is no ``pyproject.toml`` or it lacks one of the ``extras``.
+    """
     pyproject = project_dir / "pyproject.toml"
     try:
-        data = tomllib.loads(pyproject.read_text())
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
     except FileNotFoundError as exc:
         raise DockerError(f"{pyproject} not found: is {project_dir} the mhubio repository?") from exc
-    return list(data.get("project", {}).get("dependencies", []))
+    requirements = list(project.get("dependencies", []))
+    optional = project.get("optional-dependencies", {})
+    for extra in extras:
+        if extra not in optional:
+            raise DockerError(f"{pyproject} has no extra {extra!r} (known: {', '.join(sorted(optional))})")
+        requirements += optional[extra]
+    return requirements
 
 
 def make_wheelhouse(
@@ -43,8 +55,10 @@ def make_wheelhouse(
     """Fill ``dest`` with wheels of ``requirements`` and all their dependencies.
 
     Wheels already in ``dest`` are used first without asking any index, so that a filled wheelhouse works
-    offline; only what is missing is downloaded (or built from source) by ``pip wheel``. The wheels must suit
-    the images' Python, CPython 3.11 on x86-64 Linux: run this with such a ``python``.
+    offline; only what is missing is downloaded, or built from source by ``pip wheel``. Source builds run
+    without build isolation, against the packages of ``python``'s environment, because some packages
+    (pyradiomics 3.0.1) need numpy at build time without declaring it: use the project's environment, which has
+    the build requirements. The wheels must suit the images' Python, CPython 3.11 on x86-64 Linux.
 
     Parameters
     ----------
@@ -73,7 +87,8 @@ def make_wheelhouse(
     dest.mkdir(parents=True, exist_ok=True)
     if not requirements and not requirement_files:
         return dest
-    args = [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--wheel-dir", str(dest)]
+    args = [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-build-isolation"]
+    args += ["--wheel-dir", str(dest)]
     args += ["--find-links", str(dest)]
     if constraints is not None:
         args += ["-c", str(constraints)]

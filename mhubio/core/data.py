@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from mhubio.core.filetypes import FileType
 from mhubio.core.query import Query
@@ -140,12 +141,23 @@ class Instance:
     warnings: list[str] = field(default_factory=list)
     timings: list[StepTiming] = field(default_factory=list)
     outputs: list[OutputFile] = field(default_factory=list)
-    log: logging.LoggerAdapter = field(init=False, repr=False)
+    log: logging.LoggerAdapter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("an instance needs a non-empty id")
-        self.log = logging.LoggerAdapter(logging.getLogger(f"mhub.series.{self.id}"), {})
+        self.log = _series_logger(self.id)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled state (for worker processes): every field but the logger, which is process-local."""
+        state = dict(self.__dict__)
+        del state["log"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled instance and attach this process's series logger."""
+        self.__dict__.update(state)
+        self.log = _series_logger(self.id)
 
     @property
     def label(self) -> str:
@@ -167,3 +179,7 @@ class Instance:
         """Record a warning for the report and the series log."""
         self.warnings.append(message)
         self.log.warning(message)
+
+
+def _series_logger(instance_id: str) -> logging.LoggerAdapter:
+    return logging.LoggerAdapter(logging.getLogger(f"mhub.series.{instance_id}"), {})

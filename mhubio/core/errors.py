@@ -30,6 +30,10 @@ class ConfigError(MhubError):
             raise ValueError("ConfigError needs at least one problem")
         super().__init__("\n".join(f"- {p}" for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str]]]:
+        """Pickle by the problem list (errors raised in worker processes travel back to the caller)."""
+        return type(self), (self.problems,)
+
 
 class NoInputError(MhubError):
     """The input holds no DICOM data or no eligible series."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mhubio.core.config import Chain, Step, WorkflowConfig, apply_overrides, build_chain, load_config, models_root
-from mhubio.core.data import DataItem, Failure, Instance, InstanceStatus, StepTiming
+from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, InstanceStatus, StepTiming
 from mhubio.core.errors import ConfigError, MhubError, MissingOutputError, NoInputError, StepError
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
@@ -41,6 +42,29 @@ class RunOptions:
     keep_work: bool = False
     weights_dir: Path | None = None
     workflow: str = "default"
+    workers: int = 1
+    """Worker processes on this machine; 1 runs every series in this process."""
+    scheduler: str | None = None
+    """Address of a Dask scheduler (``tcp://host:8786``) whose workers run the series."""
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.scheduler is not None and self.workers != 1:
+            raise ConfigError("--workers and --scheduler exclude each other (Dask workers are started separately)")
+        if self.scheduler is not None and importlib.util.find_spec("distributed") is None:
+            raise ConfigError("--scheduler needs Dask distributed, which is not installed: pip install 'mhubio[dask]'")
+        if self.scheduler is not None:
+            # Dask workers run in other folders: every path they see must be absolute
+            for name in ("input_dir", "output_dir", "work_dir", "weights_dir"):
+                value = getattr(self, name)
+                if value is not None:
+                    object.__setattr__(self, name, Path(value).absolute())
+
+    @property
+    def uses_workers(self) -> bool:
+        """Whether series run outside this process (a process pool or a Dask cluster)."""
+        return self.workers > 1 or self.scheduler is not None
 
 
 def model_dir_for(config: WorkflowConfig) -> Path | None:
@@ -131,19 +155,16 @@ def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: Pro
         )
     log_dir = options.output_dir / LOG_DIR_NAME
     log_dir.mkdir(exist_ok=True)
-    total = len(imported.instances)
     try:
-        for index, instance in enumerate(imported.instances, start=1):
-            progress.series_started(index, total, instance)
-            with series_log_handler(instance, log_dir):
-                _run_instance(chain.steps, instance, report, progress)
-            progress.series_finished(instance)
-            if options.fail_fast and instance.status is InstanceStatus.FAILED:
-                progress.note("--fail-fast: stopping after the first failure")
-                break
+        if options.uses_workers:
+            from mhubio.core.parallel import run_in_workers
+
+            run_in_workers(chain, options, imported.instances, report, progress, log_dir)
+        else:
+            _run_sequential(chain, options, imported.instances, report, progress, log_dir)
     finally:
-        for step in chain.all_steps:
-            step.module.teardown()
+        importer.teardown()
+    total = len(imported.instances)
     done = sum(i.status is InstanceStatus.DONE for i in imported.instances)
     failed = sum(i.status is InstanceStatus.FAILED for i in imported.instances)
     if failed == 0 and done == total:
@@ -154,7 +175,32 @@ def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: Pro
         report.exit_code = ExitCode.PARTIAL_FAILURE
 
 
-def _run_instance(steps: Sequence[Step], instance: Instance, report: RunReport, progress: ProgressPrinter) -> None:
+def _run_sequential(
+    chain: Chain, options: RunOptions, instances: list[Instance], report: RunReport, progress: ProgressPrinter,
+    log_dir: Path,
+) -> None:
+    total = len(instances)
+    try:
+        for index, instance in enumerate(instances, start=1):
+            progress.series_started(index, total, instance)
+            with series_log_handler(instance, log_dir):
+                run_instance(chain.steps, instance, report.algorithms, progress)
+            progress.series_finished(instance)
+            if options.fail_fast and instance.status is InstanceStatus.FAILED:
+                progress.note("--fail-fast: stopping after the first failure")
+                break
+    finally:
+        for step in chain.steps:
+            step.module.teardown()
+
+
+def run_instance(
+    steps: Sequence[Step], instance: Instance, algorithms: dict[str, AlgorithmInfo], progress: ProgressPrinter
+) -> None:
+    """Run the per-instance steps on one instance; a failing step marks it failed and skips the rest.
+
+    ``algorithms`` collects, per producing step, the algorithm of the first item that names one.
+    """
     instance.workdir.mkdir(parents=True, exist_ok=True)
     for step in steps:
         if instance.status is InstanceStatus.FAILED:
@@ -178,8 +224,8 @@ def _run_instance(steps: Sequence[Step], instance: Instance, report: RunReport, 
         instance.log.info("step %s done in %.2f s", step.id, seconds)
         progress.step_finished(step.id, True, seconds)
         for item in new_items:
-            if item.algorithm is not None and item.producer not in report.algorithms:
-                report.algorithms[item.producer] = item.algorithm
+            if item.algorithm is not None and item.producer not in algorithms:
+                algorithms[item.producer] = item.algorithm
     if instance.status is not InstanceStatus.FAILED:
         instance.status = InstanceStatus.DONE
 

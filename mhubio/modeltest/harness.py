@@ -42,18 +42,40 @@ def output_files(folder: Path) -> dict[str, Path]:
     }
 
 
-def run_case(model: str, case: ModelTestCase, update: bool = False, quiet: bool = True) -> CaseResult:
-    """Run one case; compare its outputs with the reference, or (``update``) replace the reference."""
+def _run_in_image(image: str, case: ModelTestCase, input_dir: Path, output_dir: Path) -> tuple[ExitCode, str]:
+    """Run ``case`` in the model image ``image`` (hardened ``docker run``); exit code and error output."""
+    from mhubio.containers.run import run_image
+
+    output_dir.mkdir()
+    run = run_image(image, input_dir, output_dir, workflow=case.workflow)
+    try:
+        code = ExitCode(run.returncode)
+    except ValueError:
+        code = ExitCode.INTERNAL_ERROR
+    return code, run.stderr.strip()[-2000:]
+
+
+def run_case(
+    model: str, case: ModelTestCase, update: bool = False, quiet: bool = True, image: str | None = None
+) -> CaseResult:
+    """Run one case; compare its outputs with the reference, or (``update``) replace the reference.
+
+    With ``image``, the case runs in that model image instead of in this process.
+    """
     with tempfile.TemporaryDirectory(prefix="mhub-test-") as tmp:
         input_dir = case.sample.write(Path(tmp) / "input")
         output_dir = Path(tmp) / "output"
-        report = run_workflow(
-            workflow_path(model, case.workflow), RunOptions(input_dir, output_dir, workflow=case.workflow),
-            ProgressPrinter(quiet=quiet),
-        )
-        result = CaseResult(case, report.exit_code)
-        if report.exit_code != ExitCode.SUCCESS:
-            result.problems.append(f"run exited {int(report.exit_code)} ({report.exit_code.description}): {report.error or ''}")
+        if image is None:
+            report = run_workflow(
+                workflow_path(model, case.workflow), RunOptions(input_dir, output_dir, workflow=case.workflow),
+                ProgressPrinter(quiet=quiet),
+            )
+            exit_code, error = report.exit_code, report.error or ""
+        else:
+            exit_code, error = _run_in_image(image, case, input_dir, output_dir)
+        result = CaseResult(case, exit_code)
+        if exit_code != ExitCode.SUCCESS:
+            result.problems.append(f"run exited {int(exit_code)} ({exit_code.description}): {error}")
             return result
         produced = output_files(output_dir)
         if update:

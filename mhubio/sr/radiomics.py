@@ -97,7 +97,8 @@ def encode_radiomics_sr(
     ValueError
         If ``features`` is empty or names a segment twice, if a segment
         cannot be found in the SEG, if ``seg_dataset`` is not a SEG, or if
-        the source images are not of a series the SEG references.
+        the source images are not of a series the SEG references (or, for a
+        SEG that references no series, not in its frame of reference).
     """
     if not features:
         raise ValueError("no segment features to encode")
@@ -196,9 +197,18 @@ def _source_series(seg: pydicom.Dataset, sources: Sequence[pydicom.Dataset]) -> 
         raise ValueError(f"source images come from {len(series)} series; give the images of one series")
     uid = series.pop()
     referenced = {str(item.SeriesInstanceUID) for item in seg.get("ReferencedSeriesSequence", [])}
-    if uid not in referenced:
+    if referenced:
+        if uid not in referenced:
+            raise ValueError(
+                f"SEG {seg.SOPInstanceUID} does not reference the source series {uid} "
+                f"(it references {', '.join(sorted(referenced))})"
+            )
+        return uid
+    seg_frame = str(seg.get("FrameOfReferenceUID", ""))
+    source_frames = {str(ds.get("FrameOfReferenceUID", "")) for ds in sources}
+    if not seg_frame or source_frames != {seg_frame}:
         raise ValueError(
-            f"SEG {seg.SOPInstanceUID} does not reference the source series {uid} "
-            f"(it references {', '.join(sorted(referenced)) or 'no series'})"
+            f"SEG {seg.SOPInstanceUID} references no series and its frame of reference differs from that of "
+            f"the source series {uid}"
         )
     return uid

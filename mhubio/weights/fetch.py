@@ -111,18 +111,25 @@ def _install(
         sha256, md5 = _obtain(entry, archive, source_dir)
         _check_checksums(manifest, entry, sha256, md5)
         unpacked = staging / "unpacked"
-        unpacked.mkdir()
+        dest = unpacked.joinpath(*entry.subdir.parts) if entry.subdir else unpacked
+        dest.mkdir(parents=True)
         if entry.archive is ArchiveFormat.FILE:
-            os.replace(archive, unpacked / entry.installed_name)
+            os.replace(archive, dest / entry.installed_name)
         else:
-            unpack(archive, entry.archive, unpacked, entry.strip_components)
+            unpack(archive, entry.archive, dest, entry.strip_components)
             archive.unlink()
         stamp = InstalledWeights(entry.name, unpacked, sha256, hash_tree(unpacked), entry.url)
         write_stamp(stamp)
         target.parent.mkdir(parents=True, exist_ok=True)
+        previous = staging / "previous"
         if target.exists():
-            os.replace(target, staging / "previous")
-        os.replace(unpacked, target)
+            os.replace(target, previous)
+        try:
+            os.replace(unpacked, target)
+        except OSError:
+            if previous.exists():
+                os.replace(previous, target)
+            raise
         log.info("installed weights %s (%d files) in %s", entry.name, len(stamp.files), target)
         return InstalledWeights(entry.name, target, sha256, stamp.files, entry.url)
     finally:

@@ -16,8 +16,12 @@ Example
     target = "nnunet_v1/Task055_SegTHOR"
     strip_components = 0
 
-``sha256`` is required; an empty string means "not yet known" and makes
-fetching and verification fail until the checksum is recorded.
+Optional fields of an entry: ``strip_components`` (leading folders removed
+from the members), ``subdir`` (folder inside ``target`` that receives them),
+``md5`` (a checksum published by the host, checked as well) and ``filename``
+(for ``archive = "file"``).  ``sha256`` is required; an empty string means
+"not yet known" and makes fetching and verification fail until the checksum
+is recorded.  ``[[test]]`` tables belong to ``mhub test`` and are not read here.
 """
 
 from __future__ import annotations
@@ -72,6 +76,11 @@ class WeightsEntry:
     filename:
         For ``archive = "file"``: the name of the file inside ``target``
         (default: the last part of the URL).
+    subdir:
+        Folder inside ``target`` that receives the members (after
+        ``strip_components``), for archives whose paths start below the folder
+        a tool expects, e.g. nnU-Net v1 archives (``3d_fullres/...``) that
+        belong under ``RESULTS_FOLDER/nnUNet``.
     """
 
     name: str
@@ -82,6 +91,7 @@ class WeightsEntry:
     strip_components: int = 0
     md5: str = ""
     filename: str = ""
+    subdir: PurePosixPath | None = None
 
     @property
     def archive_name(self) -> str:
@@ -188,7 +198,7 @@ def _parse_model(table: Any, problems: list[str], where: str) -> ModelSection | 
     return ModelSection(name, version) if ok else None
 
 
-_ENTRY_FIELDS = ("name", "url", "sha256", "archive", "target", "strip_components", "md5", "filename")
+_ENTRY_FIELDS = ("name", "url", "sha256", "archive", "target", "strip_components", "md5", "filename", "subdir")
 
 
 def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | None:
@@ -220,16 +230,12 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
         except ValueError:
             allowed = ", ".join(f.value for f in ArchiveFormat)
             problems.append(f"{where}.archive: one of {allowed} (got {table['archive']!r})")
-    target_text = table.get("target", "")
-    target = PurePosixPath(target_text) if isinstance(target_text, str) else None
-    if "target" in table and (
-        target is None
-        or not target_text.strip()
-        or target.is_absolute()
-        or any(part in ("..", ".") for part in target.parts)
-        or "\\" in target_text
-    ):
-        problems.append(f"{where}.target: a relative folder without '..' (got {target_text!r})")
+    target = _relative_folder(table.get("target", ""))
+    if "target" in table and target is None:
+        problems.append(f"{where}.target: a relative folder without '..' (got {table['target']!r})")
+    subdir = _relative_folder(table.get("subdir", ".")) if "subdir" in table else None
+    if "subdir" in table and subdir is None:
+        problems.append(f"{where}.subdir: a relative folder without '..' (got {table['subdir']!r})")
     strip = table.get("strip_components", 0)
     if not isinstance(strip, int) or isinstance(strip, bool) or strip < 0:
         problems.append(f"{where}.strip_components: a non-negative integer (got {strip!r})")
@@ -244,7 +250,17 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
     if len(problems) > before:
         return None
     assert archive is not None and target is not None
-    return WeightsEntry(name, url, sha256, archive, target, strip, md5, filename)
+    return WeightsEntry(name, url, sha256, archive, target, strip, md5, filename, subdir)
+
+
+def _relative_folder(text: Any) -> PurePosixPath | None:
+    """``text`` as a relative POSIX folder without ``.``/``..`` parts; ``None`` if it is not one."""
+    if not isinstance(text, str) or not text.strip() or "\\" in text:
+        return None
+    path = PurePosixPath(text)
+    if path.is_absolute() or any(part in ("..", ".") for part in text.split("/")):
+        return None
+    return path
 
 
 def _check_unique(entries: list[WeightsEntry], where: str) -> list[str]:

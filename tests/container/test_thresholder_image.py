@@ -16,16 +16,9 @@ from mhubio.containers import ImageBuild, docker, image_labels, run_image
 from mhubio.core.exitcodes import ExitCode
 from mhubio.synthetic.demo import write_demo_dataset
 
-from .conftest import REPO
+from .conftest import REPO, readable_by_all
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
-
-
-def _readable_by_all(folder: Path) -> Path:
-    """Make ``folder`` readable by any uid, as a read-only input mount needs."""
-    for path in [folder, *folder.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +26,7 @@ def ct_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One synthetic CT series."""
     folder = tmp_path_factory.mktemp("ct") / "input"
     write_demo_dataset(folder, "ct", n_series=1, seed=3)
-    return _readable_by_all(folder)
+    return readable_by_all(folder)
 
 
 def _native_exit_code(input_dir: Path, output_dir: Path, *args: str) -> int:
@@ -51,7 +44,6 @@ def test_labels_carry_name_version_and_weights(thresholder_image: ImageBuild):
     assert labels["org.mhub.model"] == "thresholder"
     assert labels["org.opencontainers.image.version"] == manifest["model"]["version"]
     assert json.loads(labels["org.mhub.weights"]) == []
-    assert thresholder_image.tag == f"mhub/thresholder:{manifest['model']['version']}"
 
 
 def test_hardened_run_writes_valid_seg_owned_by_caller(
@@ -95,7 +87,7 @@ def test_bad_input_gives_the_cli_exit_code(
     input_dir = tmp_path / "input"
     input_dir.mkdir()
     make_input(input_dir)
-    _readable_by_all(input_dir)
+    readable_by_all(input_dir)
     result = run_image(thresholder_image.tag, input_dir, output_dir, user=run_user, args=args, timeout=600)
     native = _native_exit_code(input_dir, tmp_path / "native-output", *args)
     assert result.returncode == native == expected, result.stdout + result.stderr
@@ -105,6 +97,15 @@ def test_base_image_without_model_is_a_usage_error(base_image: ImageBuild):
     result = docker("run", "--rm", "--network", "none", "--read-only", base_image.tag, check=False)
     assert result.returncode == ExitCode.CONFIG_ERROR
     assert "MHUB_MODEL" in result.stderr
+
+
+def test_base_image_has_the_dask_worker(base_image: ImageBuild):
+    result = docker(
+        "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp", "--entrypoint", "dask",
+        base_image.tag, "worker", "--help", check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SCHEDULER" in result.stdout
 
 
 def test_runtime_writes_go_to_tmp(thresholder_image: ImageBuild):
@@ -120,3 +121,14 @@ def test_runtime_writes_go_to_tmp(thresholder_image: ImageBuild):
     assert env["MHUB_MODELS_DIR"] == "/app/models"
     user = docker("image", "inspect", "--format", "{{.Config.User}}", thresholder_image.tag).stdout.strip()
     assert user == "1000:1000"
+
+
+def test_model_test_cases_pass_in_the_image(thresholder_image: ImageBuild):
+    from mhubio.modeltest import load_test_cases, run_case
+
+    cases = load_test_cases(REPO / "models" / "thresholder")
+    assert cases
+    for case in cases:
+        result = run_case("thresholder", case, image=thresholder_image.tag)
+        assert result.passed, result.problems
+        assert result.compared

@@ -17,6 +17,7 @@ import highdicom as hd
 import nibabel as nib
 import numpy as np
 import pytest
+import SimpleITK as sitk
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import ConfigError, WeightsError
@@ -29,8 +30,8 @@ from mhubio.seg import SegOptions, encode_segmentation, load_source_images
 from mhubio.segdb import get_segment, load_label_map
 from mhubio.synthetic import write_ct_series
 from mhubio.testing.nnunet import write_nnunet_v2_model
-from mhubio.weights import fetch, load_manifest
-from tests.helpers import REAL_CT, dciodvfy_errors
+from mhubio.weights import fetch, load_manifest, read_stamp
+from tests.helpers import REAL_CT, REPO, dciodvfy_errors, dcmqi_segments, read_report, run_mhub, seg_label_counts
 
 pytestmark = pytest.mark.torch
 
@@ -94,19 +95,27 @@ def ct_nifti(series_dir: Path, path: Path) -> Path:
     return write_nifti(read_series_image(series), path)
 
 
-def run_runner(tmp_path: Path, model_dir: Path, ct: Path, **params) -> DataItem:
-    weights = tmp_path / "weights"
+def make_runner(tmp_path: Path, model_dir: Path, **params) -> TotalSegmentatorRunner:
     context = RunContext(tmp_path, tmp_path / "out", tmp_path / "work", ModelInfo("totalsegmentator", "2.18.0", model_dir),
-                         weights_dir=weights)
+                         weights_dir=tmp_path / "weights")
     runner = TotalSegmentatorRunner("TotalSegmentatorRunner", TotalSegmentatorRunner.Params(device="cpu", **params),
                                     context)
     runner.preflight()
-    instance = Instance("1.2.3", {}, tmp_path / "work" / "instance")
+    runner.ensure_setup()
+    return runner
+
+
+def segment(runner: TotalSegmentatorRunner, ct: Path, uid: str = "1.2.3") -> DataItem:
+    instance = Instance(uid, {}, runner.context.work_dir / uid)
     instance.workdir.mkdir(parents=True)
     out = DataItem(FileType.NIFTI, instance.workdir / "seg.nii.gz", {"mod": "seg"})
     runner.process(instance, {"ct": DataItem(FileType.NIFTI, ct, {"mod": "ct"})}, {"segmentation": out})
     assert instance.warnings == []
     return out
+
+
+def run_runner(tmp_path: Path, model_dir: Path, ct: Path, **params) -> DataItem:
+    return segment(make_runner(tmp_path, model_dir, **params), ct)
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +192,6 @@ def test_fast_mode_on_generated_ct_to_valid_seg(tmp_path, synthetic_ct):
     assert checkpoint.startswith("Dataset297_TotalSegmentator_total_3mm_1559subj/nnUNetTrainer_4000epochs")
     assert not list((tmp_path / "weights").rglob("tmp_download_file.zip"))
 
-    import SimpleITK as sitk
-
     result = encode_segmentation(sitk.ReadImage(str(out.path)), load_source_images(series.files), out.labels,
                                  out.algorithm, SegOptions(series_description="TotalSegmentator"))
     seg_path = tmp_path / "ts.seg.dcm"
@@ -198,6 +205,26 @@ def test_fast_mode_on_generated_ct_to_valid_seg(tmp_path, synthetic_ct):
     assert description.segment_label == liver.label
     assert (description.segmented_property_type.value, description.segmented_property_type.scheme_designator) == (
         liver.type.value, liver.type.scheme_designator)
+
+
+@pytest.mark.slow
+def test_checkpoint_is_loaded_once_per_run(tmp_path, synthetic_ct, monkeypatch):
+    import nnunetv2.inference.predict_from_raw_data as predict_module
+
+    _, ct = synthetic_ct
+    model_dir = build_release(tmp_path, {297: "liver"})
+    fetch(load_manifest(model_dir), tmp_path / "weights")
+    loaded = []
+    original_load = predict_module.torch.load
+    monkeypatch.setattr(predict_module.torch, "load", lambda path, *a, **k: loaded.append(path) or original_load(path, *a, **k))
+    runner = make_runner(tmp_path, model_dir, fast=True)
+    first, second = segment(runner, ct, "1.1"), segment(runner, ct, "1.2")
+    assert len(loaded) == 1 and str(loaded[0]).endswith("fold_0/checkpoint_final.pth")
+    assert np.array_equal(np.asarray(nib.load(first.path).dataobj), np.asarray(nib.load(second.path).dataobj))
+    runner.teardown()
+    import totalsegmentator.nnunet as ts_nnunet
+
+    assert ts_nnunet.nnUNetPredictor is predict_module.nnUNetPredictor
 
 
 @pytest.mark.slow
@@ -239,3 +266,57 @@ def test_fast_mode_on_real_ct(tmp_path):
     assert seg.shape == nib.load(ct).shape
     assert np.unique(np.asarray(seg.dataobj)).tolist() == [7]
     assert out.labels[7] == "PANCREAS"
+
+
+def _models_env(model_dir: Path) -> dict[str, str]:
+    for workflow in ("default", "fast"):
+        (model_dir / "config").mkdir(exist_ok=True)
+        shutil.copy(REPO / "models" / "totalsegmentator" / "config" / f"{workflow}.yml", model_dir / "config")
+    return {**os.environ, "MHUB_MODELS_DIR": str(model_dir.parent)}
+
+
+def test_mhub_run_without_weights_exits_6_before_reading_data(tmp_path):
+    model_dir = build_release(tmp_path, {})
+    model_dir.joinpath("mhub.toml").write_text(
+        (REPO / "models" / "totalsegmentator" / "mhub.toml").read_text())
+    env = _models_env(model_dir)
+    (tmp_path / "in").mkdir()
+    done = run_mhub("run", "--model", "totalsegmentator", "--workflow", "fast", "--input", tmp_path / "in",
+                    "--output", tmp_path / "out", "--weights-dir", tmp_path / "weights", env=env)
+    assert done.returncode == 6, done.stdout
+    assert "Dataset297_TotalSegmentator_total_3mm_1559subj" in done.stdout
+    assert "no sha256 is recorded" in done.stdout
+
+
+@pytest.mark.slow
+def test_mhub_run_fast_workflow_on_generated_ct(tmp_path):
+    model_dir = build_release(tmp_path, {297: "spleen"})
+    env = _models_env(model_dir)
+    weights = tmp_path / "weights"
+    fetched = run_mhub("weights", "fetch", "totalsegmentator", "--weights-dir", weights, env=env)
+    assert fetched.returncode == 0, fetched.stdout
+    series = write_ct_series(tmp_path / "in", shape=(20, 48, 48), spacing=(2.0, 3.0, 3.0), seed=7)
+    out = tmp_path / "out"
+    done = run_mhub("run", "--model", "totalsegmentator", "--workflow", "fast", "--input", series.directory,
+                    "--output", out, "--weights-dir", weights, env=env)
+    assert done.returncode == 0, done.stdout
+    (seg_path,) = sorted(out.glob("*/totalsegmentator.seg.dcm"))
+    assert seg_path.parent.name == series.series_uid
+    assert dciodvfy_errors(seg_path) == []
+    assert seg_label_counts(seg_path) == {"SPLEEN": 20 * 48 * 48}
+    by_dcmqi = dcmqi_segments(seg_path, tmp_path / "dcmqi")
+    assert int(np.count_nonzero(sitk.GetArrayViewFromImage(by_dcmqi[1]))) == 20 * 48 * 48
+    report = read_report(out)
+    algorithm = report["algorithms"]["TotalSegmentatorRunner"]
+    assert algorithm["name"] == "TotalSegmentator"
+    assert algorithm["parameters"]["fast"] == "True"
+    (checkpoint,) = algorithm["weights"]
+    stamp = read_stamp(weights / "totalsegmentator" / "Dataset297_TotalSegmentator_total_3mm_1559subj")
+    assert algorithm["weights"][checkpoint] == stamp.files[checkpoint.split("/", 1)[1]]
+
+
+def test_model_card_lists_the_segments_the_runner_writes():
+    import json
+
+    meta = json.loads((REPO / "models" / "totalsegmentator" / "meta.json").read_text())
+    assert meta["summary"]["outputs"][0]["classes"] == list(class_labels("total").values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import highdicom as hd
@@ -206,3 +207,16 @@ def test_segment_coding_of_a_non_anatomic_segment_without_region_has_no_site(cas
     finally:
         item.SegmentedPropertyCategoryCodeSequence[0].CodeValue = "91723000"
         item.SegmentedPropertyCategoryCodeSequence[0].CodeMeaning = "Anatomical Structure"
+
+
+def test_a_seg_without_series_reference_needs_the_same_frame_of_reference(case):
+    _, seg, headers, result, *_ = case
+    unreferenced = copy.deepcopy(seg)
+    del unreferenced.ReferencedSeriesSequence
+    encoded = encode_radiomics_sr(result.segments[:1], unreferenced, headers, algorithm_name="pyradiomics",
+                                  algorithm_version="3.0.1")
+    assert encoded.segment_numbers
+    unreferenced.FrameOfReferenceUID = hd.UID()
+    with pytest.raises(ValueError, match="references no series and its frame of reference differs"):
+        encode_radiomics_sr(result.segments[:1], unreferenced, headers, algorithm_name="pyradiomics",
+                            algorithm_version="3.0.1")

@@ -77,13 +77,27 @@ def entry(name: str, url: str, digest: str, archive: str = "zip", target: str | 
     return {"name": name, "url": url, "sha256": digest, "archive": archive, "target": target or f"toy/{name}", **extra}
 
 
+class _Handler(SimpleHTTPRequestHandler):
+    """Static files, plus ``/moved/NAME`` answered with a redirect to ``/NAME`` (as release hosts do)."""
+
+    def do_GET(self):
+        if self.path.startswith("/moved/"):
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/moved"))
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture()
 def http_root(tmp_path):
     """A local HTTP server on a random port serving ``tmp_path/http``."""
     root = tmp_path / "http"
     root.mkdir()
-    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    handler = partial(_Handler, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -118,6 +132,7 @@ def test_manifest_parses_all_fields(tmp_path):
         ("archive", "rar", "archive: one of zip, tar.gz, file"),
         ("target", "../outside", "target: a relative folder without '..'"),
         ("target", "/abs", "target: a relative folder"),
+        ("subdir", "a/../b", "subdir: a relative folder without '..'"),
         ("strip_components", -1, "strip_components: a non-negative integer"),
         ("md5", "xyz", "md5: 32 lower-case hex digits"),
         ("colour", "red", "colour: unknown field"),
@@ -201,6 +216,14 @@ def test_fetch_over_http_tar_gz_with_strip_components(tmp_path, http_root):
     assert require_weights(context, folder, "B").files == installed.files
 
 
+def test_fetch_follows_http_redirects(tmp_path, http_root):
+    served, base = http_root
+    data = make_zip(served / "a.zip", FILES)
+    folder = write_model(tmp_path / "models", "toy", [entry("A", f"{base}/moved/a.zip", sha256(data))])
+    (installed,) = fetch(load_manifest(folder), tmp_path / "weights")
+    assert sorted(installed.files) == sorted(FILES)
+
+
 def test_fetch_single_file_and_http_404(tmp_path, http_root):
     served, base = http_root
     (served / "net.pt").write_bytes(b"weights")
@@ -215,6 +238,15 @@ def test_fetch_single_file_and_http_404(tmp_path, http_root):
         fetch(manifest, tmp_path / "weights", entries=["D"])
     with pytest.raises(WeightsError, match="no weights entry 'E'"):
         fetch(manifest, tmp_path / "weights", entries=["E"])
+
+
+def test_subdir_places_members_below_the_target(tmp_path):
+    data = make_zip(tmp_path / "v1.zip", {"3d_fullres/Task1/plans.pkl": b"p"})
+    folder = write_model(tmp_path / "models", "toy",
+                         [entry("A", (tmp_path / "v1.zip").as_uri(), sha256(data), subdir="nnUNet")])
+    (installed,) = fetch(load_manifest(folder), tmp_path / "weights")
+    assert dict(installed.files) == {"nnUNet/3d_fullres/Task1/plans.pkl": sha256(b"p")}
+    assert (tmp_path / "weights/toy/A/nnUNet/3d_fullres/Task1/plans.pkl").read_bytes() == b"p"
 
 
 def test_fetch_from_local_folder_uses_no_network(tmp_path):

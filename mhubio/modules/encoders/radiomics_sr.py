@@ -27,7 +27,8 @@ class RadiomicsSREncoder(Module):
     segment of the SEG: SegmentNumbers come from the SEG item's segment map
     (set by SegEncoder or SegImporter), else from matching the segment codes.
     Features without an IBSI code (first-order, texture) or without a finite
-    value are left out with a warning.
+    value are left out with a warning.  Without a features table (no segment
+    had features) no SR is written and the series gets a warning.
     """
 
     class Params(Params):
@@ -35,16 +36,21 @@ class RadiomicsSREncoder(Module):
         series_number: int = 902
 
     inputs = {
-        "features": Input("json:kind=radiomics", description="table written by RadiomicsRunner"),
-        "seg": Input("dicomseg:mod=seg", description="SEG the features were computed from"),
+        "features": Input("json:kind=radiomics", optional=True, description="table written by RadiomicsRunner"),
+        "seg": Input("dicomseg:mod=seg", optional=True, description="SEG the features were computed from"),
         "source": Input("dicom", description="series the SEG was derived from"),
     }
-    outputs = {"sr": Output(FileType.DICOMSR, {"kind": "radiomics"})}
+    outputs = {"sr": Output(FileType.DICOMSR, {"kind": "radiomics"}, optional=True)}
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
-        """Encode and write the SR atomically."""
+        """Encode and write the SR atomically; nothing (with a warning) when no segment has features."""
+        if inputs["features"] is None:
+            instance.warn("no radiomics table for this series; no radiomics SR written")
+            return
         result = read_json(inputs["features"].path)
-        seg_item: DataItem = inputs["seg"]
+        seg_item: DataItem | None = inputs["seg"]
+        if seg_item is None:
+            raise StepError("radiomics features exist but no DICOM SEG (dicomseg:mod=seg) to reference")
         seg = pydicom.dcmread(seg_item.path, stop_before_pixels=True)
         numbers = None
         if seg_item.labels:

@@ -45,9 +45,9 @@ class CombineLabelMaps(Module):
     }
 
     def declare_outputs(self) -> Mapping[str, Output]:
-        """The combined map; its roi is known from ``table``."""
-        roi = ",".join(self.params.table.values())
-        return {"segmentation": Output(FileType.NIFTI, {"mod": "seg", "roi": roi}, inherit=self.params.inherit)}
+        """The combined map (``processed=<step id>``); its roi is known from ``table``."""
+        meta = {"mod": "seg", "roi": ",".join(self.params.table.values()), "processed": self.step_id}
+        return {"segmentation": Output(FileType.NIFTI, meta, inherit=self.params.inherit)}
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Combine and write the label map with ``table``."""

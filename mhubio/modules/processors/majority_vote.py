@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field
 
-from mhubio.core.data import DataItem, Instance
+from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
@@ -69,4 +69,17 @@ class MajorityVote(Module):
         output = outputs["segmentation"]
         shared = {k: v for k, v in items[0].meta.items() if all(i.meta.get(k) == v for i in items)}
         output.meta.update({k: v for k, v in shared.items() if k not in ("roi", "fold", "processed")})
+        output.algorithm = _ensemble_algorithm(items, self.params.threshold)
         write_label_map(first.with_array(result), output)
+
+
+def _ensemble_algorithm(items: list[DataItem], threshold: float) -> AlgorithmInfo | None:
+    """The folds' algorithm with the folds and weights of all of them; ``None`` if they differ by name."""
+    algorithms = [i.algorithm for i in items]
+    if any(a is None for a in algorithms) or len({(a.name, a.version) for a in algorithms}) != 1:
+        return None
+    first = algorithms[0]
+    folds = ",".join(a.parameters.get("folds", "?") for a in algorithms)
+    weights = {k: v for a in algorithms for k, v in a.weights.items()}
+    parameters = {**first.parameters, "folds": folds, "vote_threshold": str(threshold)}
+    return AlgorithmInfo(first.name, first.version, first.family, parameters, weights)

@@ -38,8 +38,10 @@ class RadiomicsRunner(Module):
     segment id map) or a DICOM SEG (``dicomseg:mod=seg``; segments named from
     their codes, overlaps allowed).  Results are named by segment id; empty or
     too small segments are listed as missing and never shift the names of the
-    others.  Writes a JSON table (read by :class:`RadiomicsSREncoder`) and a
-    CSV table of the same numbers.
+    others.  ``include`` limits the work to some segment ids (pyradiomics'
+    maximum diameters grow with the square of the surface size, so a whole-body
+    segment can take many minutes).  Writes a JSON table (read by
+    :class:`RadiomicsSREncoder`) and a CSV table of the same numbers.
     """
 
     class Params(Params):
@@ -47,11 +49,21 @@ class RadiomicsRunner(Module):
         shape_features: list[str] = list(DEFAULT_SHAPE_FEATURES)
         settings: dict[str, SettingValue] = {}
         segment_map: dict[int, str] | None = None
+        include: list[str] | None = None
 
         @field_validator("segment_map")
         @classmethod
         def _known_segments(cls, value: dict[int, str] | None) -> dict[int, str] | None:
             for segment_id in (value or {}).values():
+                get_segment(segment_id)
+            return value
+
+        @field_validator("include")
+        @classmethod
+        def _known_ids(cls, value: list[str] | None) -> list[str] | None:
+            if value is not None and not value:
+                raise ValueError("include must name at least one segment id, or be null for all")
+            for segment_id in value or []:
                 get_segment(segment_id)
             return value
 
@@ -107,7 +119,11 @@ class RadiomicsRunner(Module):
                 f"label map {item.path.name} has no label -> segment id map; set RadiomicsRunner.segment_map "
                 "or use a runner that records one"
             )
-        return extract_features(image, sitk.ReadImage(str(item.path)), segments, config)
+        labels = sitk.ReadImage(str(item.path))
+        if self.params.include is None:
+            return extract_features(image, labels, segments, config)
+        masks = [SegmentMask(i, v, labels, v) for v, i in sorted(segments.items())]
+        return extract_mask_features(image, self._selected(masks), config)
 
     def _from_seg(
         self, instance: Instance, image: sitk.Image, item: DataItem, config: ExtractionConfig
@@ -117,4 +133,15 @@ class RadiomicsRunner(Module):
             instance.warn(f"SEG segment {segment.number} {segment.label!r} ({segment.codes}) has no segment "
                           "registry entry; no features computed for it")
         masks = [SegmentMask(d.segment_id, d.number, d.mask) for d in decoded]
-        return extract_mask_features(image, masks, config)
+        return extract_mask_features(image, self._selected(masks), config)
+
+    def _selected(self, masks: list[SegmentMask]) -> list[SegmentMask]:
+        """The masks named in ``include`` (all when it is not set)."""
+        if self.params.include is None:
+            return masks
+        available = {m.segment_id for m in masks}
+        absent = sorted(set(self.params.include) - available)
+        if absent:
+            raise StepError(f"RadiomicsRunner.include names segments the segmentation does not have: "
+                            f"{', '.join(absent)} (it has {', '.join(sorted(available))})")
+        return [m for m in masks if m.segment_id in self.params.include]

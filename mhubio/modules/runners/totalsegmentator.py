@@ -10,11 +10,12 @@ entries, installed by ``mhub weights fetch``: each entry is one
 their common parent stops it from downloading.  Usage statistics are
 switched off in a private TotalSegmentator home inside the run's work folder.
 
-The API builds a new nnU-Net predictor (and loads its checkpoint) on every
-call, for each part model; a run therefore loads the weights once per series.
-Loading takes seconds against minutes of inference and keeps the release's
-pre- and post-processing untouched, which is why the API is used instead of
-driving ``nnUNetPredictor`` directly.
+The API builds a new nnU-Net predictor and loads its checkpoint on every call,
+for each part model.  While the runner calls it, TotalSegmentator's reference
+to ``nnUNetPredictor`` is swapped for a subclass that keeps the loaded networks
+of the run (:class:`PredictorCache`), so each checkpoint is read once per run
+and not once per series; the API, with the release's pre- and post-processing,
+is otherwise used unchanged.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import logging
 import os
-import sys
-import types
 from collections.abc import Iterator, Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,21 +38,16 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.core.registry import unknown_name_message
+from mhubio.modules.runners.device import DeviceChoice, select_device
+from mhubio.modules.runners.nnunet_common import captured_stdout, skip_primus_trainers
 from mhubio.weights import InstalledWeights, require_weights
+
+log = logging.getLogger("mhub.runners.totalsegmentator")
 
 LABEL_MAPS = {"total": "totalsegmentator_total"}
 """TotalSegmentator task -> segdb label map (class name -> segment id)."""
 
 _ENV_KEYS = ("TOTALSEG_HOME_DIR", "TOTALSEG_WEIGHTS_PATH", "nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
-_PRIMUS_TRAINERS = "nnunetv2.training.nnUNetTrainer.primus.primus_trainers"
-
-
-class Device(Enum):
-    """Where inference runs; ``auto`` uses CUDA when available."""
-
-    AUTO = "auto"
-    CPU = "cpu"
-    CUDA = "cuda"
 
 
 class TotalSegmentatorRunner(Module):
@@ -70,7 +64,7 @@ class TotalSegmentatorRunner(Module):
         fast: bool = False
         roi_subset: list[str] | None = None
         robust_crop: bool = False
-        device: Device = Device.AUTO
+        device: DeviceChoice = DeviceChoice.AUTO
 
         @field_validator("roi_subset")
         @classmethod
@@ -94,6 +88,14 @@ class TotalSegmentatorRunner(Module):
             description="multi-label map on the CT grid",
         )
     }
+
+    def setup(self) -> None:
+        """Start the run's cache of loaded networks."""
+        self.predictors = PredictorCache()
+
+    def teardown(self) -> None:
+        """Release the loaded networks."""
+        self.predictors = PredictorCache()
 
     def preflight(self) -> None:
         """Check that every class has a segment id and that all needed weights are installed."""
@@ -127,11 +129,11 @@ class TotalSegmentatorRunner(Module):
         import nibabel as nib
         import numpy as np
 
-        device = self._device(instance)
+        device = "gpu" if select_device(self.params.device, self.step_id).type == "cuda" else "cpu"
         ct: DataItem = inputs["ct"]
         home = Path(self.context.work_dir) / "totalsegmentator-home"
         with totalsegmentator_environment(home, self.weights_root):
-            result = self._predict(ct.path, device, instance)
+            result, device = self._predict(ct.path, device, instance)
         data = np.asarray(result.dataobj)
         unexpected = sorted(set(np.unique(data).tolist()) - {0} - set(self.labels))
         if unexpected:
@@ -151,43 +153,69 @@ class TotalSegmentatorRunner(Module):
                 "fast": str(self.params.fast),
                 "roi_subset": ",".join(self.params.roi_subset or []),
                 "robust_crop": str(self.params.robust_crop),
-                "device": device,
+                "device": "cuda" if device == "gpu" else device,
             },
             weights=weight_hashes(self.weights),
         )
 
-    def _device(self, instance: Instance) -> str:
-        import torch
-
-        if self.params.device is Device.CPU:
-            return "cpu"
-        if torch.cuda.is_available():
-            return "gpu"
-        if self.params.device is Device.CUDA:
-            instance.warn("device cuda requested but no CUDA device is available; running TotalSegmentator on the CPU")
-        return "cpu"
-
-    def _predict(self, ct: Path, device: str, instance: Instance):
+    def _predict(self, ct: Path, device: str, instance: Instance) -> tuple[Any, str]:
+        """The label image and the device that produced it (``auto`` falls back to the CPU on GPU OOM)."""
         import torch
 
         try:
-            return self._call(ct, device)
+            return self._call(ct, device), device
         except torch.cuda.OutOfMemoryError:
-            if device != "gpu" or self.params.device is not Device.AUTO:
+            if device != "gpu" or self.params.device is not DeviceChoice.AUTO:
                 raise
             instance.warn("TotalSegmentator ran out of GPU memory; repeating on the CPU")
             torch.cuda.empty_cache()
-            return self._call(ct, "cpu")
+            return self._call(ct, "cpu"), "cpu"
 
     def _call(self, ct: Path, device: str):
-        _hide_primus_trainers()
+        skip_primus_trainers()
         from totalsegmentator.python_api import totalsegmentator
 
-        return totalsegmentator(
-            ct, None, ml=True, task=self.params.task, fast=self.params.fast, roi_subset=self.params.roi_subset,
-            robust_crop=self.params.robust_crop, device=device, quiet=True, skip_saving=True,
-            nr_thr_resamp=1, nr_thr_saving=1,
-        )
+        with captured_stdout(log), self.predictors.installed():
+            return totalsegmentator(
+                ct, None, ml=True, task=self.params.task, fast=self.params.fast, roi_subset=self.params.roi_subset,
+                robust_crop=self.params.robust_crop, device=device, quiet=True, skip_saving=True,
+                nr_thr_resamp=1, nr_thr_saving=1,
+            )
+
+
+class PredictorCache:
+    """Loaded nnU-Net networks of one run, keyed by model folder, folds and checkpoint."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[tuple[str, tuple[str, ...], str], tuple] = {}
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Make TotalSegmentator build predictors that reuse the networks of this cache."""
+        import totalsegmentator.nnunet as ts_nnunet
+
+        original = ts_nnunet.nnUNetPredictor
+        cache = self
+
+        class CachedPredictor(original):
+            def initialize_from_trained_model_folder(self, model_training_output_dir, use_folds,
+                                                     checkpoint_name="checkpoint_final.pth"):
+                folds = tuple(str(f) for f in use_folds) if use_folds is not None else ()
+                key = (str(model_training_output_dir), folds, checkpoint_name)
+                if key in cache.loaded:
+                    self.manual_initialization(*cache.loaded[key])
+                    return
+                super().initialize_from_trained_model_folder(model_training_output_dir, use_folds, checkpoint_name)
+                log.info("loaded nnU-Net model %s (folds %s)", model_training_output_dir, ", ".join(folds))
+                cache.loaded[key] = (self.network, self.plans_manager, self.configuration_manager,
+                                     self.list_of_parameters, self.dataset_json, self.trainer_name,
+                                     self.allowed_mirroring_axes)
+
+        ts_nnunet.nnUNetPredictor = CachedPredictor
+        try:
+            yield
+        finally:
+            ts_nnunet.nnUNetPredictor = original
 
 
 def class_labels(task: str, roi_subset: list[str] | None = None) -> dict[int, str]:
@@ -243,11 +271,3 @@ def totalsegmentator_environment(home: Path, weights_root: Path) -> Iterator[Non
             else:
                 os.environ[key] = value
 
-
-def _hide_primus_trainers() -> None:
-    """Keep nnU-Net's trainer search from importing the Primus trainers.
-
-    They import torchvision, whose PyPI build does not load beside the CPU
-    build of torch; TotalSegmentator never uses them.
-    """
-    sys.modules.setdefault(_PRIMUS_TRAINERS, types.ModuleType(_PRIMUS_TRAINERS))

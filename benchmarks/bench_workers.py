@@ -1,0 +1,58 @@
+"""Series throughput of ``mhub run --workers N``: the thresholder model on generated CT series.
+
+Run: ``.venv/bin/python benchmarks/bench_workers.py [--series 8] [--slices 48] [--size 128] [--workers 1,2]``.
+Each run is a fresh ``mhub run`` process, so the time is what a user waits for: start-up, import and QC in the
+main process, worker start-up (a spawned process imports mhubio and builds the chain), conversion, thresholds,
+SEG encoding and the report.
+Prints a table; it asserts nothing (speed is not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mhubio.synthetic import write_ct_series
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=8)
+    parser.add_argument("--slices", type=int, default=48)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mhub-bench-") as tmp:
+        input_dir = Path(tmp) / "in"
+        for seed in range(args.series):
+            write_ct_series(input_dir / f"ct{seed}", shape=(args.slices, args.size, args.size), seed=seed)
+        for workers in counts:
+            output_dir = Path(tmp) / f"out{workers}"
+            command = [sys.executable, "-m", "mhubio", "run", "--model", "thresholder", "--input", str(input_dir),
+                       "--output", str(output_dir), "--workers", str(workers), "--quiet"]
+            start = time.perf_counter()
+            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+            seconds = time.perf_counter() - start
+            if done.returncode != 0:
+                raise SystemExit(f"{workers} worker(s): exit {done.returncode}:\n{done.stdout}")
+            report = json.loads((output_dir / "mhub_report.json").read_text())
+            steps = sum(t["seconds"] for s in report["series"] for t in s["steps"])
+            rows.append((workers, seconds, steps))
+    print(f"thresholder, {args.series} series of {args.slices}x{args.size}x{args.size}, {os.cpu_count()} CPU cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'workers':>7} {'wall s':>8} {'series/min':>10} {'speed-up':>8} {'sum of step s':>13}")
+    base = rows[0][1]
+    for workers, seconds, steps in rows:
+        print(f"{workers:>7} {seconds:>8.2f} {60 * args.series / seconds:>10.1f} {base / seconds:>8.2f} {steps:>13.2f}")
+
+
+if __name__ == "__main__":
+    main()

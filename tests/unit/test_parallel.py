@@ -1,0 +1,289 @@
+"""``--workers N``: the process pool gives the same report as the sequential path, models load once per worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, InstanceStatus, StepTiming
+from mhubio.core.errors import ConfigError
+from mhubio.core.exitcodes import ExitCode
+from mhubio.core.filetypes import FileType
+from mhubio.core.logs import ProgressPrinter
+from mhubio.core.runner import RunOptions, run_workflow
+from tests.helpers import REPO
+
+# Worker processes cannot share counters with the test: modules leave marker files in <tmp>/markers.
+MODULES = textwrap.dedent(
+    '''
+    import os
+    import time
+    from pathlib import Path
+    from mhubio.core.data import AlgorithmInfo, DataItem, Instance
+    from mhubio.core.errors import WeightsError
+    from mhubio.core.filetypes import FileType
+    from mhubio.core.module import Importer, ImportResult, Input, Module, Output, SkippedSeries
+
+    def _mark(context, name):
+        folder = Path(context.input_dir).parent / "markers"
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_text("")
+
+    class ListImporter(Importer):
+        """One instance per line of input_dir/series.txt: '<uid> <behaviour>'."""
+        outputs = {"spec": Output(FileType.TXT, {"mod": "spec"})}
+        def import_instances(self, input_dir):
+            instances, skipped = [], []
+            for line in (Path(input_dir) / "series.txt").read_text().split("\\n"):
+                if not line.strip():
+                    continue
+                uid, behaviour = line.split()
+                if behaviour == "skip":
+                    skipped.append(SkippedSeries(uid, "CT", "1", "MIN_SLICES", "2 slices < 10"))
+                    continue
+                inst = Instance(uid, {"SeriesInstanceUID": uid, "Modality": "CT", "SeriesNumber": "1",
+                                      "PatientName": "SECRET^NAME"}, self.context.work_dir / uid)
+                inst.workdir.mkdir(parents=True, exist_ok=True)
+                spec = inst.workdir / "spec.txt"
+                spec.write_text(behaviour)
+                inst.add(DataItem(FileType.TXT, spec, {"mod": "spec"}, producer=self.step_id))
+                instances.append(inst)
+            return ImportResult(instances, skipped, files_scanned=len(instances) + len(skipped))
+
+    class Work(Module):
+        loads = 0
+        inputs = {"spec": Input("txt:mod=spec")}
+        outputs = {"result": Output(FileType.JSON, {"mod": "result"})}
+        def preflight(self):
+            only_in = os.environ.get("FAKE_WEIGHTS_ONLY_IN_PID")
+            if only_in and int(only_in) != os.getpid():
+                raise WeightsError(f"{self.step_id}: weights missing in process {os.getpid()}")
+        def setup(self):
+            type(self).loads += 1
+            _mark(self.context, f"setup-{os.getpid()}-{type(self).loads}")
+        def teardown(self):
+            _mark(self.context, f"teardown-{os.getpid()}")
+        def process(self, instance, inputs, outputs):
+            behaviour = inputs["spec"].path.read_text()
+            _mark(self.context, f"series-{instance.id}-{os.getpid()}")
+            if behaviour == "crash":
+                raise RuntimeError("boom in " + instance.id)
+            if behaviour == "die":
+                os._exit(3)
+            if behaviour.startswith("sleep"):
+                time.sleep(float(behaviour[5:]))
+            instance.warn("checked " + instance.id)
+            outputs["result"].path.write_text('{"series": "%s"}' % instance.id)
+            outputs["result"].algorithm = AlgorithmInfo("work", "2.0", parameters={"mode": "test"})
+
+    class Finish(Module):
+        inputs = {"result": Input("json:mod=result")}
+        def process(self, instance, inputs, outputs):
+            instance.log.info("finished %s", instance.id)
+    '''
+)
+
+WORKFLOW = textwrap.dedent(
+    """
+    general: {model: fakepar, version: "1.0"}
+    execute:
+      - ListImporter
+      - Work
+      - Finish
+      - module: DataOrganizer
+        params: {targets: {"json:mod=result": "{SeriesInstanceUID}/result.json"}}
+    """
+)
+
+
+@pytest.fixture()
+def config_path(tmp_path, monkeypatch):
+    # not named "fake": model modules are cached per process by model name, and test_runner's differ
+    model = tmp_path / "models" / "fakepar"
+    (model / "config").mkdir(parents=True)
+    (model / "modules").mkdir()
+    (model / "modules" / "fake_modules.py").write_text(MODULES)
+    (model / "config" / "default.yml").write_text(WORKFLOW)
+    monkeypatch.setenv("MHUB_MODELS_DIR", str(model.parent))
+    return model / "config" / "default.yml"
+
+
+def _run(config_path: Path, base: Path, lines: list[str], workers: int, fail_fast: bool = False):
+    input_dir, output_dir = base / "in", base / "out"
+    input_dir.mkdir(parents=True, exist_ok=True)
+    (input_dir / "series.txt").write_text("\n".join(lines))
+    options = RunOptions(input_dir, output_dir, fail_fast=fail_fast, work_dir=base / "work", workers=workers)
+    report = run_workflow(config_path, options, ProgressPrinter(quiet=True))
+    return report, json.loads((output_dir / "mhub_report.json").read_text()), output_dir
+
+
+def _comparable(data: dict) -> dict:
+    """The report without wall-clock values."""
+    data = {k: v for k, v in data.items() if k not in ("started", "finished", "duration_s")}
+    data["series"] = [
+        {**s, "steps": [{"step": t["step"], "status": t["status"]} for t in s["steps"]]} for s in data["series"]
+    ]
+    return data
+
+
+def _markers(base: Path, prefix: str) -> list[str]:
+    folder = base / "markers"
+    return sorted(p.name for p in folder.glob(f"{prefix}-*")) if folder.is_dir() else []
+
+
+def test_instance_pickles_without_its_logger(tmp_path):
+    instance = Instance("1.2.3", {"Modality": "CT"}, tmp_path)
+    item = DataItem(FileType.NIFTI, tmp_path / "seg.nii.gz", {"mod": "seg"}, labels={1: "HEART"}, producer="Run")
+    item.algorithm = AlgorithmInfo("net", "1.0", weights={"w.pth": "ab" * 32})
+    instance.add(item)
+    instance.status = InstanceStatus.FAILED
+    instance.failure = Failure("Run", "boom", "Traceback ...")
+    instance.timings.append(StepTiming("Run", "failed", 0.5))
+    instance.warnings.append("careful")
+    state = instance.__getstate__()
+    assert "log" not in state
+    copy = pickle.loads(pickle.dumps(instance))
+    assert copy == instance
+    assert copy.log.logger.name == "mhub.series.1.2.3"
+    assert copy.items[0].meta["roi"] == "HEART"
+
+
+def test_config_error_keeps_its_problems_across_processes():
+    error = pickle.loads(pickle.dumps(ConfigError(["first problem", "second problem"])))
+    assert error.problems == ["first problem", "second problem"]
+    assert str(error) == "- first problem\n- second problem"
+
+
+@pytest.mark.parametrize("workers, scheduler", [(0, None), (2, "tcp://127.0.0.1:8786")])
+def test_invalid_worker_options(tmp_path, workers, scheduler):
+    with pytest.raises(ConfigError):
+        RunOptions(tmp_path, tmp_path, workers=workers, scheduler=scheduler)
+
+
+def test_scheduler_makes_folders_absolute(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)
+    options = RunOptions(Path("in"), Path("out"), work_dir=Path("work"), scheduler="tcp://127.0.0.1:8786")
+    assert (options.input_dir, options.output_dir, options.work_dir) == (tmp_path / "in", tmp_path / "out",
+                                                                         tmp_path / "work")
+    assert options.weights_dir is None and RunOptions(Path("in"), Path("out")).input_dir == Path("in")
+
+
+@pytest.mark.slow
+def test_pool_report_and_outputs_match_sequential(config_path, tmp_path):
+    lines = ["1.1 ok", "1.2 ok", "1.3 skip", "1.4 crash", "1.5 ok"]
+    seq_report, seq, seq_out = _run(config_path, tmp_path / "seq", lines, workers=1)
+    par_report, par, par_out = _run(config_path, tmp_path / "par", lines, workers=2)
+    assert par_report.exit_code == seq_report.exit_code == ExitCode.PARTIAL_FAILURE
+    seq_cmp, par_cmp = _comparable(seq), _comparable(par)
+    assert par_cmp["series"][2]["error"] == seq_cmp["series"][2]["error"] == "RuntimeError: boom in 1.4"
+    assert par_cmp == seq_cmp
+    assert par["algorithms"] == {"Work": {"name": "work", "version": "2.0", "family": "Artificial Intelligence",
+                                          "parameters": {"mode": "test"}, "weights": {}}}
+    for uid in ("1.1", "1.2", "1.5"):
+        assert (par_out / uid / "result.json").read_bytes() == (seq_out / uid / "result.json").read_bytes()
+    seq_logs = sorted(p.name for p in (seq_out / "mhub_logs").iterdir())
+    assert sorted(p.name for p in (par_out / "mhub_logs").iterdir()) == seq_logs
+    assert "Traceback" in (par_out / "mhub_logs" / "1.4.log").read_text()
+    assert (par_out / "mhub_logs" / "1.5.log").read_text().count("finished 1.5") == 1
+    text = json.dumps(par) + "".join(p.read_text() for p in (par_out / "mhub_logs").iterdir())
+    assert "SECRET" not in text
+
+
+@pytest.mark.slow
+def test_models_load_once_per_worker_and_are_torn_down(config_path, tmp_path):
+    report, data, out = _run(config_path, tmp_path, [f"1.{i} ok" for i in range(1, 6)], workers=2)
+    assert report.exit_code == ExitCode.SUCCESS
+    series_pids = {name.rsplit("-", 1)[1] for name in _markers(tmp_path, "series")}
+    assert len(_markers(tmp_path, "series")) == 5
+    assert 1 <= len(series_pids) <= 2 and str(os.getpid()) not in series_pids
+    # one setup per worker process that ran a series, and each torn down at shutdown
+    assert _markers(tmp_path, "setup") == sorted(f"setup-{pid}-1" for pid in series_pids)
+    assert _markers(tmp_path, "teardown") == sorted(f"teardown-{pid}" for pid in series_pids)
+
+
+@pytest.mark.slow
+def test_all_failed_exit_code(config_path, tmp_path):
+    report, data, _ = _run(config_path, tmp_path, ["1.1 crash", "1.2 crash", "1.3 crash"], workers=2)
+    assert report.exit_code == ExitCode.ALL_FAILED and data["exit_code"] == 5
+    assert [s["steps"][0]["status"] for s in data["series"]] == ["failed"] * 3
+
+
+@pytest.mark.slow
+def test_fail_fast_starts_no_new_series(config_path, tmp_path):
+    lines = ["1.1 crash", "1.2 sleep1.5", "1.3 ok", "1.4 ok", "1.5 ok"]
+    report, data, out = _run(config_path, tmp_path, lines, workers=2, fail_fast=True)
+    # 1.2 was already running when 1.1 failed: it finishes and is reported; nothing else starts
+    assert [s["status"] for s in data["series"]] == ["failed", "done", "pending", "pending", "pending"]
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    assert (out / "1.2" / "result.json").is_file() and not (out / "1.3").exists()
+    assert _markers(tmp_path, "series") and not any(m.startswith(("series-1.3", "series-1.4", "series-1.5"))
+                                                    for m in _markers(tmp_path, "series"))
+
+
+@pytest.mark.slow
+def test_run_error_in_a_worker_ends_the_run_with_its_exit_code(config_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_WEIGHTS_ONLY_IN_PID", str(os.getpid()))
+    report, data, _ = _run(config_path, tmp_path, ["1.1 ok", "1.2 ok", "1.3 ok"], workers=2)
+    assert report.exit_code == ExitCode.WEIGHTS_ERROR and data["exit_code"] == 6
+    assert "Work: weights missing in process" in data["error"]
+    assert [s["status"] for s in data["series"]] == ["pending"] * 3
+
+
+@pytest.mark.slow
+def test_series_of_a_dead_worker_is_failed(config_path, tmp_path):
+    report, data, _ = _run(config_path, tmp_path, ["1.1 die"], workers=2)
+    (series,) = data["series"]
+    assert series["status"] == "failed" and series["failed_step"] == "worker"
+    assert "worker process died" in series["error"]
+    assert report.exit_code == ExitCode.ALL_FAILED
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_stops_the_workers(config_path, tmp_path):
+    input_dir, output_dir = tmp_path / "in", tmp_path / "out"
+    input_dir.mkdir()
+    (input_dir / "series.txt").write_text("1.1 sleep60\n1.2 sleep60\n1.3 ok\n")
+    env = {**os.environ, "MHUB_MODELS_DIR": str(config_path.parents[2])}
+    command = [sys.executable, "-m", "mhubio", "run", "--config", str(config_path), "--input", str(input_dir),
+               "--output", str(output_dir), "--workers", "2"]
+    # a new session: the signal goes to the whole process group, like Ctrl-C in a terminal
+    process = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_markers(tmp_path, "series")) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        assert len(_markers(tmp_path, "series")) == 2, process.communicate()[0] if process.poll() else "timeout"
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, output
+    data = json.loads((output_dir / "mhub_report.json").read_text())
+    assert data["exit_code"] == 130 and data["error"] == "interrupted"
+    assert [s["status"] for s in data["series"]] == ["pending"] * 3
+    pids = [int(name.rsplit("-", 1)[1]) for name in _markers(tmp_path, "series")]
+    deadline = time.monotonic() + 10
+    while any(map(_running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, pids)), "worker processes outlived the interrupted run"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not exited, not a zombie awaiting its reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
