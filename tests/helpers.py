@@ -26,7 +26,7 @@ REAL_CT = next(
 VENV_BIN = Path(sys.executable).parent
 PIXELMED_JAR = Path("/usr/share/java/pixelmed.jar")
 # The XSLT template checks need the JDK's XPath limits lifted. Heap: the radiomics SR of every phantom organ
-# (37 measurement groups) peaks at 5 GB resident and runs out of a 3 GB or 4 GB heap (4 GB: still collecting
+# (one measurement group per organ) peaks at 5 GB resident and runs out of a 3 GB or 4 GB heap (4 GB: still collecting
 # garbage after twice the time); a 60-slice BPR region SR needs 1.5 GB. The cap is the JVM's default on the
 # 24 GB CI machine, stated so that larger machines do not grow further.
 PIXELMED_JAVA_OPTIONS = ("-Xmx6g", "-Djdk.xml.xpathExprGrpLimit=0", "-Djdk.xml.xpathExprOpLimit=0",
