@@ -66,6 +66,9 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
     elapsed "dockerd start" "$t"
 fi
 
+# Untagged images left by earlier rebuilds (each base rebuild leaves one of almost a gigabyte).
+"$DOCKER" image prune --force >/dev/null
+
 if [ "$ONLINE" = 0 ]; then
     t=$(date +%s)
     step "local base image"

@@ -45,7 +45,7 @@ def main() -> None:
         (dicom_series,) = scan.series.values()
         qc = _timed("ingest: series QC", rows, run_qc, dicom_series)
         image = _timed("convert: DICOM -> image", rows, read_series_image, qc.accepted)
-        _timed("convert: write NIfTI", rows, write_nifti, image, Path(tmp) / "ct.nii.gz")
+        _timed("convert: write NIfTI (work file)", rows, write_nifti, image, Path(tmp) / "ct.nii")
         labels = np.zeros(sitk.GetArrayViewFromImage(image).shape, dtype=np.uint8)
         phantom = series.phantom.labels
         names = series.phantom.label_names

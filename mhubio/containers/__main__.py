@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from mhubio.cli import build as cli_build
+from mhubio.containers.build import DEFAULT_EXTRAS
 from mhubio.containers.changes import changed_models, image_models
 from mhubio.containers.docker import DockerError
 from mhubio.containers.rootfs import make_local_base
@@ -32,7 +33,7 @@ def _wheelhouse(args: argparse.Namespace) -> int:
     repo = args.repo.absolute()
     house = make_wheelhouse(
         args.dest,
-        requirements=project_requirements(repo),
+        requirements=project_requirements(repo, DEFAULT_EXTRAS),
         requirement_files=sorted((repo / "models").glob("*/requirements.txt")),
         constraints=repo / "constraints.txt",
     )

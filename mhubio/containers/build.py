@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 #: Operating system image of the base image when none is given (see base/Dockerfile).
 DEFAULT_OS_IMAGE = "debian:bookworm-slim"
 
+#: Extras of mhubio installed in the base image: Dask, so that images serve as Dask workers.
+DEFAULT_EXTRAS = ("dask",)
+
 #: Seconds one ``docker build`` may take.
 _BUILD_TIMEOUT = 3600
 
@@ -44,8 +47,8 @@ def _docker_build(
     build_args: Mapping[str, str],
     labels: Mapping[str, str],
     stream: bool,
-) -> float:
-    """Run ``docker build`` on ``context`` and return its duration in seconds."""
+) -> None:
+    """Run ``docker build`` on ``context``."""
     args = ["build", "--progress=plain"]
     for tag in tags:
         args += ["--tag", tag]
@@ -53,8 +56,7 @@ def _docker_build(
         args += ["--build-arg", f"{key}={value}"]
     for key, value in labels.items():
         args += ["--label", f"{key}={value}"]
-    result = docker(*args, str(context), capture=not stream, timeout=_BUILD_TIMEOUT)
-    return result.seconds
+    docker(*args, str(context), capture=not stream, timeout=_BUILD_TIMEOUT)
 
 
 def _latest(tag: str) -> str:
@@ -89,6 +91,7 @@ def build_base(
     tag: str | None = None,
     offline: bool = True,
     wheelhouse: Path | None = None,
+    extras: Sequence[str] = DEFAULT_EXTRAS,
     python: str = sys.executable,
     stream: bool = False,
 ) -> ImageBuild:
@@ -110,6 +113,8 @@ def build_base(
         Install only from the wheelhouse; otherwise pip inside the build may also use its index.
     wheelhouse
         Wheelhouse folder, filled as needed; default the shared one in the cache.
+    extras
+        Extras of mhubio to install.
     python
         Interpreter that builds the wheels (CPython 3.11).
     stream
@@ -125,7 +130,7 @@ def build_base(
     constraints = repo_dir / "constraints.txt"
     start = time.monotonic()
     house = make_wheelhouse(
-        wheelhouse, requirements=project_requirements(repo_dir), constraints=constraints, python=python
+        wheelhouse, requirements=project_requirements(repo_dir, extras), constraints=constraints, python=python
     )
     with _staging_dir() as staging:
         context = Path(staging)
@@ -145,7 +150,11 @@ def build_base(
         _docker_build(
             context,
             [tag, _latest(tag)],
-            build_args={"BASE_IMAGE": base_image, "PIP_NO_INDEX": "1" if offline else "0"},
+            build_args={
+                "BASE_IMAGE": base_image,
+                "PIP_NO_INDEX": "1" if offline else "0",
+                "MHUB_EXTRAS": ",".join(extras),
+            },
             labels=labels,
             stream=stream,
         )
@@ -188,10 +197,11 @@ def build_model(
 ) -> ImageBuild:
     """Build the image of model ``name`` from ``repo_dir/models/<name>/Dockerfile``.
 
-    The build context holds the model folder, the wheelhouse (``wheels/``, the base requirements and the
-    model's ``requirements.txt`` resolved together) and the weights folder (``weights/``: the archives of
-    ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them during the build). The image
-    labels record the model name and version, the git revision and every weights entry with its sha256.
+    The build context holds the model folder, the wheelhouse (``wheels/``: the requirements of a base image
+    with the default extras and the model's ``requirements.txt``, resolved together) and the weights folder
+    (``weights/``: the archives of ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them
+    during the build). The image labels record the model name and version, the git revision and every
+    weights entry with its sha256.
 
     Parameters
     ----------
@@ -231,7 +241,7 @@ def build_model(
     start = time.monotonic()
     house = make_wheelhouse(
         wheelhouse,
-        requirements=project_requirements(repo_dir),
+        requirements=project_requirements(repo_dir, DEFAULT_EXTRAS),
         requirement_files=[model.requirements] if model.requirements else [],
         constraints=constraints,
         python=python,

@@ -79,6 +79,18 @@ def _import_rootfs(rootfs: Path, tag: str, suite: str) -> None:
         raise DockerError(f"tar of the root file system {rootfs} failed with exit status {tar_status}")
 
 
+def _debootstrap(rootfs: Path, suite: str, mirror: str, packages: Sequence[str], debs: Path) -> None:
+    """Bootstrap ``suite`` into ``rootfs``, once more after a failure: a mirror's hiccup is the usual cause,
+    and the packages downloaded so far stay in the ``debs`` cache."""
+    command = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", f"--cache-dir={debs}",
+               suite, str(rootfs), mirror]
+    first = run_command(command, check=False, timeout=1800)
+    if first.returncode != 0:
+        logger.warning("debootstrap failed, trying once more: %s", first.stderr.strip()[-500:])
+        shutil.rmtree(rootfs, ignore_errors=True)
+        run_command(command, timeout=1800)
+
+
 def make_local_base(
     tag: str = LOCAL_BASE_IMAGE,
     *,
@@ -124,18 +136,7 @@ def make_local_base(
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mhub-rootfs-") as work:
         rootfs = Path(work) / "rootfs"
-        run_command(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={','.join(packages)}",
-                f"--cache-dir={debs}",
-                suite,
-                str(rootfs),
-                mirror,
-            ],
-            timeout=1800,
-        )
+        _debootstrap(rootfs, suite, mirror, packages, debs)
         _trim(rootfs)
         _import_rootfs(rootfs, tag, suite)
     seconds = time.monotonic() - start

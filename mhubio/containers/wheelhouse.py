@@ -22,14 +22,26 @@ _PIP_TIMEOUT = 3600
 _SOURCE_DATE_EPOCH = "315532800"
 
 
-def project_requirements(project_dir: Path) -> list[str]:
-    """Runtime requirements of the Python project in ``project_dir`` (``[project] dependencies``)."""
+def project_requirements(project_dir: Path, extras: Sequence[str] = ()) -> list[str]:
+    """Runtime requirements of the Python project in ``project_dir``, with those of its ``extras``.
+
+    Raises
+    ------
+    DockerError
+        If there is no ``pyproject.toml`` or it lacks one of the ``extras``.
+    """
     pyproject = project_dir / "pyproject.toml"
     try:
-        data = tomllib.loads(pyproject.read_text())
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
     except FileNotFoundError as exc:
         raise DockerError(f"{pyproject} not found: is {project_dir} the mhubio repository?") from exc
-    return list(data.get("project", {}).get("dependencies", []))
+    requirements = list(project.get("dependencies", []))
+    optional = project.get("optional-dependencies", {})
+    for extra in extras:
+        if extra not in optional:
+            raise DockerError(f"{pyproject} has no extra {extra!r} (known: {', '.join(sorted(optional))})")
+        requirements += optional[extra]
+    return requirements
 
 
 def make_wheelhouse(

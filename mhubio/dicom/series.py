@@ -15,11 +15,27 @@ __all__ = [
     "DicomSeries",
     "SeriesGeometry",
     "SeriesGeometryError",
+    "orientation_normal",
 ]
 
 
 class SeriesGeometryError(ValueError):
     """Raised when the geometry of a series cannot be derived from its headers."""
+
+
+def orientation_normal(orientation: Sequence[float]) -> np.ndarray:
+    """Unit normal (row x column direction) of an ImageOrientationPatient value.
+
+    Raises
+    ------
+    SeriesGeometryError
+        If the row and column directions are parallel.
+    """
+    normal = np.cross(np.asarray(orientation[:3], dtype=float), np.asarray(orientation[3:], dtype=float))
+    norm = np.linalg.norm(normal)
+    if norm < 1e-6:
+        raise SeriesGeometryError(f"ImageOrientationPatient {orientation} is degenerate")
+    return normal / norm
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,52 @@ class SeriesGeometry:
     spacing: tuple[float, float, float]
     direction: tuple[tuple[float, float, float], ...]
     size: tuple[int, int, int]
+
+    @classmethod
+    def from_slices(
+        cls,
+        first_position: Sequence[float],
+        orientation: Sequence[float],
+        pixel_spacing: Sequence[float],
+        rows: int,
+        columns: int,
+        locations: Sequence[float],
+        slice_thickness: float | None = None,
+    ) -> SeriesGeometry:
+        """Grid of single-frame slices sorted along their normal.
+
+        The slice spacing is the distance between the first and last location
+        divided by the number of gaps, as ITK's ImageSeriesReader computes it; a
+        single slice (or slices that do not advance) gets ``slice_thickness``, or 1 mm.
+
+        Parameters
+        ----------
+        first_position
+            ImagePositionPatient of the first slice.
+        orientation
+            ImageOrientationPatient shared by the slices.
+        pixel_spacing
+            PixelSpacing as (row spacing, column spacing) in mm.
+        rows, columns
+            Matrix size.
+        locations
+            Positions of the sorted slices along the normal (mm).
+        slice_thickness
+            SliceThickness, used when the locations give no spacing.
+        """
+        row = np.asarray(orientation[:3], dtype=float)
+        col = np.asarray(orientation[3:], dtype=float)
+        if len(locations) > 1 and locations[-1] > locations[0]:
+            slice_spacing = float((locations[-1] - locations[0]) / (len(locations) - 1))
+        else:
+            slice_spacing = float(slice_thickness or 1.0)
+        direction = np.column_stack([row, col, orientation_normal(orientation)])
+        return cls(
+            origin=tuple(float(v) for v in first_position),
+            spacing=(float(pixel_spacing[1]), float(pixel_spacing[0]), slice_spacing),
+            direction=tuple(tuple(float(v) for v in r) for r in direction),
+            size=(int(columns), int(rows), len(locations)),
+        )
 
     def reference_image(self) -> sitk.Image:
         """Return an empty ``SimpleITK.Image`` (one byte per voxel) on this grid."""
@@ -237,15 +299,10 @@ class DicomSeries:
         orientation = self._first.image_orientation
         if orientation is None:
             raise SeriesGeometryError(f"{self.label}: ImageOrientationPatient is missing")
-        row = np.asarray(orientation[:3], dtype=float)
-        col = np.asarray(orientation[3:], dtype=float)
-        normal = np.cross(row, col)
-        norm = np.linalg.norm(normal)
-        if norm < 1e-6:
-            raise SeriesGeometryError(
-                f"{self.label}: ImageOrientationPatient {orientation} is degenerate"
-            )
-        return normal / norm
+        try:
+            return orientation_normal(orientation)
+        except SeriesGeometryError as error:
+            raise SeriesGeometryError(f"{self.label}: {error}") from error
 
     def slice_locations(self, instances: Sequence[DicomInstance] | None = None) -> np.ndarray:
         """Distances (mm) of instance positions along the slice normal."""
@@ -281,10 +338,7 @@ class DicomSeries:
 
     @cached_property
     def geometry(self) -> SeriesGeometry:
-        """Voxel grid of the series built from its DICOM headers.
-
-        The slice spacing is the distance between the first and last sorted slice
-        divided by the number of gaps, as ITK's ImageSeriesReader computes it.
+        """Voxel grid of the series built from its DICOM headers (see :meth:`SeriesGeometry.from_slices`).
 
         Raises
         ------
@@ -302,23 +356,14 @@ class DicomSeries:
         first = ordered[0]
         assert first.image_orientation is not None and first.pixel_spacing is not None
         assert first.image_position is not None and first.rows and first.columns
-        row = np.asarray(first.image_orientation[:3], dtype=float)
-        col = np.asarray(first.image_orientation[3:], dtype=float)
-        locations = self.slice_locations(ordered)
-        if len(ordered) > 1 and locations[-1] > locations[0]:
-            slice_spacing = float((locations[-1] - locations[0]) / (len(ordered) - 1))
-        else:
-            slice_spacing = float(first.slice_thickness or 1.0)
-        direction = np.column_stack([row, col, self.slice_normal])
-        return SeriesGeometry(
-            origin=tuple(float(v) for v in first.image_position),
-            spacing=(
-                float(first.pixel_spacing[1]),
-                float(first.pixel_spacing[0]),
-                slice_spacing,
-            ),
-            direction=tuple(tuple(float(v) for v in r) for r in direction),
-            size=(int(first.columns), int(first.rows), len(ordered)),
+        return SeriesGeometry.from_slices(
+            first.image_position,
+            first.image_orientation,
+            first.pixel_spacing,
+            first.rows,
+            first.columns,
+            self.slice_locations(ordered),
+            first.slice_thickness,
         )
 
     def reference_image(self) -> sitk.Image:

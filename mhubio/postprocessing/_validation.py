@@ -185,6 +185,22 @@ def check_value_fits(value: int, dtype: np.dtype, name: str) -> int:
     return value
 
 
+def check_fill_label(fill_label: int, dtype: np.dtype) -> int:
+    """Return ``fill_label`` if it is >= 0 and fits ``dtype`` (0 is allowed: background).
+
+    Raises
+    ------
+    ValueError
+        If it is negative or out of the dtype's range.
+    TypeError
+        If it is not an integer.
+    """
+    fill_label = check_value_fits(fill_label, dtype, "fill_label")
+    if fill_label < 0:
+        raise ValueError(f"fill_label must be >= 0; got {fill_label}")
+    return fill_label
+
+
 def check_labels(labels: Iterable[int], dtype: np.dtype, name: str = "labels") -> tuple[int, ...]:
     """Return ``labels`` as a tuple of distinct positive integers that fit ``dtype``.
 
@@ -228,3 +244,8 @@ def present_values(label_map: np.ndarray) -> np.ndarray:
 def foreground_labels(label_map: np.ndarray) -> tuple[int, ...]:
     """Return the non-zero values present in ``label_map``, ascending."""
     return tuple(int(v) for v in present_values(label_map) if v != 0)
+
+
+def selected_labels(label_map: np.ndarray, labels: Iterable[int] | None) -> tuple[int, ...]:
+    """Return ``labels`` checked against the dtype of ``label_map``; if None, its foreground labels."""
+    return foreground_labels(label_map) if labels is None else check_labels(labels, label_map.dtype)

@@ -21,8 +21,7 @@ from mhubio.postprocessing._validation import (
     Spacing,
     check_connectivity,
     check_label_map,
-    check_labels,
-    foreground_labels,
+    selected_labels,
     spacing_zyx,
 )
 
@@ -138,11 +137,7 @@ def _check_fraction(fraction: float, name: str) -> float:
 def _label_groups(
     label_map: np.ndarray, labels: Sequence[int] | None, union: bool
 ) -> list[tuple[int, ...]]:
-    selected = (
-        foreground_labels(label_map)
-        if labels is None
-        else check_labels(labels, label_map.dtype)
-    )
+    selected = selected_labels(label_map, labels)
     if not selected:
         return []
     return [selected] if union else [(label,) for label in selected]

@@ -18,8 +18,8 @@ from mhubio.postprocessing._validation import (
     check_label_map,
     check_labels,
     check_mask,
-    check_value_fits,
-    foreground_labels,
+    check_fill_label,
+    selected_labels,
 )
 
 
@@ -50,8 +50,7 @@ def region_from_labels(label_map: np.ndarray, labels: Sequence[int]) -> np.ndarr
 
 
 def _selected(label_map: np.ndarray, labels: Sequence[int] | None) -> np.ndarray:
-    chosen = foreground_labels(label_map) if labels is None else check_labels(labels, label_map.dtype)
-    return np.isin(label_map, chosen)
+    return np.isin(label_map, selected_labels(label_map, labels))
 
 
 def _check_region(region: np.ndarray, label_map: np.ndarray, allow_empty_region: bool) -> None:
@@ -62,13 +61,6 @@ def _check_region(region: np.ndarray, label_map: np.ndarray, allow_empty_region:
             "step that produced the region (e.g. a missing organ segmentation) or pass "
             "allow_empty_region=True if an empty region is expected"
         )
-
-
-def _check_fill(fill_label: int, label_map: np.ndarray) -> int:
-    fill_label = check_value_fits(fill_label, label_map.dtype, "fill_label")
-    if fill_label < 0:
-        raise ValueError(f"fill_label must be >= 0; got {fill_label}")
-    return fill_label
 
 
 def restrict_to_region(
@@ -106,7 +98,7 @@ def restrict_to_region(
     check_label_map(label_map)
     _check_region(region, label_map, allow_empty_region)
     side = check_choice(side, RegionSide, "side")
-    fill_label = _check_fill(fill_label, label_map)
+    fill_label = check_fill_label(fill_label, label_map.dtype)
     off_side = ~region if side is RegionSide.INSIDE else region
     result = label_map.copy()
     result[_selected(label_map, labels) & off_side] = fill_label
@@ -151,7 +143,7 @@ def keep_components_connected_to_region(
     check_label_map(label_map)
     _check_region(region, label_map, allow_empty_region)
     connectivity = check_connectivity(connectivity)
-    fill_label = _check_fill(fill_label, label_map)
+    fill_label = check_fill_label(fill_label, label_map.dtype)
     selected = _selected(label_map, labels)
     joined = cc3d.connected_components(selected | region, connectivity=int(connectivity))
     connected_ids = np.unique(joined[region])

@@ -11,7 +11,7 @@ from mhubio.postprocessing._validation import (
     check_label_map,
     check_labels,
     check_mask,
-    foreground_labels,
+    selected_labels,
 )
 
 
@@ -129,7 +129,7 @@ def zero_inside_bounding_box(
             "region is empty and has no bounding box; check the step that produced it "
             "or pass allow_empty_region=True if an empty region is expected"
         )
-    chosen = foreground_labels(label_map) if labels is None else check_labels(labels, label_map.dtype)
+    chosen = selected_labels(label_map, labels)
     box = tuple(
         slice(max(int(idx.min()) - m, 0), int(idx.max()) + m + 1)
         for idx, m in zip(np.nonzero(region), margins)
@@ -169,7 +169,7 @@ def zero_edge_slices(
     count = _check_count(count, "count", 0)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0 (z), 1 (y) or 2 (x); got {axis!r}")
-    chosen = foreground_labels(label_map) if labels is None else check_labels(labels, label_map.dtype)
+    chosen = selected_labels(label_map, labels)
     result = label_map.copy()
     if count == 0:
         return result

@@ -27,7 +27,7 @@ from mhubio.postprocessing._validation import (
     check_label_map,
     check_labels,
     check_binary_volume,
-    check_value_fits,
+    check_fill_label,
     spacing_zyx,
 )
 from mhubio.postprocessing.components import Component, find_components
@@ -188,9 +188,7 @@ def filter_components_by_diameter(
     high = np.inf if max_diameter_mm is None else float(max_diameter_mm)
     if low > high:
         raise ValueError(f"min_diameter_mm ({low}) is larger than max_diameter_mm ({high})")
-    fill_label = check_value_fits(fill_label, label_map.dtype, "fill_label")
-    if fill_label < 0:
-        raise ValueError(f"fill_label must be >= 0; got {fill_label}")
+    fill_label = check_fill_label(fill_label, label_map.dtype)
     if oversize_label is not None:
         (oversize_label,) = check_labels([oversize_label], label_map.dtype, "oversize_label")
 

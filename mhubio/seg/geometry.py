@@ -8,14 +8,14 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk
 
+from mhubio.dicom.series import SeriesGeometry, orientation_normal
+
 GEOMETRY_TOLERANCE_MM = 1e-3
 
 
 def slice_normal(dataset: pydicom.Dataset) -> np.ndarray:
     """Unit normal of an image plane (row x column direction cosines)."""
-    iop = np.asarray(dataset.ImageOrientationPatient, dtype=float)
-    normal = np.cross(iop[:3], iop[3:])
-    return normal / np.linalg.norm(normal)
+    return orientation_normal(dataset.ImageOrientationPatient)
 
 
 def sort_by_position(datasets: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
@@ -29,26 +29,24 @@ def sort_by_position(datasets: Sequence[pydicom.Dataset]) -> list[pydicom.Datase
 def reference_image(datasets: Sequence[pydicom.Dataset]) -> sitk.Image:
     """An empty SimpleITK image on the grid of single-frame slices given in slice order.
 
-    The slice spacing is the mean distance between consecutive positions
-    (series QC has already rejected irregular spacing).
+    The grid is the one :class:`mhubio.dicom.SeriesGeometry` derives for an indexed
+    series (series QC has already rejected irregular spacing).
     """
     first = datasets[0]
-    iop = np.asarray(first.ImageOrientationPatient, dtype=float)
     normal = slice_normal(first)
     positions = np.array([np.dot(normal, np.asarray(ds.ImagePositionPatient, float)) for ds in datasets])
-    row_spacing, column_spacing = (float(v) for v in first.PixelSpacing)
-    if len(datasets) > 1:
-        steps = np.diff(positions)
-        if np.any(steps <= 0):
-            raise ValueError("source images are not in ascending order along the slice normal")
-        z_spacing = float(np.mean(steps))
-    else:
-        z_spacing = float(getattr(first, "SliceThickness", 1.0) or 1.0)
-    image = sitk.Image([int(first.Columns), int(first.Rows), len(datasets)], sitk.sitkUInt8)
-    image.SetOrigin([float(v) for v in first.ImagePositionPatient])
-    image.SetSpacing([column_spacing, row_spacing, z_spacing])
-    image.SetDirection(np.column_stack([iop[:3], iop[3:], normal]).flatten().tolist())
-    return image
+    if np.any(np.diff(positions) <= 0):
+        raise ValueError("source images are not in ascending order along the slice normal")
+    geometry = SeriesGeometry.from_slices(
+        first.ImagePositionPatient,
+        first.ImageOrientationPatient,
+        first.PixelSpacing,
+        first.Rows,
+        first.Columns,
+        positions,
+        getattr(first, "SliceThickness", None),
+    )
+    return geometry.reference_image()
 
 
 def same_grid(a: sitk.Image, b: sitk.Image, tolerance: float = GEOMETRY_TOLERANCE_MM) -> bool:

@@ -11,7 +11,8 @@ from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, common_da
 from mhubio.synthetic.geometry import AXIAL, SeriesGeometry
 from mhubio.synthetic.phantom import Phantom, make_ct_phantom
 from mhubio.synthetic.series import (
-    FileNaming, PixelEncoding, SliceOrder, SyntheticSeries, series_identity, write_phantom_series,
+    FileNaming, PixelEncoding, SliceOrder, SyntheticSeries, phantom_and_geometry, series_identity,
+    write_phantom_series,
 )
 
 CT_DEFAULT_SHAPE: tuple[int, int, int] = (64, 128, 128)
@@ -124,11 +125,10 @@ def write_ct_series(
     SyntheticSeries
         Files, UIDs, geometry and the ground truth as stored.
     """
-    if phantom is None:
-        phantom = make_ct_phantom(shape or CT_DEFAULT_SHAPE, spacing or CT_DEFAULT_SPACING, seed)
-    elif shape is not None or spacing is not None:
-        raise ValueError("give either a phantom or shape/spacing, not both")
-    geometry = SeriesGeometry.centered(phantom.shape, phantom.spacing, tuple(orientation), center)
+    phantom, geometry = phantom_and_geometry(
+        phantom, shape, spacing, seed, make=make_ct_phantom, default_shape=CT_DEFAULT_SHAPE,
+        default_spacing=CT_DEFAULT_SPACING, orientation=orientation, center=center,
+    )
     patient = patient or SyntheticPatient(patient_id=patient_id)
     encoding = PixelEncoding(rescale_slope, rescale_intercept, signed=rescale_intercept > -1024)
     identity = series_identity(

@@ -11,7 +11,8 @@ from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, common_da
 from mhubio.synthetic.geometry import AXIAL, SeriesGeometry
 from mhubio.synthetic.phantom import Phantom, make_mr_phantom
 from mhubio.synthetic.series import (
-    FileNaming, PixelEncoding, SliceOrder, SyntheticSeries, series_identity, write_phantom_series,
+    FileNaming, PixelEncoding, SliceOrder, SyntheticSeries, phantom_and_geometry, series_identity,
+    write_phantom_series,
 )
 
 MR_DEFAULT_SHAPE: tuple[int, int, int] = (40, 128, 128)
@@ -111,11 +112,10 @@ def write_mr_series(
     SyntheticSeries
         Files, UIDs, geometry and the ground truth as stored.
     """
-    if phantom is None:
-        phantom = make_mr_phantom(shape or MR_DEFAULT_SHAPE, spacing or MR_DEFAULT_SPACING, seed)
-    elif shape is not None or spacing is not None:
-        raise ValueError("give either a phantom or shape/spacing, not both")
-    geometry = SeriesGeometry.centered(phantom.shape, phantom.spacing, tuple(orientation), center)
+    phantom, geometry = phantom_and_geometry(
+        phantom, shape, spacing, seed, make=make_mr_phantom, default_shape=MR_DEFAULT_SHAPE,
+        default_spacing=MR_DEFAULT_SPACING, orientation=orientation, center=center,
+    )
     patient = patient or SyntheticPatient(patient_id=patient_id, sex="M")
     identity = series_identity(
         seed=seed, variant=repr((geometry, str(SliceOrder(slice_order).value), str(transfer_syntax))),

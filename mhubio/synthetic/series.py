@@ -280,6 +280,53 @@ def series_identity(
                           study_description, body_part, series_time)
 
 
+PhantomMaker = Callable[[tuple[int, int, int], tuple[float, float, float], int], Phantom]
+"""Builds a default phantom from (shape, spacing, seed)."""
+
+
+def phantom_and_geometry(
+    phantom: Phantom | None,
+    shape: tuple[int, int, int] | None,
+    spacing: tuple[float, float, float] | None,
+    seed: int,
+    *,
+    make: PhantomMaker,
+    default_shape: tuple[int, int, int],
+    default_spacing: tuple[float, float, float],
+    orientation: tuple[float, float, float, float, float, float],
+    center: tuple[float, float, float],
+) -> tuple[Phantom, SeriesGeometry]:
+    """The phantom to write and its geometry, centred on ``center`` with ``orientation``.
+
+    Parameters
+    ----------
+    phantom : Phantom, optional
+        The given ground truth; by default ``make(shape or default_shape, spacing or default_spacing, seed)``.
+    shape, spacing : tuple, optional
+        Array shape (slices, rows, columns) and spacing (x, y, z) in mm of the default phantom.
+    seed : int
+        Seed of the default phantom's noise.
+    make : callable
+        Builds the default phantom.
+    default_shape, default_spacing : tuple
+        Used where ``shape`` or ``spacing`` is None.
+    orientation : tuple of float
+        ImageOrientationPatient.
+    center : tuple of float
+        Patient coordinates (mm) of the volume centre.
+
+    Raises
+    ------
+    ValueError
+        If both a phantom and a shape or spacing are given.
+    """
+    if phantom is None:
+        phantom = make(shape or default_shape, spacing or default_spacing, seed)
+    elif shape is not None or spacing is not None:
+        raise ValueError("give either a phantom or shape/spacing, not both")
+    return phantom, SeriesGeometry.centered(phantom.shape, phantom.spacing, tuple(orientation), center)
+
+
 def write_phantom_series(
     out_dir: Path,
     phantom: Phantom,

@@ -82,8 +82,8 @@ def _architecture(dim: int, features: Sequence[int]) -> dict:
     n_stages = len(features)
     if n_stages < 2:
         raise ValueError(f"a U-Net needs at least 2 stages, got features {list(features)}")
-    conv = "torch.nn.modules.conv.Conv3d" if dim == 3 else "torch.nn.modules.conv.Conv2d"
-    norm = "torch.nn.modules.instancenorm.InstanceNorm3d" if dim == 3 else "torch.nn.modules.instancenorm.InstanceNorm2d"
+    conv = f"torch.nn.modules.conv.Conv{dim}d"
+    norm = f"torch.nn.modules.instancenorm.InstanceNorm{dim}d"
     return {
         "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
         "arch_kwargs": {

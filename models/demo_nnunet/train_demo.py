@@ -147,7 +147,8 @@ def train(plans: dict, cases: list[tuple[np.ndarray, np.ndarray]], iterations: i
         optimizer.step()
         schedule.step()
         if step % 25 == 0 or step == iterations:
-            print(f"iteration {step}/{iterations}: loss {loss.item():.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
+            seconds = time.perf_counter() - start
+            print(f"iteration {step}/{iterations}: loss {loss.item():.3f} ({seconds:.0f} s)", flush=True)
     return network.state_dict()
 
 

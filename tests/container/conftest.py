@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -17,8 +18,13 @@ from mhubio.containers import (
     docker,
     make_local_base,
 )
+from mhubio.containers.docker import docker_cli
 
 REPO = Path(__file__).resolve().parents[2]
+
+#: Tag of the test images, one per checkout, so that test runs of several checkouts on one daemon do not
+#: retag each other's images between a build and its use.
+TEST_TAG = hashlib.sha256(str(REPO).encode()).hexdigest()[:10]
 
 
 def readable_by_all(folder: Path) -> Path:
@@ -32,10 +38,10 @@ def readable_by_all(folder: Path) -> Path:
 def docker_daemon() -> None:
     """Skip unless a Docker daemon answers (``bash .ci/docker.sh`` as root starts one)."""
     try:
-        available = daemon_available()
+        docker_cli()
     except DockerError as exc:
         pytest.skip(f"no usable docker client: {exc}")
-    if not available:
+    if not daemon_available():
         pytest.skip("no Docker daemon answers: run `bash .ci/docker.sh` as root to install and start one")
 
 
@@ -45,13 +51,15 @@ def base_image(docker_daemon: None) -> ImageBuild:
     if os.geteuid() != 0 and docker("image", "inspect", LOCAL_BASE_IMAGE, check=False).returncode != 0:
         pytest.skip(f"{LOCAL_BASE_IMAGE} is missing and making it needs root: run `bash .ci/docker.sh` as root")
     os_image = make_local_base()
-    return build_base(REPO, base_image=os_image.tag, offline=True)
+    return build_base(REPO, base_image=os_image.tag, tag=f"mhub-test/base:{TEST_TAG}", offline=True)
 
 
 @pytest.fixture(scope="session")
 def thresholder_image(base_image: ImageBuild) -> ImageBuild:
     """The thresholder image, built offline on :func:`base_image`."""
-    return build_model("thresholder", REPO, base_image=base_image.tag, offline=True)
+    return build_model(
+        "thresholder", REPO, base_image=base_image.tag, tag=f"mhub-test/thresholder:{TEST_TAG}", offline=True
+    )
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,8 +16,10 @@ from mhubio.containers.changes import affected_models, image_models
 from mhubio.containers.context import add_tree
 from mhubio.containers.docker import docker_cli, run_command
 from mhubio.containers.images import check_model_name, model_image_tag
+from mhubio.containers.rootfs import _debootstrap
 from mhubio.containers.wheelhouse import build_project_wheel, project_requirements
 from mhubio.core.errors import ConfigError
+from mhubio.core.exitcodes import ExitCode
 
 from .conftest import REPO
 
@@ -154,6 +158,11 @@ def test_docker_client_can_be_chosen(monkeypatch: pytest.MonkeyPatch):
 def test_project_requirements_are_the_pyproject_dependencies():
     requirements = project_requirements(REPO)
     assert any(r.startswith("highdicom") for r in requirements)
+    assert not any(r.startswith("distributed") for r in requirements)
+    with_dask = project_requirements(REPO, ["dask"])
+    assert set(requirements) < set(with_dask) and any(r.startswith("distributed") for r in with_dask)
+    with pytest.raises(DockerError, match="no extra 'nope'"):
+        project_requirements(REPO, ["nope"])
     with pytest.raises(DockerError, match="pyproject.toml not found"):
         project_requirements(REPO / "models")
 
@@ -191,3 +200,22 @@ def test_image_models_are_folders_with_a_dockerfile(tmp_path: Path):
     (tmp_path / "models" / "no_image").mkdir()
     assert image_models(tmp_path) == ["a"]
     assert "thresholder" in image_models(REPO)
+
+
+def test_build_command_rejects_bad_models_before_building(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from mhubio.cli import main
+
+    _model(tmp_path / "models", "m", _manifest("m", weights=True))
+    assert main(["build", "nosuchmodel", "--repo", str(tmp_path)]) == ExitCode.CONFIG_ERROR
+    assert "nosuchmodel" in capsys.readouterr().err
+    assert main(["build", "m", "--offline", "--repo", str(tmp_path)]) == ExitCode.CONFIG_ERROR
+    assert "--weights-from" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("debootstrap") is None, reason="debootstrap needs root")
+def test_debootstrap_is_tried_twice_then_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    unreachable_mirror = "http://127.0.0.1:9/debian"
+    (tmp_path / "debs").mkdir()
+    with pytest.raises(DockerError, match="debootstrap"):
+        _debootstrap(tmp_path / "rootfs", "bookworm", unreachable_mirror, ("python3",), tmp_path / "debs")
+    assert "trying once more" in caplog.text

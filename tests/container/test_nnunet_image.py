@@ -11,24 +11,25 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+import yaml
 
 from mhubio.containers import ImageBuild, build_model, run_image
 from mhubio.core.exitcodes import ExitCode
 from mhubio.synthetic.demo import write_demo_dataset
 
-from .conftest import REPO, readable_by_all
+from .conftest import REPO, TEST_TAG, readable_by_all
 
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.torch]
 
 MODEL = "demo_nnunet"
-DATASET = "Dataset901_DemoPhantom"
 LABELS = {"left_lung": 1, "right_lung": 2, "heart": 3, "aorta": 4}
 
 
 @pytest.fixture(scope="module")
 def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkout holding only what the image build reads, with demo_nnunet's weights replaced by a tiny
-    untrained network in the same nnU-Net v2 layout (so the test does not depend on the trained weights)."""
+    untrained network in the layout its default workflow reads (so the test does not depend on the trained
+    weights)."""
     from mhubio.testing.nnunet import write_nnunet_v2_model
 
     repo = tmp_path_factory.mktemp("repo")
@@ -36,16 +37,19 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(REPO / name, repo / name)
     model = repo / "models" / MODEL
     shutil.copytree(REPO / "models" / MODEL, model, ignore=shutil.ignore_patterns("weights", "__pycache__"))
+    runner = yaml.safe_load((model / "config" / "default.yml").read_text())["modules"]["NnunetV2Runner"]
     write_nnunet_v2_model(
-        model / "weights", LABELS, dataset_name=DATASET, configuration="3d_fullres", folds=("all",),
-        spacing=(5.0, 3.0, 3.0), patch_size=(16, 48, 48), features=(4, 8, 16), seed=7,
+        model / runner["results_folder"], LABELS, dataset_name=runner["dataset"],
+        configuration=runner["configuration"], folds=runner["folds"], features=(4, 8, 16), seed=7,
     )
     return repo
 
 
 @pytest.fixture(scope="module")
 def nnunet_image(base_image: ImageBuild, tiny_repo: Path) -> ImageBuild:
-    return build_model(MODEL, tiny_repo, base_image=base_image.tag, offline=True, tag="mhub-test/demo_nnunet:tiny")
+    return build_model(
+        MODEL, tiny_repo, base_image=base_image.tag, offline=True, tag=f"mhub-test/demo_nnunet:{TEST_TAG}"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from mhubio.containers import DockerError, ImageBuild, build_model, docker, image_labels
 
-from .conftest import REPO
+from .conftest import REPO, TEST_TAG
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -53,7 +53,8 @@ def test_offline_weights_are_installed_verified_and_labelled(
     downloads, sha256 = archive
     repo = _repo_with_weighted_model(tmp_path, sha256)
     build = build_model(
-        MODEL, repo, base_image=base_image.tag, offline=True, weights_dir=downloads, tag=f"mhub-test/{MODEL}:0.3.0"
+        MODEL, repo, base_image=base_image.tag, offline=True, weights_dir=downloads,
+        tag=f"mhub-test/{MODEL}:{TEST_TAG}",
     )
     labels = image_labels(build.tag)
     assert json.loads(labels["org.mhub.weights"]) == [
@@ -76,4 +77,4 @@ def test_weights_not_matching_their_sha256_fail_the_build(
     repo = _repo_with_weighted_model(tmp_path, "0" * 64)
     with pytest.raises(DockerError, match="sha256"):
         build_model(MODEL, repo, base_image=base_image.tag, offline=True, weights_dir=downloads,
-                    tag=f"mhub-test/{MODEL}:bad")
+                    tag=f"mhub-test/{MODEL}:{TEST_TAG}-bad")

@@ -8,8 +8,8 @@ step of a workflow has something to act on and its result can be checked.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import highdicom as hd
@@ -17,11 +17,12 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage
 
 from mhubio.segdb import get_segment
-from mhubio.synthetic import write_ct_series, write_mr_series
+from mhubio.synthetic import make_ct_phantom, write_ct_series, write_mr_series
 from mhubio.testing.nnunet import write_nnunet_v1_model
-from tests.helpers import dciodvfy_errors, read_report, run_mhub, seg_label_counts
+from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub, seg_label_counts
 
 pytestmark = pytest.mark.torch
 
@@ -272,29 +273,70 @@ def test_kidney_votes_folds_and_keeps_two_components(ct_input, tmp_path: Path) -
     largest = np.argsort(sizes)[::-1][:2] + 1
     assert np.array_equal(kept > 0, np.isin(union, largest))
     assert np.array_equal(kept[kept > 0], vote[kept > 0])
-    check_seg(model, seg_path, ct_input.files, labels, {1: "KIDNEY", 2: "KIDNEY_TUMOR", 3: "KIDNEY_CYST"})
+    counts = check_seg(model, seg_path, ct_input.files, labels, {1: "KIDNEY", 2: "KIDNEY_TUMOR", 3: "KIDNEY_CYST"})
+    assert set(counts) == {"KIDNEY", "KIDNEY_TUMOR", "KIDNEY_CYST"}
+
+
+@pytest.fixture(scope="module")
+def chest_ct_with_nodules(tmp_path_factory):
+    """The CT phantom with a calcified nodule (6.5 mm radius, 1500 HU) at the centre of each lung.
+
+    The air around the body is replaced by fat so that the darkest band of the tiny lung model is the lungs.
+    """
+    phantom = make_ct_phantom(SMALL_CT["shape"], SMALL_CT["spacing"], seed=2)
+    image = phantom.image.copy()
+    image[phantom.labels == 0] = -100.0
+    spacing = np.array(phantom.spacing[::-1])
+    indices = np.indices(image.shape).reshape(3, -1).T * spacing
+    for segment in ("LEFT_LUNG", "RIGHT_LUNG"):
+        centre = np.argwhere(phantom.mask(segment)).mean(axis=0) * spacing
+        inside = (np.linalg.norm(indices - centre, axis=1) <= 6.5).reshape(image.shape)
+        image[inside] = 1500.0
+    root = tmp_path_factory.mktemp("chest")
+    return write_ct_series(root / "in", phantom=replace(phantom, image=image), seed=2)
 
 
 @pytest.mark.slow
-def test_lung_ct_keeps_nodules_inside_lungs_within_3_to_30_mm(ct_input, tmp_path: Path) -> None:
-    tiny_v1_model(tmp_path / "lungs", "Task775_CT_NSCLC_RG", 1, [([1, 0], [-0.4])] * 5)
-    tiny_v1_model(tmp_path / "nodules", "Task777_CT_Nodules", 1, [([1, 0], [-1.2])] * 5)
+def test_lung_ct_keeps_nodules_touching_lungs_within_3_to_30_mm(chest_ct_with_nodules, tmp_path: Path) -> None:
+    series = chest_ct_with_nodules
+    tiny_v1_model(tmp_path / "lungs", "Task775_CT_NSCLC_RG", 1, [([1, 0], [-0.3])] * 5)
+    tiny_v1_model(tmp_path / "nodules", "Task777_CT_Nodules", 1, [([0, 1], [2.0])] * 5)
     model = "bamf_nnunet_ct_lung"
     args = local_weights([f"lungs{k}" for k in range(5)], tmp_path / "lungs")
     args += local_weights([f"nodules{k}" for k in range(5)], tmp_path / "nodules")
-    code, out, report, work, log = run_model(model, ct_input.directory, tmp_path, *args)
+    code, out, report, work, log = run_model(model, series.directory, tmp_path, *args)
     assert code == 0, log
     seg_path = single_output(out, model, report)
-    lung_map = sitk.GetArrayFromImage(final_label_map(work, "lungs"))
-    nodule_map = final_label_map(work, "nodule_diameter")
-    nodule_array = sitk.GetArrayFromImage(nodule_map)
-    assert not np.any((nodule_array > 0) & (lung_map == 0))
-    components = sitk.GetArrayFromImage(sitk.ConnectedComponent(nodule_map, True))
-    spacing = np.array(nodule_map.GetSpacing()[::-1])
-    for index in range(1, int(components.max()) + 1):
-        points = np.argwhere(components == index) * spacing
-        extent = max(np.linalg.norm(a - b) for a in points for b in points) if len(points) > 1 else 0.0
-        assert extent <= 30.0 + 1e-6
+    lungs = sitk.GetArrayFromImage(final_label_map(work, "lungs")) > 0
+    before = final_label_map(work, "vote_nodules")
+    after = final_label_map(work, "nodule_diameter")
+    spacing = np.array(after.GetSpacing()[::-1])
+    near_lungs = ndimage.binary_dilation(lungs, np.ones((3, 3, 3), bool))
+    kept = sitk.GetArrayFromImage(sitk.ConnectedComponent(after, True))
+    assert kept.max() >= 1
+    for index in range(1, int(kept.max()) + 1):
+        voxels = np.argwhere(kept == index)
+        assert near_lungs[tuple(voxels.T)].any()
+        corners = (voxels[:, None, :] + np.array([[a, b, c] for a in (-.5, .5) for b in (-.5, .5) for c in (-.5, .5)]))
+        points = corners.reshape(-1, 3) * spacing
+        extent = max(np.linalg.norm(points - p, axis=1).max() for p in points)
+        assert 3.0 <= extent <= 30.0 + 1e-6
+    assert np.count_nonzero(sitk.GetArrayFromImage(before)) > np.count_nonzero(kept)
     labels = final_label_map(work, "combine")
-    check_seg(model, seg_path, ct_input.files, labels, {1: "LUNG", 2: "LUNG_NODULE"})
+    counts = check_seg(model, seg_path, series.files, labels, {1: "LUNG", 2: "LUNG_NODULE"})
+    assert set(counts) == {"LUNG", "LUNG_NODULE"}
 
+
+@pytest.mark.slow
+def test_liver_ct_on_real_ct(tmp_path: Path) -> None:
+    if not REAL_CT.is_dir():
+        pytest.skip("shared real CT not present")
+    model = "bamf_nnunet_ct_liver"
+    tiny_v1_model(tmp_path / "results", "Task773_Liver", 1, [([0, 1], [0.5])])
+    code, out, report, work, log = run_model(
+        model, REAL_CT, tmp_path, *local_weights(["NnunetV1Runner"], tmp_path / "results"),
+        "--set", "NnunetV1Runner.use_mirroring=false")
+    assert code == 0, log
+    seg_path = single_output(out, model, report)
+    files = sorted(p for p in REAL_CT.rglob("*") if p.is_file() and pydicom.misc.is_dicom(p))
+    check_seg(model, seg_path, files, final_label_map(work, "largest"), {1: "LIVER"})

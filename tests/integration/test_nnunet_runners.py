@@ -233,3 +233,18 @@ def test_builders_write_the_documented_layout(v2_results, v1_results):
     v1 = v1_results / "nnUNet" / "3d_fullres" / "Task055_SegTHOR" / "nnUNetTrainerV2__nnUNetPlansv2.1"
     assert {p.name for p in (v1 / "fold_0").iterdir()} == {"model_final_checkpoint.model",
                                                            "model_final_checkpoint.model.pkl"}
+
+
+@pytest.mark.parametrize("min_sizes", [None, {1: 0.0, (2, 3): 40.0}])
+def test_component_filter_matches_nnunet_v1(min_sizes):
+    from nnunet.postprocessing.connected_components import remove_all_but_the_largest_connected_component
+
+    from mhubio.modules.runners.nnunet_common import remove_small_components
+
+    rng = np.random.default_rng(7)
+    labels = rng.choice(4, size=(12, 20, 20), p=[0.55, 0.15, 0.15, 0.15]).astype(np.uint8)
+    classes = [1, (2, 3)]
+    expected, _, _ = remove_all_but_the_largest_connected_component(labels.copy(), classes, 2.5, min_sizes)
+    actual = remove_small_components(labels, classes, 2.5, min_sizes)
+    assert np.count_nonzero(actual != labels) > 0
+    assert np.array_equal(actual, expected)

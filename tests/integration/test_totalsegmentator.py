@@ -313,3 +313,10 @@ def test_mhub_run_fast_workflow_on_generated_ct(tmp_path):
     (checkpoint,) = algorithm["weights"]
     stamp = read_stamp(weights / "totalsegmentator" / "Dataset297_TotalSegmentator_total_3mm_1559subj")
     assert algorithm["weights"][checkpoint] == stamp.files[checkpoint.split("/", 1)[1]]
+
+
+def test_model_card_lists_the_segments_the_runner_writes():
+    import json
+
+    meta = json.loads((REPO / "models" / "totalsegmentator" / "meta.json").read_text())
+    assert meta["summary"]["outputs"][0]["classes"] == list(class_labels("total").values())

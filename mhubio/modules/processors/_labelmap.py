@@ -27,6 +27,7 @@ from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.fileio import atomic_path
 from mhubio.core.module import Input, Module, Output
+from mhubio.core.params import Params
 from mhubio.postprocessing import label_voxel_counts
 from mhubio.segdb import segment_ids
 
@@ -266,3 +267,36 @@ class LabelMapProcessor(Module, metaclass=abc.ABCMeta):
             "%s: voxels per label %s", self.step_id, "; ".join(changes) if changes else "unchanged"
         )
         write_label_map(result, outputs["segmentation"])
+
+
+class RegionParams(Params):
+    """Parameters of a step that acts on ``labels`` relative to the region ``region_labels``."""
+
+    labels: LabelRefs
+    region_labels: LabelRefs
+    allow_empty_region: bool = False
+
+
+class RegionProcessor(LabelMapProcessor):
+    """A label-map step that also reads a region from the label map ``region`` on the same grid.
+
+    Subclasses extend :class:`RegionParams` and call :meth:`labels_and_region` in
+    :meth:`transform`.
+    """
+
+    inputs = {
+        **LabelMapProcessor.inputs,
+        "region": Input("nifti:mod=seg", description="label map holding the region labels"),
+    }
+    Params = RegionParams
+
+    def labels_and_region(
+        self, label_map: LabelMap, inputs: Mapping[str, Any]
+    ) -> tuple[tuple[int, ...], np.ndarray]:
+        """Label values of ``labels`` and the boolean region of ``region_labels`` (see :func:`read_region`)."""
+        labels = label_map.resolve(self.params.labels, "labels")
+        self.check_region_input(label_map, inputs)
+        return labels, read_region(inputs["region"], self.params.region_labels, label_map, labels)
+
+    def check_region_input(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> None:
+        """Raise ``StepError`` if the input ``region`` cannot serve this step; any region map may by default."""

@@ -6,19 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from mhubio.core.errors import StepError
-from mhubio.core.module import Input
-from mhubio.core.params import Params
-from mhubio.modules.processors._labelmap import (
-    LabelMap,
-    LabelMapProcessor,
-    LabelRef,
-    LabelRefs,
-    read_region,
-)
+from mhubio.modules.processors._labelmap import LabelMap, LabelRef, RegionParams, RegionProcessor
 from mhubio.postprocessing import RegionSide, restrict_to_region
 
 
-class RestrictToRegion(LabelMapProcessor):
+class RestrictToRegion(RegionProcessor):
     """Keep ``labels`` voxel by voxel on one ``side`` of the region ``region_labels``.
 
     The region is read from the input ``region``, another label map on the same
@@ -29,29 +21,23 @@ class RestrictToRegion(LabelMapProcessor):
     :func:`mhubio.postprocessing.restrict_to_region`.
     """
 
-    inputs = {
-        **LabelMapProcessor.inputs,
-        "region": Input("nifti:mod=seg", description="label map holding the region labels"),
-    }
-
-    class Params(Params):
-        labels: LabelRefs
-        region_labels: LabelRefs
+    class Params(RegionParams):
         side: RegionSide = RegionSide.INSIDE
         fill_label: LabelRef | None = None
         """Label given to removed voxels; default background."""
-        allow_empty_region: bool = False
 
-    def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
-        p = self.params
-        labels = label_map.resolve(p.labels, "labels")
+    def check_region_input(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> None:
+        """Reject a region taken from the label map being restricted."""
         if inputs["region"].path == label_map.path:
             raise StepError(
                 f"inputs 'segmentation' and 'region' both select {label_map.name}; labels of one map "
                 "never overlap, so this would remove all or nothing. Point 'region' to another label "
                 "map or use KeepComponentsConnectedToRegion"
             )
-        region = read_region(inputs["region"], p.region_labels, label_map, labels)
+
+    def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
+        p = self.params
+        labels, region = self.labels_and_region(label_map, inputs)
         fill = 0 if p.fill_label is None else label_map.resolve_one(p.fill_label, "fill_label")
         return label_map.with_array(
             restrict_to_region(

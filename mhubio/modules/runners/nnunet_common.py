@@ -10,10 +10,12 @@ import re
 import sys
 import types
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from mhubio.core.errors import ConfigError, WeightsError
@@ -168,6 +170,38 @@ def require_files(files: Iterable[Path], step: str) -> list[Path]:
     if missing:
         raise WeightsError(f"{step}: model file(s) missing: {', '.join(missing)}")
     return files
+
+
+def remove_small_components(label_map: np.ndarray, for_which_classes: Sequence[int | Sequence[int]],
+                            voxel_volume: float, min_valid_sizes: Mapping[Any, float] | None = None) -> np.ndarray:
+    """nnU-Net v1's ``postprocessing.json`` step: keep the largest connected component of each class.
+
+    Same result as ``nnunet.postprocessing.connected_components.remove_all_but_the_largest_connected_component``
+    (6-connectivity; classes in order, each on the result of the previous; a tuple is one joint region;
+    components as large as the largest are kept; with ``min_valid_sizes`` only components smaller than the
+    class's size in mm³ are removed), but linear in the number of voxels: nnU-Net compares the whole volume
+    once per component, which takes hours on a fragmented prediction of a full CT.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new label map.
+    """
+    import cc3d
+
+    result = label_map.copy()
+    for group in for_which_classes:
+        key = tuple(group) if isinstance(group, list | tuple) else group
+        mask = np.isin(result, key if isinstance(key, tuple) else (key,))
+        components = cc3d.connected_components(mask, connectivity=6)
+        sizes = np.bincount(components.ravel())[1:] * voxel_volume
+        if sizes.size == 0:
+            continue
+        remove = sizes != sizes.max()
+        if min_valid_sizes is not None:
+            remove &= sizes < min_valid_sizes[key]
+        result[np.isin(components, np.flatnonzero(remove) + 1)] = 0
+    return result
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from mhubio.core.module import Input, Module, Output
 from mhubio.modules.runners.device import DeviceChoice, select_device
 from mhubio.modules.runners.nnunet_common import (
     NnunetParams, ResultsRoot, captured_stdout, full_unpickling, locate_results_root, match_label_map,
-    require_files,
+    remove_small_components, require_files,
 )
 
 
@@ -42,7 +42,8 @@ class NnunetV1Runner(Module):
     :meth:`setup`, as nnU-Net's ``load_model_and_checkpoint_files`` does; each series is then preprocessed,
     predicted (``predict_preprocessed_data_return_seg_and_softmax``, fold ensemble by averaging the softmax),
     exported on the input grid, and post-processed with the model's ``postprocessing.json`` as
-    ``nnUNet_predict`` does by default.
+    ``nnUNet_predict`` does by default (same result, linear-time implementation: see
+    :func:`~mhubio.modules.runners.nnunet_common.remove_small_components`).
     """
 
     class Params(NnunetParams):
@@ -191,7 +192,6 @@ class NnunetV1Runner(Module):
         """Predict the label map of one image and write it on the image's grid."""
         import SimpleITK as sitk
         from nnunet.inference.segmentation_export import save_segmentation_nifti_from_softmax
-        from nnunet.postprocessing.connected_components import load_remove_save
 
         trainer = self._trainer
         target = outputs["segmentation"]
@@ -204,13 +204,20 @@ class NnunetV1Runner(Module):
                 softmax, str(tmp), properties, export.get("interpolation_order", 1),
                 getattr(trainer, "regions_class_order", None), None, None, None, None,
                 export.get("force_separate_z"), export.get("interpolation_order_z", 0))
+            written = sitk.ReadImage(str(tmp))
+            labels = sitk.GetArrayFromImage(written)
             if self._postprocessing is not None:
                 for_which_classes, min_valid_sizes = self._postprocessing
-                load_remove_save(str(tmp), str(tmp), for_which_classes, min_valid_sizes)
-            present = {int(v) for v in np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp))))} - {0}
+                labels = remove_small_components(labels, for_which_classes, float(np.prod(written.GetSpacing())),
+                                                 min_valid_sizes)
+                cleaned = sitk.GetImageFromArray(labels)
+                cleaned.CopyInformation(written)
+                sitk.WriteImage(cleaned, str(tmp), True)
+            present = {int(v) for v in np.unique(labels)} - {0}
             unknown = sorted(present - set(self.params.label_map))
             if unknown:
-                raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} that label_map does not name")
+                raise StepError(f"{self.step_id}: the model wrote label value(s) {unknown} "
+                                "that label_map does not name")
         target.set_labels(self.params.label_map)
         target.algorithm = self._algorithm
         instance.log.info("%s: inference %.2f s; labels present: %s", self.step_id, time.perf_counter() - start,
