@@ -1,48 +1,33 @@
-"""Scheduling of the suite on pytest-xdist workers (``-n 2 --dist loadgroup``, set in pyproject.toml).
+"""Scheduling of the suite on pytest-xdist workers (``-n 2 --dist loadfile``, set in pyproject.toml).
 
-Under ``loadgroup`` the tests of one ``xdist_group`` run on one worker, in collection order. Two kinds of tests
-get a group here unless they name one themselves:
+Each test file is one unit of work, so module-scoped fixtures (generated series, tiny models, whole runs that
+several tests read) are made once. The files under ``tests/container`` form a single unit: the base image is a
+session fixture built once, not once per worker, and two image builds never run at the same time. PixelMed runs
+are serialized by a lock (see :func:`tests.helpers.pixelmed_sr_validation`).
 
-- every test under ``tests/container`` joins the group ``docker``: the base image is a session fixture (built once,
-  not once per worker) and two image builds never run at the same time;
-- a test that uses a module-, package- or session-scoped fixture of this test suite joins the group of its module,
-  so that expensive shared data (generated series, tiny models, whole runs that several tests read) is made once.
-
-Every other test is scheduled on its own. PixelMed runs are serialized by a lock instead (see
-:func:`tests.helpers.pixelmed_sr_validation`).
+``--dist loadgroup`` with ``xdist_group`` marks would express the same, but pytest-xdist 3.8 marks a group by
+rewriting ``item._nodeid``, which pytest 9.2 no longer reads: the groups are silently ignored.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
-TESTS = Path(__file__).resolve().parent
-SHARED_SCOPES = {"module", "package", "session"}
+CONTAINER_TESTS = "tests/container/"
 
 
-def _group(item: pytest.Item) -> str | None:
-    """The xdist group of ``item`` (None: schedule it on its own)."""
-    path = Path(item.path).resolve()
-    if TESTS / "container" in path.parents:
-        return "docker"
-    fixture_info = getattr(item, "_fixtureinfo", None)
-    if fixture_info is None:
-        return None
-    for definitions in fixture_info.name2fixturedefs.values():
-        for definition in definitions:
-            if definition.scope in SHARED_SCOPES and definition.baseid.startswith("tests"):
-                return path.relative_to(TESTS).as_posix()
+class FileOrContainerScheduling(LoadFileScheduling):
+    """``loadfile`` scheduling in which every file under ``tests/container`` belongs to one unit."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        if nodeid.startswith(CONTAINER_TESTS):
+            return CONTAINER_TESTS
+        return super()._split_scope(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadFileScheduling | None:
+    """Use :class:`FileOrContainerScheduling` for ``--dist loadfile``; other modes keep pytest-xdist's."""
+    if config.getvalue("dist") == "loadfile":
+        return FileOrContainerScheduling(config, log)
     return None
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give each test its group before pytest-xdist turns the groups into scheduling scopes."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        group = _group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
