@@ -328,6 +328,7 @@ def test_lung_ct_keeps_nodules_touching_lungs_within_3_to_30_mm(chest_ct_with_no
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_liver_ct_on_real_ct(tmp_path: Path) -> None:
     if not REAL_CT.is_dir():
         pytest.skip("shared real CT not present")

@@ -149,6 +149,7 @@ def test_segthor_default_workflow_with_tiny_model(tmp_path, tiny_segthor_results
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_segthor_fast_workflow_on_real_ct(tmp_path, tiny_segthor_results):
     report = _run("nnunet_segthor", _real_ct(), tmp_path, *_tiny_weights(tiny_segthor_results), workflow="fast")
     (result,) = report["series"]
@@ -158,6 +159,7 @@ def test_segthor_fast_workflow_on_real_ct(tmp_path, tiny_segthor_results):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_demo_model_on_real_ct(tmp_path):
     report = _run("demo_nnunet", _real_ct(), tmp_path)
     (result,) = report["series"]

@@ -255,6 +255,7 @@ def test_roi_subset_uses_the_crop_model_and_keeps_only_those_classes(tmp_path, s
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_fast_mode_on_real_ct(tmp_path):
     if not REAL_CT.is_dir():
         pytest.skip(f"{REAL_CT} is not available")
