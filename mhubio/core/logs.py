@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
+from rich.text import Text
 
 from mhubio.core.data import Instance, InstanceStatus
 
@@ -36,35 +43,122 @@ def series_log_handler(instance: Instance, log_dir: Path) -> Iterator[Path]:
 
 
 class ProgressPrinter:
-    """Prints per-series and per-step progress lines to the console."""
+    """The progress of a run on the console, the same for sequential, process-pool and Dask runs.
 
-    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+    On a terminal, a progress bar with the series done, failed and skipped and the estimated time left; the
+    series and step running now (sequential runs) in its description.  Elsewhere (CI, container logs), a plain
+    line every ``every_series`` finished series (default: every 5 % of the run) or, when a series finishes, at
+    least ``every_seconds`` after the last line, and a last line at the end.  Each failed series gets its own
+    line.  Only PHI-free labels (modality, series number, UID) are printed, never as rich markup.
+
+    Parameters
+    ----------
+    stream:
+        Where to print (default: standard error).
+    quiet:
+        Print nothing.
+    live:
+        Force (or forbid) the progress bar; default: whether ``stream`` is a terminal.
+    """
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False, live: bool | None = None,
+                 every_series: int | None = None, every_seconds: float = 30.0) -> None:
         self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
         self.quiet = quiet
+        self.live = self.console.is_terminal if live is None else live
+        self.every_series = every_series
+        self.every_seconds = every_seconds
+        self.counts = SeriesCounts()
+        self._started = self._last_line = time.monotonic()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
-    def _print(self, text: str) -> None:
-        if not self.quiet:
-            self.console.print(text)
+    def run_started(self, total: int, skipped: int) -> None:
+        """``total`` eligible series are about to run; ``skipped`` were left out by selection and QC."""
+        self.counts = SeriesCounts(total=total, skipped=skipped)
+        self._started = self._last_line = time.monotonic()
+        if self.every_series is None:
+            self.every_series = max(1, total // 20)
+        if self.quiet or not self.live:
+            return
+        self._bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[green]{task.fields[done]} done[/green] [red]{task.fields[failed]} failed[/red] "
+                       "[yellow]{task.fields[skipped]} skipped[/yellow]"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=self.console,
+        )
+        self._task = self._bar.add_task("series", total=total, done=0, failed=0, skipped=skipped)
+        self._bar.start()
 
-    def series_started(self, index: int, total: int, instance: Instance) -> None:
-        """A series is about to be processed."""
-        self._print(f"[bold][{index}/{total}][/bold] {instance.label}")
-
-    def step_started(self, step: str) -> None:
-        """A step starts (printed only when it finishes, to keep one line per step)."""
-
-    def step_finished(self, step: str, ok: bool, seconds: float, message: str = "") -> None:
-        """A step finished or failed."""
-        if ok:
-            self._print(f"    [green]ok[/green]     {step} ({seconds:.2f} s)")
-        else:
-            self._print(f"    [red]failed[/red] {step} ({seconds:.2f} s): {message}")
+    def step_started(self, instance: Instance, step: str) -> None:
+        """A step of ``instance`` starts (reported by sequential runs only)."""
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=escape(f"{instance.label} {step}"))
 
     def series_finished(self, instance: Instance) -> None:
-        """A series finished; failures were already printed."""
-        if instance.status is InstanceStatus.DONE:
-            self._print(f"    [green]done[/green]   {len(instance.outputs)} output file(s)")
+        """A series finished (done or failed); failures are printed at once."""
+        counts = self.counts
+        if instance.status is InstanceStatus.FAILED:
+            counts.failed += 1
+            failure = instance.failure
+            where = f" at step {failure.step}: {failure.message}" if failure is not None else ""
+            self._line(Text(f"failed {instance.label}{where}", style="red"))
+        else:
+            counts.done += 1
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=counts.finished, done=counts.done, failed=counts.failed,
+                             description="series")
+            return
+        now = time.monotonic()
+        if counts.finished % (self.every_series or 1) == 0 or now - self._last_line >= self.every_seconds:
+            self._summary(now)
 
     def note(self, text: str) -> None:
         """A run-level message."""
-        self._print(f"[yellow]{text}[/yellow]")
+        self._line(Text(text, style="yellow"))
+
+    def run_finished(self) -> None:
+        """The run ended (completed, stopped or interrupted)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        elif self.counts.total and self.counts.finished % (self.every_series or 1) != 0:
+            self._summary(time.monotonic())
+
+    def _summary(self, now: float) -> None:
+        self._last_line = now
+        self._line(Text(self.counts.describe(now - self._started)))
+
+    def _line(self, text: Text) -> None:
+        if not self.quiet:
+            self.console.print(text)
+
+
+@dataclass
+class SeriesCounts:
+    """How many series of a run finished, failed or were skipped."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def finished(self) -> int:
+        """Series done or failed."""
+        return self.done + self.failed
+
+    def describe(self, elapsed: float) -> str:
+        """One plain progress line, with the time left estimated from the mean time per finished series."""
+        left = ""
+        if 0 < self.finished < self.total:
+            left = f", about {_clock(elapsed / self.finished * (self.total - self.finished))} left"
+        return (f"{self.finished}/{self.total} series: {self.done} done, {self.failed} failed, {self.skipped} "
+                f"skipped; {_clock(elapsed)} elapsed{left}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"

@@ -1,101 +1,38 @@
-"""Executes a validated chain on every instance and produces the run report."""
+"""Runs a workflow end to end: folders, chain, import, executor, exit code and run report."""
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import os
-import re
 import shutil
 import tempfile
-import time
-import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from mhubio.core.config import Chain, Step, WorkflowConfig, apply_overrides, build_chain, load_config, models_root
-from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, InstanceStatus, StepTiming
-from mhubio.core.errors import ConfigError, MhubError, MissingOutputError, NoInputError, StepError
+from mhubio.core.config import Chain
+from mhubio.core.data import InstanceStatus
+from mhubio.core.errors import ConfigError, MhubError, NoInputError
+from mhubio.core.execution import SeriesExecutor, SequentialExecutor, run_series_on
 from mhubio.core.exitcodes import ExitCode
-from mhubio.core.filetypes import FileType
-from mhubio.core.logs import ProgressPrinter, series_log_handler
-from mhubio.core.module import ModelInfo, RunContext
-from mhubio.core.query import ANY
+from mhubio.core.logs import ProgressPrinter
+from mhubio.core.module import ModelInfo
+from mhubio.core.options import RunOptions
 from mhubio.core.registry import ModuleRegistry
 from mhubio.core.report import RunReport
+from mhubio.core.workflow import ChainSpec, prepare_chain
 
-log = logging.getLogger("mhub")
+__all__ = ["LOG_DIR_NAME", "RunOptions", "prepare_chain", "run_workflow"]
+
 LOG_DIR_NAME = "mhub_logs"
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run a workflow (the ``mhub run`` options)."""
-
-    input_dir: Path
-    output_dir: Path
-    overrides: Sequence[str] = ()
-    fail_fast: bool = False
-    work_dir: Path | None = None
-    keep_work: bool = False
-    weights_dir: Path | None = None
-    workflow: str = "default"
-    workers: int = 1
-    """Worker processes on this machine; 1 runs every series in this process."""
-    scheduler: str | None = None
-    """Address of a Dask scheduler (``tcp://host:8786``) whose workers run the series."""
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
-        if self.scheduler is not None and self.workers != 1:
-            raise ConfigError("--workers and --scheduler exclude each other (Dask workers are started separately)")
-        if self.scheduler is not None and importlib.util.find_spec("distributed") is None:
-            raise ConfigError("--scheduler needs Dask distributed, which is not installed: pip install 'mhubio[dask]'")
-        if self.scheduler is not None:
-            # Dask workers run in other folders: every path they see must be absolute
-            for name in ("input_dir", "output_dir", "work_dir", "weights_dir"):
-                value = getattr(self, name)
-                if value is not None:
-                    object.__setattr__(self, name, Path(value).absolute())
-
-    @property
-    def uses_workers(self) -> bool:
-        """Whether series run outside this process (a process pool or a Dask cluster)."""
-        return self.workers > 1 or self.scheduler is not None
-
-
-def model_dir_for(config: WorkflowConfig) -> Path | None:
-    """The model folder of a workflow: ``models/<model>`` or the folder above ``config/``."""
-    candidate = models_root() / config.general.model
-    if candidate.is_dir():
-        return candidate
-    if config.source is not None and config.source.parent.name == "config":
-        return config.source.parent.parent
-    return None
-
-
-def prepare_chain(config_path: Path, options: RunOptions, work_dir: Path) -> Chain:
-    """Load, override and validate a workflow; nothing is read from the input."""
-    config = apply_overrides(load_config(config_path), options.overrides)
-    model_dir = model_dir_for(config)
-    context = RunContext(
-        input_dir=options.input_dir,
-        output_dir=options.output_dir,
-        work_dir=work_dir,
-        model=ModelInfo(config.general.model, config.general.version, model_dir),
-        weights_dir=options.weights_dir or _env_path("MHUB_WEIGHTS_DIR"),
-        workflow=options.workflow,
-    )
-    return build_chain(config, ModuleRegistry.discover(model_dir), context)
-
-
-def run_workflow(config_path: Path, options: RunOptions, progress: ProgressPrinter | None = None) -> RunReport:
+def run_workflow(
+    config_path: Path, options: RunOptions, progress: ProgressPrinter | None = None,
+    registry: ModuleRegistry | None = None,
+) -> RunReport:
     """Run a workflow end to end; always returns a report with its exit code.
 
-    The report is written to the output folder whenever that folder is usable.
+    The report is written to the output folder whenever that folder is usable.  ``registry`` gives the
+    module classes (default: the built-in modules and those of the model folder); worker processes rebuild
+    it from the classes' import paths.
     """
     progress = progress or ProgressPrinter()
     report = RunReport(ModelInfo("?", "?"), options.workflow)
@@ -107,9 +44,9 @@ def run_workflow(config_path: Path, options: RunOptions, progress: ProgressPrint
     work_dir = Path(options.work_dir or tempfile.mkdtemp(prefix="mhub-work-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        chain = prepare_chain(config_path, options, work_dir)
+        chain = prepare_chain(config_path, options, work_dir, registry)
         report.model = chain.importer.module.context.model
-        _execute(chain, options, report, progress)
+        _execute(chain, options, report, progress, registry)
     except MhubError as exc:
         report.exit_code, report.error = exc.exit_code, str(exc)
     except KeyboardInterrupt:
@@ -136,7 +73,9 @@ def _check_folders(options: RunOptions) -> None:
         raise ConfigError(problems)
 
 
-def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter) -> None:
+def _execute(
+    chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter, registry: ModuleRegistry | None
+) -> None:
     for step in chain.all_steps:
         step.module.preflight()
     importer = chain.importer.module
@@ -155,14 +94,12 @@ def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: Pro
         )
     log_dir = options.output_dir / LOG_DIR_NAME
     log_dir.mkdir(exist_ok=True)
+    progress.run_started(len(imported.instances), len(imported.skipped))
     try:
-        if options.uses_workers:
-            from mhubio.core.parallel import run_in_workers
-
-            run_in_workers(chain, options, imported.instances, report, progress, log_dir)
-        else:
-            _run_sequential(chain, options, imported.instances, report, progress, log_dir)
+        executor = make_executor(chain, options, log_dir, progress, registry, len(imported.instances))
+        run_series_on(executor, imported.instances, report.algorithms, progress, options.fail_fast)
     finally:
+        progress.run_finished()
         importer.teardown()
     total = len(imported.instances)
     done = sum(i.status is InstanceStatus.DONE for i in imported.instances)
@@ -175,118 +112,18 @@ def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: Pro
         report.exit_code = ExitCode.PARTIAL_FAILURE
 
 
-def _run_sequential(
-    chain: Chain, options: RunOptions, instances: list[Instance], report: RunReport, progress: ProgressPrinter,
-    log_dir: Path,
-) -> None:
-    total = len(instances)
-    try:
-        for index, instance in enumerate(instances, start=1):
-            progress.series_started(index, total, instance)
-            with series_log_handler(instance, log_dir):
-                run_instance(chain.steps, instance, report.algorithms, progress)
-            progress.series_finished(instance)
-            if options.fail_fast and instance.status is InstanceStatus.FAILED:
-                progress.note("--fail-fast: stopping after the first failure")
-                break
-    finally:
-        for step in chain.steps:
-            step.module.teardown()
+def make_executor(
+    chain: Chain, options: RunOptions, log_dir: Path, progress: ProgressPrinter, registry: ModuleRegistry | None,
+    instances: int,
+) -> SeriesExecutor:
+    """This process, a pool of ``options.workers`` processes, or the Dask cluster at ``options.scheduler``."""
+    if not options.uses_workers:
+        return SequentialExecutor(chain, log_dir, progress)
+    spec = ChainSpec.of(chain, options, registry)
+    if options.scheduler is not None:
+        from mhubio.distributed.dask_engine import DaskSeriesExecutor
 
+        return DaskSeriesExecutor(spec, log_dir, options.scheduler)
+    from mhubio.core.parallel import ProcessPoolSeriesExecutor
 
-def run_instance(
-    steps: Sequence[Step], instance: Instance, algorithms: dict[str, AlgorithmInfo], progress: ProgressPrinter
-) -> None:
-    """Run the per-instance steps on one instance; a failing step marks it failed and skips the rest.
-
-    ``algorithms`` collects, per producing step, the algorithm of the first item that names one.
-    """
-    instance.workdir.mkdir(parents=True, exist_ok=True)
-    for step in steps:
-        if instance.status is InstanceStatus.FAILED:
-            instance.timings.append(StepTiming(step.id, "skipped", 0.0))
-            continue
-        start = time.perf_counter()
-        try:
-            progress.step_started(step.id)
-            new_items = _run_step(step, instance)
-        except Exception as exc:
-            seconds = time.perf_counter() - start
-            message = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
-            instance.status = InstanceStatus.FAILED
-            instance.failure = Failure(step.id, message, traceback.format_exc())
-            instance.timings.append(StepTiming(step.id, "failed", seconds))
-            instance.log.error("step %s failed: %s\n%s", step.id, message, instance.failure.traceback)
-            progress.step_finished(step.id, False, seconds, message)
-            continue
-        seconds = time.perf_counter() - start
-        instance.timings.append(StepTiming(step.id, "done", seconds))
-        instance.log.info("step %s done in %.2f s", step.id, seconds)
-        progress.step_finished(step.id, True, seconds)
-        for item in new_items:
-            if item.algorithm is not None and item.producer not in algorithms:
-                algorithms[item.producer] = item.algorithm
-    if instance.status is not InstanceStatus.FAILED:
-        instance.status = InstanceStatus.DONE
-
-
-def _run_step(step: Step, instance: Instance) -> list[DataItem]:
-    declared_inputs = type(step.module).inputs
-    inputs: dict[str, Any] = {}
-    for name, query in step.inputs.items():
-        found = [i for i in instance.items if query.matches(i.type, i.meta)]
-        declared = declared_inputs[name]
-        if declared.many:
-            inputs[name] = found
-        elif found:
-            inputs[name] = _latest(found, name, query)
-        elif declared.optional:
-            inputs[name] = None
-        else:
-            raise StepError(f"input {name!r}: no data item matches {str(query)!r}")
-    outputs = {name: _allocate(step, name, instance, inputs) for name, _ in step.outputs.items()}
-    step.module.ensure_setup()
-    step.module.process(instance, inputs, outputs)
-    added = []
-    for name, item in outputs.items():
-        present = item.path.is_dir() and any(item.path.iterdir()) if item.type is FileType.DICOM else item.path.is_file()
-        if not present:
-            if step.outputs[name].optional:
-                continue
-            raise MissingOutputError(f"{step.id} did not write its declared output {name!r} ({item.path.name})")
-        added.append(instance.add(item))
-    return added
-
-
-def _latest(found: list[DataItem], name: str, query: Any) -> DataItem:
-    """The most recently produced match; several matches from that one step are ambiguous."""
-    latest = found[-1]
-    rivals = [i for i in found if i.producer == latest.producer]
-    if len(rivals) > 1:
-        raise StepError(
-            f"input {name!r}: {len(rivals)} items from step {latest.producer} match {str(query)!r} "
-            f"({', '.join(str(i) for i in rivals)}); narrow the query in the workflow"
-        )
-    return latest
-
-
-def _allocate(step: Step, name: str, instance: Instance, inputs: dict[str, Any]) -> DataItem:
-    output = step.outputs[name]
-    meta: dict[str, str] = {}
-    labels = algorithm = None
-    base = inputs.get(output.inherit) if output.inherit else None
-    if isinstance(base, DataItem):
-        meta = {k: v for k, v in base.meta.items() if k != "roi"}
-        labels, algorithm = base.labels, base.algorithm
-    meta.update({k: v for k, v in output.meta.items() if v != ANY})
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{step.id}.{name}")
-    item = DataItem(output.type, instance.workdir / f"{stem}{output.type.suffix}", meta, producer=step.id)
-    if labels is not None:
-        item.set_labels(labels)
-    item.algorithm = algorithm
-    return item
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None
+    return ProcessPoolSeriesExecutor(spec, log_dir, min(options.workers, instances))

@@ -1,7 +1,7 @@
 """Dask distributed backend of ``mhub run --scheduler ADDRESS``.
 
 The caller connects a :class:`distributed.Client` to an existing scheduler and submits
-:func:`mhubio.core.parallel.run_series` once per series.  Each Dask worker process builds the chain on its
+:func:`mhubio.core.execution.run_series` once per series.  Each Dask worker process builds the chain on its
 first series and keeps it (models load once per worker); :class:`ChainPlugin` tears it down when the run
 ends or the worker closes.  The workflow file, the input, output and work folders must be visible at the
 same paths to the caller and every worker (one host, or the same shared mounts in every container).
@@ -19,7 +19,8 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from mhubio.core.data import Instance
 from mhubio.core.errors import ConfigError, MhubError
-from mhubio.core.parallel import ChainSpec, release_chain, run_series
+from mhubio.core.execution import SeriesResult, lost, release_chain, run_series
+from mhubio.core.workflow import ChainSpec
 
 
 class ChainPlugin(WorkerPlugin):
@@ -76,11 +77,18 @@ class DaskSeriesExecutor:
         self._completed.add(future)
         return future
 
-    def wait_any(self, futures: Collection[Future]) -> set[Future]:
+    def wait_any(self, handles: Collection[Future]) -> set[Future]:
         """Block until at least one submitted series finished; return every finished one."""
         finished = {next(self._completed), *self._completed.next_batch(block=False)}
         self._running -= finished
         return finished
+
+    def result(self, handle: Future) -> SeriesResult:
+        """The worker's result; a task that failed on the Dask side (its workers died) lost the series."""
+        try:
+            return handle.result()
+        except Exception as exc:
+            raise lost(exc) from exc
 
     def __enter__(self) -> DaskSeriesExecutor:
         return self

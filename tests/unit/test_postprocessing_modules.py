@@ -15,7 +15,7 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Importer, ImportResult, Input, Module, ModelInfo, Output, RunContext
 from mhubio.core.query import Query
 from mhubio.core.registry import ModuleRegistry
-from mhubio.core.runner import _run_step
+from mhubio.core.steps import run_step
 from mhubio.modules.processors.close_label import CloseLabel
 from mhubio.modules.processors.filter_components_by_diameter import FilterComponentsByDiameter
 from mhubio.modules.processors.keep_centermost_component import KeepCentermostComponent
@@ -61,7 +61,7 @@ def run(module_cls, params: dict, tmp_path: Path, **inputs) -> tuple[DataItem, n
                 instance.add(item)
         files = ",".join(item.meta["file"] for item in items)
         queries[name] = Query.parse(f"nifti:file={files}")
-    (output,) = _run_step(Step("step", module, queries, dict(module.declare_outputs())), instance)
+    (output,) = run_step(Step("step", module, queries, dict(module.declare_outputs())), instance)
     image = sitk.ReadImage(str(output.path))
     assert image.GetSpacing() == pytest.approx(SPACING) and image.GetOrigin() == pytest.approx(ORIGIN)
     return output, sitk.GetArrayFromImage(image)

@@ -3,104 +3,31 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from mhubio.core.exitcodes import ExitCode
-from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.core.logs import ProgressPrinter
-
-MODULES = textwrap.dedent(
-    '''
-    from pathlib import Path
-    from mhubio.core.data import DataItem, Instance
-    from mhubio.core.errors import StepError
-    from mhubio.core.filetypes import FileType
-    from mhubio.core.module import Importer, ImportResult, Input, Module, Output, SkippedSeries
-    from mhubio.core.params import Params
-    from mhubio.core.process import run_command
-
-    class ListImporter(Importer):
-        """One instance per line of input_dir/series.txt: '<uid> <behaviour>'."""
-        outputs = {"spec": Output(FileType.TXT, {"mod": "spec"})}
-        def import_instances(self, input_dir):
-            instances, skipped = [], []
-            for line in (Path(input_dir) / "series.txt").read_text().split("\\n"):
-                if not line.strip():
-                    continue
-                uid, behaviour = line.split()
-                if behaviour == "skip":
-                    skipped.append(SkippedSeries(uid, "CT", "1", "MIN_SLICES", "2 slices < 10"))
-                    continue
-                inst = Instance(uid, {"SeriesInstanceUID": uid, "Modality": "CT", "SeriesNumber": "1",
-                                      "PatientName": "SECRET^NAME"}, self.context.work_dir / uid)
-                inst.workdir.mkdir(parents=True, exist_ok=True)
-                spec = inst.workdir / "spec.txt"
-                spec.write_text(behaviour)
-                inst.add(DataItem(FileType.TXT, spec, {"mod": "spec"}, producer=self.step_id))
-                instances.append(inst)
-            return ImportResult(instances, skipped, files_scanned=len(instances) + len(skipped))
-
-    class Work(Module):
-        loads = 0
-        inputs = {"spec": Input("txt:mod=spec")}
-        outputs = {"result": Output(FileType.JSON, {"mod": "result"})}
-        def setup(self):
-            type(self).loads += 1
-        def process(self, instance, inputs, outputs):
-            behaviour = inputs["spec"].path.read_text()
-            if behaviour == "crash":
-                raise RuntimeError("boom in " + instance.id)
-            if behaviour == "tool":
-                run_command(["false"])
-            if behaviour == "nooutput":
-                return
-            outputs["result"].path.write_text('{"loads": %d}' % type(self).loads)
-
-    class Finish(Module):
-        inputs = {"result": Input("json:mod=result")}
-        def process(self, instance, inputs, outputs):
-            instance.log.info("finished %s", instance.id)
-    '''
-)
-
-WORKFLOW = textwrap.dedent(
-    """
-    general: {model: fake, version: "1.0"}
-    execute:
-      - ListImporter
-      - Work
-      - Finish
-      - module: DataOrganizer
-        params: {targets: {"json:mod=result": "{SeriesInstanceUID}/result.json"}}
-    """
-)
-
+from mhubio.core.runner import RunOptions, run_workflow
+from tests.fake_modules import WORKFLOW, fake_registry, write_workflow
 
 @pytest.fixture()
-def model_dir(tmp_path, monkeypatch):
-    root = tmp_path / "models"
-    (root / "fake" / "config").mkdir(parents=True)
-    (root / "fake" / "modules").mkdir()
-    (root / "fake" / "modules" / "fake_modules.py").write_text(MODULES)
-    (root / "fake" / "config" / "default.yml").write_text(WORKFLOW)
-    monkeypatch.setenv("MHUB_MODELS_DIR", str(root))
-    return root / "fake"
+def config_path(tmp_path):
+    return write_workflow(tmp_path / "workflow")
 
 
-def _run(model_dir: Path, tmp_path: Path, lines: list[str], fail_fast: bool = False):
+def _run(config_path: Path, tmp_path: Path, lines: list[str], fail_fast: bool = False):
     input_dir, output_dir = tmp_path / "in", tmp_path / "out"
     input_dir.mkdir(exist_ok=True)
     (input_dir / "series.txt").write_text("\n".join(lines))
     options = RunOptions(input_dir, output_dir, fail_fast=fail_fast, work_dir=tmp_path / "work")
-    report = run_workflow(model_dir / "config" / "default.yml", options, ProgressPrinter(quiet=True))
+    report = run_workflow(config_path, options, ProgressPrinter(quiet=True), fake_registry())
     return report, json.loads((output_dir / "mhub_report.json").read_text()), output_dir
 
 
-def test_all_ok(model_dir, tmp_path):
-    report, data, out = _run(model_dir, tmp_path, ["1.1 ok", "1.2 ok", "1.3 skip"])
+def test_all_ok(config_path, tmp_path):
+    report, data, out = _run(config_path, tmp_path, ["1.1 ok", "1.2 ok", "1.3 skip"])
     assert report.exit_code == ExitCode.SUCCESS and data["exit_code"] == 0
     assert [s["status"] for s in data["series"]] == ["done", "done"]
     assert data["skipped_series"] == [
@@ -119,8 +46,8 @@ def test_all_ok(model_dir, tmp_path):
     [("crash", "RuntimeError: boom in 1.2"), ("tool", "command 'false' exited with status 1"),
      ("nooutput", "did not write its declared output 'result'")],
 )
-def test_one_failure_does_not_stop_the_others(model_dir, tmp_path, behaviour, message):
-    report, data, out = _run(model_dir, tmp_path, ["1.1 ok", f"1.2 {behaviour}", "1.3 ok"])
+def test_one_failure_does_not_stop_the_others(config_path, tmp_path, behaviour, message):
+    report, data, out = _run(config_path, tmp_path, ["1.1 ok", f"1.2 {behaviour}", "1.3 ok"])
     assert report.exit_code == ExitCode.PARTIAL_FAILURE
     failed = data["series"][1]
     assert failed["status"] == "failed" and failed["failed_step"] == "Work"
@@ -131,44 +58,44 @@ def test_one_failure_does_not_stop_the_others(model_dir, tmp_path, behaviour, me
     assert "Traceback" in (out / "mhub_logs" / "1.2.log").read_text()
 
 
-def test_all_failed(model_dir, tmp_path):
-    report, data, _ = _run(model_dir, tmp_path, ["1.1 crash", "1.2 crash"])
+def test_all_failed(config_path, tmp_path):
+    report, data, _ = _run(config_path, tmp_path, ["1.1 crash", "1.2 crash"])
     assert report.exit_code == ExitCode.ALL_FAILED
 
 
-def test_fail_fast(model_dir, tmp_path):
-    report, data, out = _run(model_dir, tmp_path, ["1.1 ok", "1.2 crash", "1.3 ok"], fail_fast=True)
+def test_fail_fast(config_path, tmp_path):
+    report, data, out = _run(config_path, tmp_path, ["1.1 ok", "1.2 crash", "1.3 ok"], fail_fast=True)
     assert [s["status"] for s in data["series"]] == ["done", "failed", "pending"]
     assert report.exit_code == ExitCode.PARTIAL_FAILURE
     assert not (out / "1.3").exists()
 
 
-def test_no_eligible_series(model_dir, tmp_path):
-    report, data, _ = _run(model_dir, tmp_path, ["1.1 skip"])
+def test_no_eligible_series(config_path, tmp_path):
+    report, data, _ = _run(config_path, tmp_path, ["1.1 skip"])
     assert report.exit_code == ExitCode.NO_INPUT
     assert "none of the series" in data["error"]
 
 
-def test_no_phi_in_logs_or_report(model_dir, tmp_path):
-    _, data, out = _run(model_dir, tmp_path, ["1.1 crash", "1.2 ok"])
+def test_no_phi_in_logs_or_report(config_path, tmp_path):
+    _, data, out = _run(config_path, tmp_path, ["1.1 crash", "1.2 ok"])
     text = json.dumps(data) + "".join(p.read_text() for p in (out / "mhub_logs").iterdir())
     assert "SECRET" not in text
 
 
-def test_config_error_exit_code_and_no_report(model_dir, tmp_path):
-    (model_dir / "config" / "default.yml").write_text(WORKFLOW.replace("- Finish", "- Finnish"))
+def test_config_error_exit_code_and_no_report(config_path, tmp_path):
+    config_path.write_text(WORKFLOW.replace("- Finish", "- Finnish"))
     input_dir = tmp_path / "in"
     input_dir.mkdir()
     options = RunOptions(input_dir, tmp_path / "out")
-    report = run_workflow(model_dir / "config" / "default.yml", options, ProgressPrinter(quiet=True))
+    report = run_workflow(config_path, options, ProgressPrinter(quiet=True), fake_registry())
     assert report.exit_code == ExitCode.CONFIG_ERROR
     assert "unknown module 'Finnish'" in report.error
     assert not (tmp_path / "out" / "mhub_report.json").exists()
 
 
-def test_missing_input_folder(model_dir, tmp_path):
+def test_missing_input_folder(config_path, tmp_path):
     options = RunOptions(tmp_path / "nope", tmp_path / "out")
-    report = run_workflow(model_dir / "config" / "default.yml", options, ProgressPrinter(quiet=True))
+    report = run_workflow(config_path, options, ProgressPrinter(quiet=True), fake_registry())
     assert report.exit_code == ExitCode.CONFIG_ERROR
     assert "does not exist" in report.error
 
@@ -180,7 +107,7 @@ def test_ambiguous_input_is_an_error(tmp_path):
     from mhubio.core.filetypes import FileType
     from mhubio.core.module import Input, Module, ModelInfo, RunContext
     from mhubio.core.query import Query
-    from mhubio.core.runner import _run_step
+    from mhubio.core.steps import run_step
 
     class Reader(Module):
         inputs = {"image": Input("dicom")}
@@ -194,7 +121,7 @@ def test_ambiguous_input_is_an_error(tmp_path):
     instance.add(DataItem(FileType.DICOM, tmp_path, {"mod": "pt"}, producer="Importer"))
     instance.add(DataItem(FileType.DICOM, tmp_path, {"mod": "ct"}, producer="Importer"))
     with pytest.raises(StepError, match="2 items from step Importer match 'dicom'"):
-        _run_step(step, instance)
+        run_step(step, instance)
     step.inputs["image"] = Query.parse("dicom:mod=ct")
-    _run_step(step, instance)
+    run_step(step, instance)
     assert instance.attributes["picked"] == "ct"

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import PositiveInt
 
 from mhubio.core.params import Params
-from mhubio.modules.processors._labelmap import LabelMap, LabelMapProcessor, LabelRef
+from mhubio.modules.processors.labelmap import LabelMap, LabelMapProcessor, LabelRef
 from mhubio.postprocessing import close_label
 
 

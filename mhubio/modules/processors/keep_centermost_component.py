@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, PositiveInt
 
 from mhubio.core.params import Params
-from mhubio.modules.processors._labelmap import LabelMap, LabelMapProcessor, LabelRefs
+from mhubio.modules.processors.labelmap import LabelMap, LabelMapProcessor, LabelRefs
 from mhubio.postprocessing import CenterDistance, Connectivity, keep_centermost_component
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mhubio.modules.processors._labelmap import LabelMap, LabelRef, RegionParams, RegionProcessor
+from mhubio.modules.processors.labelmap import LabelMap, LabelRef, RegionParams, RegionProcessor
 from mhubio.postprocessing import Connectivity, keep_components_connected_to_region
 
 

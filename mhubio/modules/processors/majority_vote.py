@@ -13,7 +13,7 @@ from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
-from mhubio.modules.processors._labelmap import read_label_map, same_grid, write_label_map
+from mhubio.modules.processors.labelmap import read_label_map, same_grid, write_label_map
 from mhubio.postprocessing import DEFAULT_VOTE_THRESHOLD, majority_vote
 
 

@@ -9,7 +9,7 @@ import SimpleITK as sitk
 
 from mhubio.core.errors import StepError
 from mhubio.core.module import Input
-from mhubio.modules.processors._labelmap import LabelMap, LabelMapProcessor, same_grid
+from mhubio.modules.processors.labelmap import LabelMap, LabelMapProcessor, same_grid
 from mhubio.postprocessing import field_of_view_mask, mask_outside_field_of_view
 
 

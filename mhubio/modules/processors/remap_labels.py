@@ -11,7 +11,7 @@ from mhubio.core.errors import StepError
 from mhubio.core.module import Output
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
-from mhubio.modules.processors._labelmap import LabelMap, LabelMapProcessor, LabelRef, SegmentId
+from mhubio.modules.processors.labelmap import LabelMap, LabelMapProcessor, LabelRef, SegmentId
 from mhubio.postprocessing import Unmapped, remap_labels
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mhubio.core.errors import StepError
-from mhubio.modules.processors._labelmap import LabelMap, LabelRef, RegionParams, RegionProcessor
+from mhubio.modules.processors.labelmap import LabelMap, LabelRef, RegionParams, RegionProcessor
 from mhubio.postprocessing import RegionSide, restrict_to_region
 
 

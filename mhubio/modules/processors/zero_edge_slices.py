@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import PositiveInt
 
 from mhubio.core.params import Params
-from mhubio.modules.processors._labelmap import LabelMap, LabelMapProcessor, LabelRefs
+from mhubio.modules.processors.labelmap import LabelMap, LabelMapProcessor, LabelRefs
 from mhubio.postprocessing import zero_edge_slices
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, NonNegativeInt
 
-from mhubio.modules.processors._labelmap import LabelMap, RegionParams, RegionProcessor
+from mhubio.modules.processors.labelmap import LabelMap, RegionParams, RegionProcessor
 from mhubio.postprocessing import zero_inside_bounding_box
 
 

@@ -17,7 +17,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 from mhubio.core.errors import StepError
 from mhubio.core.module import Input
 from mhubio.core.params import Params
-from mhubio.modules.processors._labelmap import LabelMap, LabelMapProcessor, LabelRefs, read_label_map, same_grid
+from mhubio.modules.processors.labelmap import LabelMap, LabelMapProcessor, LabelRefs, read_label_map, same_grid
 from mhubio.postprocessing import close_label
 
 ABDOMINAL_ORGANS = ["SPLEEN", "RIGHT_KIDNEY", "LEFT_KIDNEY", "GALLBLADDER"]

@@ -1,0 +1,113 @@
+"""The per-series step logic: run each step of a chain on one instance, isolating failures.
+
+This module is the leaf every executor (sequential, process pool, Dask) shares; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mhubio.core.config import Step
+from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, InstanceStatus, StepTiming
+from mhubio.core.errors import MissingOutputError, StepError
+from mhubio.core.filetypes import FileType
+from mhubio.core.query import ANY
+
+
+def run_instance(
+    steps: Sequence[Step], instance: Instance, algorithms: dict[str, AlgorithmInfo],
+    on_step: Callable[[Instance, str], None] | None = None,
+) -> None:
+    """Run the per-instance steps on one instance; a failing step marks it failed and skips the rest.
+
+    ``algorithms`` collects, per producing step, the algorithm of the first item that names one;
+    ``on_step(instance, step_id)`` is called as each step starts.
+    """
+    instance.workdir.mkdir(parents=True, exist_ok=True)
+    for step in steps:
+        if instance.status is InstanceStatus.FAILED:
+            instance.timings.append(StepTiming(step.id, "skipped", 0.0))
+            continue
+        start = time.perf_counter()
+        try:
+            if on_step is not None:
+                on_step(instance, step.id)
+            new_items = run_step(step, instance)
+        except Exception as exc:
+            seconds = time.perf_counter() - start
+            message = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
+            instance.status = InstanceStatus.FAILED
+            instance.failure = Failure(step.id, message, traceback.format_exc())
+            instance.timings.append(StepTiming(step.id, "failed", seconds))
+            instance.log.error("step %s failed: %s\n%s", step.id, message, instance.failure.traceback)
+            continue
+        seconds = time.perf_counter() - start
+        instance.timings.append(StepTiming(step.id, "done", seconds))
+        instance.log.info("step %s done in %.2f s", step.id, seconds)
+        for item in new_items:
+            if item.algorithm is not None and item.producer not in algorithms:
+                algorithms[item.producer] = item.algorithm
+    if instance.status is not InstanceStatus.FAILED:
+        instance.status = InstanceStatus.DONE
+
+
+def run_step(step: Step, instance: Instance) -> list[DataItem]:
+    """Run one step on ``instance``: resolve its inputs, allocate its outputs, check they were written."""
+    declared_inputs = type(step.module).inputs
+    inputs: dict[str, Any] = {}
+    for name, query in step.inputs.items():
+        found = [i for i in instance.items if query.matches(i.type, i.meta)]
+        declared = declared_inputs[name]
+        if declared.many:
+            inputs[name] = found
+        elif found:
+            inputs[name] = _latest(found, name, query)
+        elif declared.optional:
+            inputs[name] = None
+        else:
+            raise StepError(f"input {name!r}: no data item matches {str(query)!r}")
+    outputs = {name: _allocate(step, name, instance, inputs) for name, _ in step.outputs.items()}
+    step.module.ensure_setup()
+    step.module.process(instance, inputs, outputs)
+    added = []
+    for name, item in outputs.items():
+        present = item.path.is_dir() and any(item.path.iterdir()) if item.type is FileType.DICOM else item.path.is_file()
+        if not present:
+            if step.outputs[name].optional:
+                continue
+            raise MissingOutputError(f"{step.id} did not write its declared output {name!r} ({item.path.name})")
+        added.append(instance.add(item))
+    return added
+
+
+def _latest(found: list[DataItem], name: str, query: Any) -> DataItem:
+    """The most recently produced match; several matches from that one step are ambiguous."""
+    latest = found[-1]
+    rivals = [i for i in found if i.producer == latest.producer]
+    if len(rivals) > 1:
+        raise StepError(
+            f"input {name!r}: {len(rivals)} items from step {latest.producer} match {str(query)!r} "
+            f"({', '.join(str(i) for i in rivals)}); narrow the query in the workflow"
+        )
+    return latest
+
+
+def _allocate(step: Step, name: str, instance: Instance, inputs: dict[str, Any]) -> DataItem:
+    output = step.outputs[name]
+    meta: dict[str, str] = {}
+    labels = algorithm = None
+    base = inputs.get(output.inherit) if output.inherit else None
+    if isinstance(base, DataItem):
+        meta = {k: v for k, v in base.meta.items() if k != "roi"}
+        labels, algorithm = base.labels, base.algorithm
+    meta.update({k: v for k, v in output.meta.items() if v != ANY})
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{step.id}.{name}")
+    item = DataItem(output.type, instance.workdir / f"{stem}{output.type.suffix}", meta, producer=step.id)
+    if labels is not None:
+        item.set_labels(labels)
+    item.algorithm = algorithm
+    return item

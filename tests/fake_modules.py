@@ -1,0 +1,125 @@
+"""Small workflow modules for runner tests, driven by a text file instead of DICOM.
+
+``input_dir/series.txt`` lists one series per line as ``<uid> <behaviour>``: ``ok``, ``skip`` (left out by the
+importer as failing QC), ``crash``, ``tool`` (a failing external command), ``nooutput``, ``die`` (the worker
+process exits), ``sleep<seconds>``.  Worker processes cannot share counters with the test, so the modules leave
+marker files in ``input_dir/../markers``.  The classes live at the top level of an importable module so that
+worker processes rebuild them from their class paths.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mhubio.core import (
+    AlgorithmInfo, DataItem, FileType, Importer, ImportResult, Input, Instance, Module, Output, RunContext,
+    SkippedSeries, WeightsError,
+)
+from mhubio.core.process import run_command
+from mhubio.core.registry import ModuleRegistry
+
+WORKFLOW = """
+general: {model: fake, version: "1.0"}
+execute:
+  - ListImporter
+  - Work
+  - Finish
+  - module: DataOrganizer
+    params: {targets: {"json:mod=result": "{SeriesInstanceUID}/result.json"}}
+"""
+
+
+def _mark(context: RunContext, name: str) -> None:
+    folder = Path(context.input_dir).parent / "markers"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text("")
+
+
+class ListImporter(Importer):
+    """One instance per line of ``input_dir/series.txt``."""
+
+    outputs = {"spec": Output(FileType.TXT, {"mod": "spec"})}
+
+    def import_instances(self, input_dir: Path) -> ImportResult:
+        instances, skipped = [], []
+        for line in (Path(input_dir) / "series.txt").read_text().split("\n"):
+            if not line.strip():
+                continue
+            uid, behaviour = line.split()
+            if behaviour == "skip":
+                skipped.append(SkippedSeries(uid, "CT", "1", "MIN_SLICES", "2 slices < 10"))
+                continue
+            instance = Instance(uid, {"SeriesInstanceUID": uid, "Modality": "CT", "SeriesNumber": "1",
+                                      "PatientName": "SECRET^NAME"}, self.context.work_dir / uid)
+            instance.workdir.mkdir(parents=True, exist_ok=True)
+            spec = instance.workdir / "spec.txt"
+            spec.write_text(behaviour)
+            instance.add(DataItem(FileType.TXT, spec, {"mod": "spec"}, producer=self.step_id))
+            instances.append(instance)
+        return ImportResult(instances, skipped, files_scanned=len(instances) + len(skipped))
+
+
+class Work(Module):
+    """Does what the series' line says; writes ``{"loads": <setups of this step so far>}``."""
+
+    loads = 0
+    inputs = {"spec": Input("txt:mod=spec")}
+    outputs = {"result": Output(FileType.JSON, {"mod": "result"})}
+
+    def preflight(self) -> None:
+        only_in = os.environ.get("FAKE_WEIGHTS_ONLY_IN_PID")
+        if only_in and int(only_in) != os.getpid():
+            raise WeightsError(f"{self.step_id}: weights missing in process {os.getpid()}")
+
+    def setup(self) -> None:
+        self.loads += 1
+        _mark(self.context, f"setup-{os.getpid()}-{self.loads}")
+
+    def teardown(self) -> None:
+        _mark(self.context, f"teardown-{os.getpid()}")
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        behaviour = inputs["spec"].path.read_text()
+        _mark(self.context, f"series-{instance.id}-{os.getpid()}")
+        if behaviour == "crash":
+            raise RuntimeError("boom in " + instance.id)
+        if behaviour == "tool":
+            run_command(["false"])
+        if behaviour == "nooutput":
+            return
+        if behaviour == "die":
+            os._exit(3)
+        if behaviour.startswith("sleep"):
+            time.sleep(float(behaviour[5:]))
+        instance.warn("checked " + instance.id)
+        outputs["result"].path.write_text('{"loads": %d}' % self.loads)
+        outputs["result"].algorithm = AlgorithmInfo("work", "2.0", parameters={"mode": "test"})
+
+
+class Finish(Module):
+    """Logs that the series got here."""
+
+    inputs = {"result": Input("json:mod=result")}
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        instance.log.info("finished %s", instance.id)
+
+
+def fake_registry() -> ModuleRegistry:
+    """The built-in modules plus the fakes of this file."""
+    registry = ModuleRegistry.discover()
+    for cls in (ListImporter, Work, Finish):
+        registry.add(cls)
+    return registry
+
+
+def write_workflow(folder: Path, text: str = WORKFLOW) -> Path:
+    """The fake workflow as ``folder/default.yml``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "default.yml"
+    path.write_text(text)
+    return path
