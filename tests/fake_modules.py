@@ -10,6 +10,7 @@ worker processes rebuild them from their class paths.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -123,3 +124,17 @@ def write_workflow(folder: Path, text: str = WORKFLOW) -> Path:
     path = folder / "default.yml"
     path.write_text(text)
     return path
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.fake_modules WORKFLOW INPUT OUTPUT WORKERS``: run the fakes as ``mhub run`` would."""
+    from mhubio.core.logs import ProgressPrinter
+    from mhubio.core.runner import RunOptions, run_workflow
+
+    config, input_dir, output_dir, workers = argv
+    options = RunOptions(Path(input_dir), Path(output_dir), workers=int(workers))
+    return int(run_workflow(Path(config), options, ProgressPrinter(), fake_registry()).exit_code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -9,6 +9,7 @@ import pytest
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow
+from tests.fake_modules import fake_registry
 from tests.helpers import read_report, run_mhub
 from tests.unit.test_parallel import _markers, _run, config_path  # noqa: F401 (fixture)
 from tests.unit.test_parallel_thresholder import assert_same_segs, comparable_report, write_ct_inputs
@@ -43,7 +44,7 @@ def test_chain_built_once_per_dask_worker_and_torn_down(scheduler, config_path, 
     input_dir.mkdir()
     (input_dir / "series.txt").write_text("\n".join(lines))
     options = RunOptions(input_dir, output_dir, work_dir=tmp_path / "work", scheduler=scheduler)
-    report = run_workflow(config_path, options, ProgressPrinter(quiet=True))
+    report = run_workflow(config_path, options, ProgressPrinter(quiet=True), fake_registry())
     data = json.loads((output_dir / "mhub_report.json").read_text())
     assert report.exit_code == ExitCode.PARTIAL_FAILURE
     assert [s["status"] for s in data["series"]] == ["done", "failed", "done", "done"]

@@ -8,7 +8,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -20,101 +19,12 @@ from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow
+from tests.fake_modules import fake_registry, write_workflow
 from tests.helpers import REPO
 
-# Worker processes cannot share counters with the test: modules leave marker files in <tmp>/markers.
-MODULES = textwrap.dedent(
-    '''
-    import os
-    import time
-    from pathlib import Path
-    from mhubio.core.data import AlgorithmInfo, DataItem, Instance
-    from mhubio.core.errors import WeightsError
-    from mhubio.core.filetypes import FileType
-    from mhubio.core.module import Importer, ImportResult, Input, Module, Output, SkippedSeries
-
-    def _mark(context, name):
-        folder = Path(context.input_dir).parent / "markers"
-        folder.mkdir(exist_ok=True)
-        (folder / name).write_text("")
-
-    class ListImporter(Importer):
-        """One instance per line of input_dir/series.txt: '<uid> <behaviour>'."""
-        outputs = {"spec": Output(FileType.TXT, {"mod": "spec"})}
-        def import_instances(self, input_dir):
-            instances, skipped = [], []
-            for line in (Path(input_dir) / "series.txt").read_text().split("\\n"):
-                if not line.strip():
-                    continue
-                uid, behaviour = line.split()
-                if behaviour == "skip":
-                    skipped.append(SkippedSeries(uid, "CT", "1", "MIN_SLICES", "2 slices < 10"))
-                    continue
-                inst = Instance(uid, {"SeriesInstanceUID": uid, "Modality": "CT", "SeriesNumber": "1",
-                                      "PatientName": "SECRET^NAME"}, self.context.work_dir / uid)
-                inst.workdir.mkdir(parents=True, exist_ok=True)
-                spec = inst.workdir / "spec.txt"
-                spec.write_text(behaviour)
-                inst.add(DataItem(FileType.TXT, spec, {"mod": "spec"}, producer=self.step_id))
-                instances.append(inst)
-            return ImportResult(instances, skipped, files_scanned=len(instances) + len(skipped))
-
-    class Work(Module):
-        loads = 0
-        inputs = {"spec": Input("txt:mod=spec")}
-        outputs = {"result": Output(FileType.JSON, {"mod": "result"})}
-        def preflight(self):
-            only_in = os.environ.get("FAKE_WEIGHTS_ONLY_IN_PID")
-            if only_in and int(only_in) != os.getpid():
-                raise WeightsError(f"{self.step_id}: weights missing in process {os.getpid()}")
-        def setup(self):
-            type(self).loads += 1
-            _mark(self.context, f"setup-{os.getpid()}-{type(self).loads}")
-        def teardown(self):
-            _mark(self.context, f"teardown-{os.getpid()}")
-        def process(self, instance, inputs, outputs):
-            behaviour = inputs["spec"].path.read_text()
-            _mark(self.context, f"series-{instance.id}-{os.getpid()}")
-            if behaviour == "crash":
-                raise RuntimeError("boom in " + instance.id)
-            if behaviour == "die":
-                os._exit(3)
-            if behaviour.startswith("sleep"):
-                time.sleep(float(behaviour[5:]))
-            instance.warn("checked " + instance.id)
-            outputs["result"].path.write_text('{"series": "%s"}' % instance.id)
-            outputs["result"].algorithm = AlgorithmInfo("work", "2.0", parameters={"mode": "test"})
-
-    class Finish(Module):
-        inputs = {"result": Input("json:mod=result")}
-        def process(self, instance, inputs, outputs):
-            instance.log.info("finished %s", instance.id)
-    '''
-)
-
-WORKFLOW = textwrap.dedent(
-    """
-    general: {model: fakepar, version: "1.0"}
-    execute:
-      - ListImporter
-      - Work
-      - Finish
-      - module: DataOrganizer
-        params: {targets: {"json:mod=result": "{SeriesInstanceUID}/result.json"}}
-    """
-)
-
-
 @pytest.fixture()
-def config_path(tmp_path, monkeypatch):
-    # not named "fake": model modules are cached per process by model name, and test_runner's differ
-    model = tmp_path / "models" / "fakepar"
-    (model / "config").mkdir(parents=True)
-    (model / "modules").mkdir()
-    (model / "modules" / "fake_modules.py").write_text(MODULES)
-    (model / "config" / "default.yml").write_text(WORKFLOW)
-    monkeypatch.setenv("MHUB_MODELS_DIR", str(model.parent))
-    return model / "config" / "default.yml"
+def config_path(tmp_path):
+    return write_workflow(tmp_path / "workflow")
 
 
 def _run(config_path: Path, base: Path, lines: list[str], workers: int, fail_fast: bool = False):
@@ -122,7 +32,7 @@ def _run(config_path: Path, base: Path, lines: list[str], workers: int, fail_fas
     input_dir.mkdir(parents=True, exist_ok=True)
     (input_dir / "series.txt").write_text("\n".join(lines))
     options = RunOptions(input_dir, output_dir, fail_fast=fail_fast, work_dir=base / "work", workers=workers)
-    report = run_workflow(config_path, options, ProgressPrinter(quiet=True))
+    report = run_workflow(config_path, options, ProgressPrinter(quiet=True), fake_registry())
     return report, json.loads((output_dir / "mhub_report.json").read_text()), output_dir
 
 
@@ -253,11 +163,10 @@ def test_ctrl_c_exits_130_and_stops_the_workers(config_path, tmp_path):
     input_dir, output_dir = tmp_path / "in", tmp_path / "out"
     input_dir.mkdir()
     (input_dir / "series.txt").write_text("1.1 sleep60\n1.2 sleep60\n1.3 ok\n")
-    env = {**os.environ, "MHUB_MODELS_DIR": str(config_path.parents[2])}
-    command = [sys.executable, "-m", "mhubio", "run", "--config", str(config_path), "--input", str(input_dir),
-               "--output", str(output_dir), "--workers", "2"]
+    # the fakes run through run_workflow with their registry, as `mhub run --workers 2` runs a model
+    command = [sys.executable, "-m", "tests.fake_modules", str(config_path), str(input_dir), str(output_dir), "2"]
     # a new session: the signal goes to the whole process group, like Ctrl-C in a terminal
-    process = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True,
+    process = subprocess.Popen(command, cwd=REPO, start_new_session=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
