@@ -70,6 +70,7 @@ class ProgressPrinter:
         self.every_seconds = every_seconds
         self.counts = SeriesCounts()
         self._started = self._last_line = time.monotonic()
+        self._reported = 0
         self._bar: Progress | None = None
         self._task: TaskID | None = None
 
@@ -77,6 +78,7 @@ class ProgressPrinter:
         """``total`` eligible series are about to run; ``skipped`` were left out by selection and QC."""
         self.counts = SeriesCounts(total=total, skipped=skipped)
         self._started = self._last_line = time.monotonic()
+        self._reported = 0
         if self.every_series is None:
             self.every_series = max(1, total // 20)
         if self.quiet or not self.live:
@@ -123,11 +125,11 @@ class ProgressPrinter:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
-        elif self.counts.total and self.counts.finished % (self.every_series or 1) != 0:
+        elif self.counts.total and self._reported != self.counts.finished:
             self._summary(time.monotonic())
 
     def _summary(self, now: float) -> None:
-        self._last_line = now
+        self._last_line, self._reported = now, self.counts.finished
         self._line(Text(self.counts.describe(now - self._started)))
 
     def _line(self, text: Text) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -27,12 +28,13 @@ def config_path(tmp_path):
     return write_workflow(tmp_path / "workflow")
 
 
-def _run(config_path: Path, base: Path, lines: list[str], workers: int, fail_fast: bool = False):
+def _run(config_path: Path, base: Path, lines: list[str], workers: int, fail_fast: bool = False,
+         progress: ProgressPrinter | None = None):
     input_dir, output_dir = base / "in", base / "out"
     input_dir.mkdir(parents=True, exist_ok=True)
     (input_dir / "series.txt").write_text("\n".join(lines))
     options = RunOptions(input_dir, output_dir, fail_fast=fail_fast, work_dir=base / "work", workers=workers)
-    report = run_workflow(config_path, options, ProgressPrinter(quiet=True), fake_registry())
+    report = run_workflow(config_path, options, progress or ProgressPrinter(quiet=True), fake_registry())
     return report, json.loads((output_dir / "mhub_report.json").read_text()), output_dir
 
 
@@ -107,6 +109,16 @@ def test_pool_report_and_outputs_match_sequential(config_path, tmp_path):
     assert (par_out / "mhub_logs" / "1.5.log").read_text().count("finished 1.5") == 1
     text = json.dumps(par) + "".join(p.read_text() for p in (par_out / "mhub_logs").iterdir())
     assert "SECRET" not in text
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_lines_are_the_same_with_and_without_workers(config_path, tmp_path, workers):
+    stream = io.StringIO()
+    _run(config_path, tmp_path, ["1.1 ok", "1.2 crash", "1.3 skip", "1.4 ok"], workers,
+         progress=ProgressPrinter(stream, live=False, every_series=3))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "failed CT series 1 (1.2) at step Work: RuntimeError: boom in 1.2"
+    assert [line.split(";")[0] for line in lines[1:]] == ["3/3 series: 2 done, 1 failed, 1 skipped"]
 
 
 @pytest.mark.slow
