@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -44,12 +45,15 @@ def test_chain_built_once_per_dask_worker_and_torn_down(scheduler, config_path, 
     input_dir.mkdir()
     (input_dir / "series.txt").write_text("\n".join(lines))
     options = RunOptions(input_dir, output_dir, work_dir=tmp_path / "work", scheduler=scheduler)
-    report = run_workflow(config_path, options, ProgressPrinter(quiet=True), fake_registry())
+    stream = io.StringIO()
+    report = run_workflow(config_path, options, ProgressPrinter(stream, live=False, every_series=4), fake_registry())
     data = json.loads((output_dir / "mhub_report.json").read_text())
     assert report.exit_code == ExitCode.PARTIAL_FAILURE
     assert [s["status"] for s in data["series"]] == ["done", "failed", "done", "done"]
     assert data["series"][1]["error"] == "RuntimeError: boom in 1.2"
     assert "Traceback" in (output_dir / "mhub_logs" / "1.2.log").read_text()
+    assert stream.getvalue().splitlines()[0] == "failed CT series 1 (1.2) at step Work: RuntimeError: boom in 1.2"
+    assert stream.getvalue().splitlines()[1].startswith("4/4 series: 3 done, 1 failed, 1 skipped")
     series_pids = {name.rsplit("-", 1)[1] for name in _markers(tmp_path, "series")}
     assert len(_markers(tmp_path, "series")) == 4 and 1 <= len(series_pids) <= 2
     assert _markers(tmp_path, "setup") == sorted(f"setup-{pid}-1" for pid in series_pids)
