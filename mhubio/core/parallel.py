@@ -12,8 +12,7 @@ import os
 import signal
 from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
-from multiprocessing.queues import SimpleQueue
+from multiprocessing import active_children, get_context
 from pathlib import Path
 from types import TracebackType
 
@@ -31,12 +30,14 @@ class ProcessPoolSeriesExecutor:
     exit normally.
     """
 
+    STOP_GRACE_S = 5.0
+    """How long stopped workers get to exit after SIGTERM before they are killed."""
+
     def __init__(self, spec: ChainSpec, log_dir: Path, workers: int) -> None:
-        context = get_context("spawn")
         self._spec, self._log_dir, self._workers = spec, log_dir, workers
-        self._pids: SimpleQueue = context.SimpleQueue()
+        self._other_children = {p.pid for p in active_children()}
         self._pool = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_pool_worker, initargs=(self._pids, workers)
+            workers, mp_context=get_context("spawn"), initializer=_init_pool_worker, initargs=(workers,)
         )
 
     def capacity(self) -> int:
@@ -72,15 +73,26 @@ class ProcessPoolSeriesExecutor:
             self._pool.shutdown(wait=True)
             return
         self._pool.shutdown(wait=False, cancel_futures=True)
-        while not self._pids.empty():
-            try:
-                os.kill(self._pids.get(), signal.SIGTERM)
-            except ProcessLookupError:
-                continue
+        self._stop_workers()
+
+    def _stop_workers(self) -> None:
+        """Terminate every worker process, started or still starting, and wait until they are gone.
+
+        The workers are the child processes started since the pool was made, so that a worker that had not
+        run its initializer yet when the run was interrupted is stopped too; once they are dead the pool's
+        manager thread ends at once instead of waiting for the series that were running.
+        """
+        workers = [p for p in active_children() if p.pid not in self._other_children]
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.join(self.STOP_GRACE_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
-def _init_pool_worker(pids: SimpleQueue, workers: int) -> None:
+def _init_pool_worker(workers: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pids.put(os.getpid())
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     atexit.register(release_all_chains)

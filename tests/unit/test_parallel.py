@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from multiprocessing import active_children
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from mhubio.core.errors import ConfigError
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
 from mhubio.core.logs import ProgressPrinter
+from mhubio.core.parallel import ProcessPoolSeriesExecutor
 from mhubio.core.runner import RunOptions, run_workflow
+from mhubio.core.workflow import ChainSpec
 from tests.fake_modules import fake_registry, write_workflow
 from tests.helpers import REPO
 
@@ -208,3 +211,15 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_interrupt_stops_workers_that_are_still_starting(config_path, tmp_path):
+    """Workers interrupted before their initializer ran (no pid reported yet) are stopped too."""
+    options = RunOptions(tmp_path, tmp_path, workers=2)
+    spec = ChainSpec(config_path, options, tmp_path, tuple(fake_registry().class_paths().items()))
+    before = {p.pid for p in active_children()}
+    with pytest.raises(KeyboardInterrupt), ProcessPoolSeriesExecutor(spec, tmp_path, 2) as executor:
+        for uid in ("1.1", "1.2"):
+            executor.submit(Instance(uid, {}, tmp_path / uid))
+        raise KeyboardInterrupt
+    assert [p.pid for p in active_children() if p.pid not in before] == []
