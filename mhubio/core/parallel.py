@@ -8,7 +8,6 @@ the updated instance.
 from __future__ import annotations
 
 import atexit
-import os
 import signal
 from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
@@ -19,15 +18,16 @@ from types import TracebackType
 from mhubio.core.data import Instance
 from mhubio.core.errors import MhubError
 from mhubio.core.execution import SeriesLost, SeriesResult, lost, release_all_chains, run_series
+from mhubio.core.threads import limit_threads, thread_share
 from mhubio.core.workflow import ChainSpec
 
 
 class ProcessPoolSeriesExecutor:
     """``workers`` spawned processes on this machine, each building the chain once.
 
-    Workers ignore Ctrl-C (the caller handles it and terminates them), limit their OpenMP threads to
-    their share of the CPU cores unless ``OMP_NUM_THREADS`` is set, and tear their chain down when they
-    exit normally.
+    Workers ignore Ctrl-C (the caller handles it and terminates them), limit their compute threads (torch,
+    SimpleITK, BLAS/OpenMP) to their share of the CPU cores unless ``OMP_NUM_THREADS`` is set, and tear their
+    chain down when they exit normally.
     """
 
     STOP_GRACE_S = 5.0
@@ -94,5 +94,5 @@ class ProcessPoolSeriesExecutor:
 
 def _init_pool_worker(workers: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    limit_threads(thread_share(workers))
     atexit.register(release_all_chains)

@@ -10,28 +10,46 @@ same paths to the caller and every worker (one host, or the same shared mounts i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from distributed import Client, Future, as_completed
+from distributed import Client, Future, Worker, as_completed
+from distributed.comm import get_address_host
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from mhubio.core.data import Instance
 from mhubio.core.errors import ConfigError, MhubError
 from mhubio.core.execution import SeriesResult, lost, release_chain, run_series
+from mhubio.core.threads import limit_threads, thread_share
 from mhubio.core.workflow import ChainSpec
 
 
 class ChainPlugin(WorkerPlugin):
-    """Tears down a run's chain on a worker when the plugin is removed or the worker closes.
+    """Shares a host's cores among its workers; tears down a run's chain when the plugin is removed or the
+    worker closes.
 
     The chain itself is built lazily by the first series a worker runs (in a task thread, not in the
     worker's event loop, so that loading models does not stall the worker's heartbeats).
+
+    Parameters
+    ----------
+    spec:
+        The chain of the run.
+    workers_per_host:
+        Host -> number of worker processes on it when the run started.  Each worker limits its compute
+        threads to its share of its host's cores, replacing the one thread per worker that Dask's nanny sets
+        (a host missing from the map counts one worker).
     """
 
-    def __init__(self, spec: ChainSpec) -> None:
+    def __init__(self, spec: ChainSpec, workers_per_host: Mapping[str, int]) -> None:
         self.spec = spec
+        self.workers_per_host = dict(workers_per_host)
+
+    def setup(self, worker: Worker) -> None:
+        """Limit this worker's compute threads to its share of the host's cores."""
+        limit_threads(thread_share(self.workers_per_host.get(get_address_host(worker.address), 1)), override=True)
 
     def teardown(self, worker: object) -> None:
         """Release the chain (models) of this run in the worker process."""
@@ -53,7 +71,8 @@ class DaskSeriesExecutor:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         self._plugin = f"mhub-chain-{uuid.uuid4().hex}"
         try:
-            self._client.register_plugin(ChainPlugin(spec), name=self._plugin)
+            hosts = Counter(get_address_host(address) for address in self._client.nthreads())
+            self._client.register_plugin(ChainPlugin(spec, hosts), name=self._plugin)
         except Exception as exc:
             self._client.close()
             raise MhubError(

@@ -1,0 +1,53 @@
+"""Compute threads of a worker process: N workers on one machine share its cores instead of each using all.
+
+Without a limit, every worker's torch, SimpleITK and BLAS/OpenMP pools start one thread per core, so N workers
+run N times more threads than cores and can be slower together than one worker alone.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from threadpoolctl import threadpool_limits
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
+)
+"""Environment variables read by the thread pools of OpenMP, BLAS, numexpr and ITK when they start."""
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's cpuset), else all cores."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def thread_share(workers: int, cores: int | None = None) -> int:
+    """Threads for each of ``workers`` processes sharing ``cores`` cores (default: :func:`usable_cores`)."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return max(1, (cores or usable_cores()) // workers)
+
+
+def limit_threads(threads: int, override: bool = False) -> int:
+    """Limit this process's compute threads to ``threads``; returns the limit applied.
+
+    Sets the thread variables for libraries loaded later and limits those already loaded (torch, SimpleITK,
+    BLAS/OpenMP through threadpoolctl).  Unless ``override``, an ``OMP_NUM_THREADS`` set by the user wins.
+    """
+    if not override and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = max(1, int(os.environ["OMP_NUM_THREADS"]))
+    for name in THREAD_VARIABLES:
+        if override:
+            os.environ[name] = str(threads)
+        else:
+            os.environ.setdefault(name, str(threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if "SimpleITK" in sys.modules:
+        sys.modules["SimpleITK"].ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    threadpool_limits(threads)
+    return threads
