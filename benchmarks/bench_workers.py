@@ -1,6 +1,6 @@
 """Series throughput of ``mhub run --workers N``: the thresholder model on generated CT series.
 
-Run: ``.venv/bin/python benchmarks/bench_workers.py [--series 8] [--slices 48] [--size 128] [--workers 1,2]``.
+Run: ``.venv/bin/python benchmarks/bench_workers.py [--series 10] [--slices 48] [--size 128] [--workers 1,2]``.
 Each run is a fresh ``mhub run`` process, so the time is what a user waits for: start-up, import and QC in the
 main process, worker start-up (a spawned process imports mhubio and builds the chain), conversion, thresholds,
 SEG encoding and the report.
@@ -23,7 +23,7 @@ from mhubio.synthetic import write_ct_series
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", type=int, default=8)
+    parser.add_argument("--series", type=int, default=10)
     parser.add_argument("--slices", type=int, default=48)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
