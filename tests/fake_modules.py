@@ -17,8 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from mhubio.core import (
-    AlgorithmInfo, DataItem, FileType, Importer, ImportResult, Input, Instance, Module, Output, RunContext,
-    SkippedSeries, WeightsError,
+    AlgorithmInfo,
+    DataItem,
+    FileType,
+    Importer,
+    ImportResult,
+    Input,
+    Instance,
+    Module,
+    Output,
+    RunContext,
+    SkippedSeries,
+    WeightsError,
 )
 from mhubio.core.process import run_command
 from mhubio.core.registry import ModuleRegistry

@@ -12,12 +12,25 @@ Running workflows lives in :mod:`mhubio.core.runner`; this package imports nothi
 
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance, InstanceStatus
 from mhubio.core.errors import (
-    ConfigError, ExternalCommandError, MhubError, MissingOutputError, NoInputError, StepError, WeightsError,
+    ConfigError,
+    ExternalCommandError,
+    MhubError,
+    MissingOutputError,
+    NoInputError,
+    StepError,
+    WeightsError,
 )
 from mhubio.core.fileio import atomic_path, copy_atomic, sha256_file
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import (
-    Importer, ImportResult, Input, ModelInfo, Module, Output, RunContext, SkippedSeries,
+    Importer,
+    ImportResult,
+    Input,
+    ModelInfo,
+    Module,
+    Output,
+    RunContext,
+    SkippedSeries,
 )
 from mhubio.core.params import Params
 from mhubio.core.query import Query

@@ -10,7 +10,7 @@ from pathlib import Path
 from mhubio.core.config import Chain
 from mhubio.core.data import InstanceStatus
 from mhubio.core.errors import ConfigError, MhubError, NoInputError
-from mhubio.core.execution import SeriesExecutor, SequentialExecutor, run_series_on
+from mhubio.core.execution import SequentialExecutor, SeriesExecutor, run_series_on
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.module import ModelInfo

@@ -75,7 +75,10 @@ def run_step(step: Step, instance: Instance) -> list[DataItem]:
     step.module.process(instance, inputs, outputs)
     added = []
     for name, item in outputs.items():
-        present = item.path.is_dir() and any(item.path.iterdir()) if item.type is FileType.DICOM else item.path.is_file()
+        if item.type is FileType.DICOM:
+            present = item.path.is_dir() and any(item.path.iterdir())
+        else:
+            present = item.path.is_file()
         if not present:
             if step.outputs[name].optional:
                 continue

@@ -26,6 +26,7 @@ from mhubio.core.workflow import ChainSpec
 from tests.fake_modules import fake_registry, write_workflow
 from tests.helpers import REPO
 
+
 @pytest.fixture()
 def config_path(tmp_path):
     return write_workflow(tmp_path / "workflow")

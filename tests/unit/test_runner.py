@@ -12,6 +12,7 @@ from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow
 from tests.fake_modules import WORKFLOW, fake_registry, write_workflow
 
+
 @pytest.fixture()
 def config_path(tmp_path):
     return write_workflow(tmp_path / "workflow")
@@ -105,7 +106,7 @@ def test_ambiguous_input_is_an_error(tmp_path):
     from mhubio.core.data import DataItem, Instance
     from mhubio.core.errors import StepError
     from mhubio.core.filetypes import FileType
-    from mhubio.core.module import Input, Module, ModelInfo, RunContext
+    from mhubio.core.module import Input, ModelInfo, Module, RunContext
     from mhubio.core.query import Query
     from mhubio.core.steps import run_step
 
