@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 from mhubio.core.config import Chain
 from mhubio.core.data import AlgorithmInfo, Failure, Instance, InstanceStatus
-from mhubio.core.errors import MhubError
 from mhubio.core.logs import ProgressPrinter, series_log_handler
 from mhubio.core.steps import run_instance
 from mhubio.core.workflow import ChainSpec
@@ -68,8 +67,9 @@ class SeriesExecutor(Protocol):
     def result(self, handle: Any) -> SeriesResult:
         """The outcome of a finished series.
 
-        Raises :class:`SeriesLost` when the series was lost with its worker and :class:`MhubError` for
-        run-level errors (weights missing on a worker), which end the run.
+        Raises :class:`SeriesLost` when the series was lost with its worker and
+        :class:`~mhubio.core.errors.MhubError` for run-level errors (weights missing on a worker), which end
+        the run.
         """
         ...
 
@@ -118,10 +118,8 @@ def _result(executor: SeriesExecutor, handle: Any, sent: Instance) -> SeriesResu
         return SeriesResult(sent)
 
 
-def lost(exc: BaseException) -> MhubError | SeriesLost:
-    """What a worker-side exception means for the run: run-level errors stay, anything else lost the series."""
-    if isinstance(exc, MhubError):
-        return exc
+def series_lost(exc: Exception) -> SeriesLost:
+    """The loss of a series whose task raised ``exc`` outside the steps (which record their own failures)."""
     return SeriesLost(f"{type(exc).__name__}: {exc}")
 
 

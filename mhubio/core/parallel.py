@@ -17,7 +17,7 @@ from types import TracebackType
 
 from mhubio.core.data import Instance
 from mhubio.core.errors import MhubError
-from mhubio.core.execution import SeriesLost, SeriesResult, lost, release_all_chains, run_series
+from mhubio.core.execution import SeriesLost, SeriesResult, release_all_chains, run_series, series_lost
 from mhubio.core.threads import limit_threads, thread_share
 from mhubio.core.workflow import ChainSpec
 
@@ -61,8 +61,10 @@ class ProcessPoolSeriesExecutor:
             return handle.result()
         except BrokenExecutor as exc:
             raise SeriesLost("its worker process died (killed or crashed)") from exc
+        except MhubError:
+            raise
         except Exception as exc:
-            raise lost(exc) from exc
+            raise series_lost(exc) from exc
 
     def __enter__(self) -> ProcessPoolSeriesExecutor:
         return self

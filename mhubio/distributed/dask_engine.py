@@ -21,7 +21,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from mhubio.core.data import Instance
 from mhubio.core.errors import ConfigError, MhubError
-from mhubio.core.execution import SeriesResult, lost, release_chain, run_series
+from mhubio.core.execution import SeriesResult, release_chain, run_series, series_lost
 from mhubio.core.threads import limit_threads, thread_share
 from mhubio.core.workflow import ChainSpec
 
@@ -106,8 +106,10 @@ class DaskSeriesExecutor:
         """The worker's result; a task that failed on the Dask side (its workers died) lost the series."""
         try:
             return handle.result()
+        except MhubError:
+            raise
         except Exception as exc:
-            raise lost(exc) from exc
+            raise series_lost(exc) from exc
 
     def __enter__(self) -> DaskSeriesExecutor:
         return self
