@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow
+from mhubio.core.threads import thread_share
+from mhubio.core.workflow import ChainSpec
 from tests.fake_modules import fake_registry
 from tests.helpers import read_report, run_mhub
 from tests.unit.test_parallel import _markers, _run, config_path  # noqa: F401 (fixture)
@@ -62,3 +65,15 @@ def test_chain_built_once_per_dask_worker_and_torn_down(scheduler, config_path, 
 
     sequential = _run(config_path, tmp_path / "seq", lines, workers=1)[1]
     assert comparable_report(data) == comparable_report(sequential)
+
+
+def test_dask_workers_share_their_hosts_cores(monkeypatch, tmp_path):
+    from mhubio.distributed import dask_engine
+
+    calls = []
+    monkeypatch.setattr(dask_engine, "limit_threads", lambda threads, override: calls.append((threads, override)))
+    plugin = dask_engine.ChainPlugin(ChainSpec(tmp_path / "w.yml", RunOptions(tmp_path, tmp_path), tmp_path),
+                                     {"10.0.0.1": 2})
+    plugin.setup(SimpleNamespace(address="tcp://10.0.0.1:4000"))
+    plugin.setup(SimpleNamespace(address="tcp://10.0.0.2:4000"))
+    assert calls == [(thread_share(2), True), (thread_share(1), True)]
