@@ -65,6 +65,10 @@ class ProgressPrinter:
         Print nothing.
     live:
         Force (or forbid) the progress bar; default: whether ``stream`` is a terminal.
+    every_series:
+        Plain output: a line every this many finished series (default: a twentieth of the run, at least 1).
+    every_seconds:
+        Plain output: a line when a series finishes this long after the last line.
     """
 
     def __init__(self, stream: TextIO | None = None, quiet: bool = False, live: bool | None = None,
