@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mhubio
 from mhubio.containers.context import add_file, add_tree
-from mhubio.containers.docker import DockerError, docker, image_size, run_command
+from mhubio.containers.docker import DockerError, docker, image_size, run_tool
 from mhubio.containers.images import BASE_NAME, ImageBuild, base_image_tag, model_image_tag
 from mhubio.containers.model import ModelSource
 from mhubio.containers.paths import cache_dir
@@ -34,7 +34,7 @@ _BUILD_TIMEOUT = 3600
 def _git_revision(repo_dir: Path) -> str | None:
     """Commit checked out in ``repo_dir``, or None outside a git work tree."""
     try:
-        result = run_command(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], check=False, timeout=30)
+        result = run_tool(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], check=False, timeout=30)
     except DockerError:
         return None
     return result.stdout.strip() if result.returncode == 0 else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from mhubio.containers.docker import run_command
+from mhubio.containers.docker import run_tool
 
 #: Paths whose change affects every image: the base image, the framework and its pins.
 SHARED_PATHS = ("base", "mhubio", "configs", "constraints.txt", "pyproject.toml")
@@ -32,5 +32,5 @@ def affected_models(changed_files: list[str], models: list[str]) -> list[str]:
 
 def changed_models(repo_dir: Path, since: str) -> list[str]:
     """Models whose image the commits from the merge base with ``since`` to ``HEAD`` affect."""
-    diff = run_command(["git", "-C", str(repo_dir), "diff", "--name-only", f"{since}...HEAD"], timeout=120)
+    diff = run_tool(["git", "-C", str(repo_dir), "diff", "--name-only", f"{since}...HEAD"], timeout=120)
     return affected_models(diff.stdout.split(), image_models(repo_dir))

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mhubio.containers.docker import DockerError, docker, docker_cli, image_exists, image_size, run_command
+from mhubio.containers.docker import DockerError, docker, docker_cli, image_exists, image_size, run_tool
 from mhubio.containers.images import ImageBuild
 from mhubio.containers.paths import cache_dir
 
@@ -84,11 +84,11 @@ def _debootstrap(rootfs: Path, suite: str, mirror: str, packages: Sequence[str],
     and the packages downloaded so far stay in the ``debs`` cache."""
     command = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", f"--cache-dir={debs}",
                suite, str(rootfs), mirror]
-    first = run_command(command, check=False, timeout=1800)
+    first = run_tool(command, check=False, timeout=1800)
     if first.returncode != 0:
         logger.warning("debootstrap failed, trying once more: %s", first.stderr.strip()[-500:])
         shutil.rmtree(rootfs, ignore_errors=True)
-        run_command(command, timeout=1800)
+        run_tool(command, timeout=1800)
 
 
 def make_local_base(

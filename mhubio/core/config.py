@@ -123,11 +123,17 @@ def list_models() -> list[str]:
     )
 
 
-def workflow_path(model: str, workflow: str = "default") -> Path:
-    """Path of a model's workflow file; ``ConfigError`` if it does not exist."""
+def model_folder(model: str) -> Path:
+    """The folder of model ``model`` under :func:`models_root`; ``ConfigError`` naming the known ones if none."""
     model_dir = models_root() / model
     if not model_dir.is_dir():
         raise ConfigError(unknown_name_message("model", model, list_models()))
+    return model_dir
+
+
+def workflow_path(model: str, workflow: str = "default") -> Path:
+    """Path of a model's workflow file; ``ConfigError`` if it does not exist."""
+    model_dir = model_folder(model)
     path = model_dir / "config" / f"{workflow}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in (model_dir / "config").glob("*.yml"))

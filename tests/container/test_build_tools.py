@@ -14,7 +14,7 @@ from mhubio.containers import DockerError, ModelSource, build_model, hardened_ru
 from mhubio.containers.build import _latest, check_buildable
 from mhubio.containers.changes import affected_models, image_models
 from mhubio.containers.context import add_tree
-from mhubio.containers.docker import docker_cli, run_command
+from mhubio.containers.docker import docker_cli, run_tool
 from mhubio.containers.images import check_model_name, model_image_tag
 from mhubio.containers.rootfs import _debootstrap
 from mhubio.containers.wheelhouse import build_project_wheel, project_requirements
@@ -136,14 +136,14 @@ def test_copied_trees_are_readable_by_everyone(tmp_path: Path):
     assert (linked / "sub" / "f.txt").stat().st_ino == (source / "sub" / "f.txt").stat().st_ino
 
 
-def test_run_command_checks_exit_status_and_times():
-    ok = run_command([sys.executable, "-c", "print('hi')"])
+def test_run_tool_checks_exit_status_and_times():
+    ok = run_tool([sys.executable, "-c", "print('hi')"])
     assert ok.stdout.strip() == "hi" and ok.seconds > 0
     with pytest.raises(DockerError, match="exit status 3"):
-        run_command([sys.executable, "-c", "import sys; sys.exit(3)"])
-    assert run_command([sys.executable, "-c", "import sys; sys.exit(3)"], check=False).returncode == 3
+        run_tool([sys.executable, "-c", "import sys; sys.exit(3)"])
+    assert run_tool([sys.executable, "-c", "import sys; sys.exit(3)"], check=False).returncode == 3
     with pytest.raises(DockerError, match="cannot run"):
-        run_command(["/nonexistent/tool"])
+        run_tool(["/nonexistent/tool"])
 
 
 def test_docker_client_can_be_chosen(monkeypatch: pytest.MonkeyPatch):
