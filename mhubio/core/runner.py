@@ -86,7 +86,7 @@ def prepare_chain(config_path: Path, options: RunOptions, work_dir: Path) -> Cha
         output_dir=options.output_dir,
         work_dir=work_dir,
         model=ModelInfo(config.general.model, config.general.version, model_dir),
-        weights_dir=options.weights_dir or _env_path("MHUB_WEIGHTS_DIR"),
+        weights_dir=options.weights_dir,
         workflow=options.workflow,
     )
     return build_chain(config, ModuleRegistry.discover(model_dir), context)
@@ -285,8 +285,3 @@ def _allocate(step: Step, name: str, instance: Instance, inputs: dict[str, Any])
         item.set_labels(labels)
     item.algorithm = algorithm
     return item
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None
