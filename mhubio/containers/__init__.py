@@ -1,7 +1,8 @@
 """Building and running the MHub container images.
 
-One base image (``base/Dockerfile``) holds the mhubio framework; each ``models/<name>/Dockerfile`` builds a
-model image on it. Builds install Python packages only from a host-side wheelhouse and can start from a local
+One base image (``base/Dockerfile``) holds the mhubio framework; one shared model Dockerfile
+(``base/Dockerfile.model``, the model name a build argument) builds each ``models/<name>/`` folder into a model
+image on it. Builds install Python packages only from a host-side wheelhouse and can start from a local
 operating system image made by debootstrap, so that they need neither a container registry nor network
 inside ``docker build``.
 """

@@ -27,7 +27,6 @@ from .conftest import REPO
 def _model(models: Path, name: str, manifest: str) -> Path:
     folder = models / name
     (folder / "config").mkdir(parents=True)
-    (folder / "Dockerfile").write_text("FROM scratch\n")
     (folder / "mhub.toml").write_text(manifest)
     return folder
 
@@ -87,7 +86,9 @@ def test_model_source_reads_version_and_weights(tmp_path: Path):
 def test_repository_models_load():
     model = ModelSource.load(REPO / "models", "thresholder")
     assert model.manifest.weights == ()
-    assert model.dockerfile.is_file()
+    assert model.system_dockerfile is None
+    assert (REPO / "base" / "Dockerfile.model").is_file()
+
 
 
 @pytest.mark.parametrize(
@@ -104,10 +105,16 @@ def test_model_source_names_manifest_problems(tmp_path: Path, manifest: str, mes
         ModelSource.load(tmp_path, "m")
 
 
-def test_model_source_needs_dockerfile_and_image_name(tmp_path: Path):
-    (_model(tmp_path, "m", _manifest("m")) / "Dockerfile").unlink()
-    with pytest.raises(ConfigError, match="Dockerfile is missing"):
+def test_model_source_needs_manifest_and_image_name(tmp_path: Path):
+    folder = _model(tmp_path, "m", _manifest("m"))
+    assert ModelSource.load(tmp_path, "m").system_dockerfile is None
+    (folder / "Dockerfile").write_text("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\n")
+    assert ModelSource.load(tmp_path, "m").system_dockerfile == folder / "Dockerfile"
+    (folder / "mhub.toml").unlink()
+    with pytest.raises(ConfigError, match="has no mhub.toml"):
         ModelSource.load(tmp_path, "m")
+    with pytest.raises(ConfigError, match="no folder"):
+        ModelSource.load(tmp_path, "nothere")
     with pytest.raises(ConfigError, match="reserved"):
         ModelSource.load(tmp_path, "base")
 
@@ -194,7 +201,7 @@ def test_affected_models(changed: list[str], expected: list[str]):
     assert affected_models(changed, ["a", "b"]) == expected
 
 
-def test_image_models_are_folders_with_a_dockerfile(tmp_path: Path):
+def test_image_models_are_folders_with_a_manifest(tmp_path: Path):
     _model(tmp_path / "models", "a", "")
     _model(tmp_path / "models", "_template", "")
     (tmp_path / "models" / "no_image").mkdir()
