@@ -34,12 +34,6 @@ class ModelIdentity:
     version: str
     source: Path
 
-    def __post_init__(self) -> None:
-        for field_name in ("name", "version"):
-            value = getattr(self, field_name)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{self.source}: model.{field_name} must be a non-empty string (got {value!r})")
-
 
 def read_identity(model_dir: Path) -> ModelIdentity | None:
     """The identity in ``model_dir/mhub.toml``, or None when the folder has no such file.
@@ -59,7 +53,15 @@ def read_identity(model_dir: Path) -> ModelIdentity | None:
     table = raw.get("model")
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: a [model] table with name and version is required")
-    return ModelIdentity(table.get("name"), table.get("version"), path)
+    name, version = table.get("name"), table.get("version")
+    problems = [
+        f"{path}: model.{key} must be a non-empty string (got {value!r})"
+        for key, value in (("name", name), ("version", version))
+        if not isinstance(value, str) or not value.strip()
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return ModelIdentity(str(name), str(version), path)
 
 
 def workflow_model_dir(workflow: Path) -> Path | None:

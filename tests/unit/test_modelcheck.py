@@ -126,3 +126,17 @@ def test_workflows_take_the_identity_from_the_manifest():
     general = load_config(models_root() / "nnunet_segthor" / "config" / "fast.yml").general
     assert (general.model, general.version) == ("nnunet_segthor", "1.0.0")
     assert all("version:" not in p.read_text() for p in models_root().glob("*/config/*.yml"))
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [('[model]\nname = "m"\n', "model.version must be a non-empty string"),
+     ("[weights]\n", "a [model] table"), ("[model\n", "cannot read")],
+)
+def test_an_unreadable_identity_is_a_config_error(tmp_path, manifest, message):
+    from mhubio.core.identity import read_identity
+
+    (tmp_path / "mhub.toml").write_text(manifest)
+    with pytest.raises(ConfigError, match=message):
+        read_identity(tmp_path)
+    assert read_identity(tmp_path / "elsewhere") is None
