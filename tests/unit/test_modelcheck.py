@@ -131,7 +131,7 @@ def test_workflows_take_the_identity_from_the_manifest():
 @pytest.mark.parametrize(
     ("manifest", "message"),
     [('[model]\nname = "m"\n', "model.version must be a non-empty string"),
-     ("[weights]\n", "a [model] table"), ("[model\n", "cannot read")],
+     ("[weights]\n", r"a \[model\] table"), ("[model\n", "cannot read")],
 )
 def test_an_unreadable_identity_is_a_config_error(tmp_path, manifest, message):
     from mhubio.core.identity import read_identity
