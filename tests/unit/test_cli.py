@@ -89,3 +89,18 @@ def test_model_test_without_cases_is_a_usage_error(tmp_path, monkeypatch, capsys
     assert main(["test", "thresholder"]) == ExitCode.CONFIG_ERROR
     assert "no test cases" in capsys.readouterr().err
     assert main(["test", "no_such_model"]) == ExitCode.CONFIG_ERROR
+
+
+def test_image_tooling_does_not_import_the_cli():
+    script = textwrap.dedent(
+        """
+        import pkgutil, importlib, sys
+        import mhubio.containers
+        for info in pkgutil.iter_modules(mhubio.containers.__path__):
+            importlib.import_module(f"mhubio.containers.{info.name}")
+        print(sorted(m for m in sys.modules if m == "mhubio.cli" or m.startswith("mhubio.cli.")))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.stdout.strip().splitlines()[-1] == "[]"
