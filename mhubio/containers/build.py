@@ -252,8 +252,9 @@ def build_model(
         constraints=constraints,
         python=python,
     )
+    build_on = base_image
     if model.system_dockerfile is not None:
-        base_image = _build_system_layer(model, base_image, f"{tag}-system", stream=stream)
+        build_on = _build_system_layer(model.system_dockerfile, model.folder, base_image, f"{tag}-system", stream)
     with _staging_dir() as staging:
         context = Path(staging)
         add_file(context, repo_dir / "base" / MODEL_DOCKERFILE, "Dockerfile")
@@ -281,7 +282,7 @@ def build_model(
             context,
             [tag, _latest(tag)],
             build_args={
-                "MHUB_BASE_IMAGE": base_image,
+                "MHUB_BASE_IMAGE": build_on,
                 "MHUB_MODEL": name,
                 "PIP_NO_INDEX": "1" if offline else "0",
                 "MHUB_WEIGHTS_FROM": "/tmp/weights" if weights_dir is not None else "",
@@ -294,15 +295,14 @@ def build_model(
     return ImageBuild(tag=tag, seconds=seconds, size_bytes=image_size(tag))
 
 
-def _build_system_layer(model: ModelSource, base_image: str, tag: str, *, stream: bool) -> str:
-    """Build the model's own Dockerfile (extra system steps) on ``base_image``; return its tag.
+def _build_system_layer(dockerfile: Path, model_folder: Path, base_image: str, tag: str, stream: bool) -> str:
+    """Build a model's own ``dockerfile`` (extra system steps) on ``base_image`` as ``tag``; return the tag.
 
-    Its build context is the model folder, so that its steps can copy files of that folder.
+    Its build context holds the model folder as ``model/``, so that its steps can copy files of that folder.
     """
-    assert model.system_dockerfile is not None
     with _staging_dir() as staging:
         context = Path(staging)
-        add_file(context, model.system_dockerfile, "Dockerfile")
-        add_tree(context, model.folder, "model")
+        add_file(context, dockerfile, "Dockerfile")
+        add_tree(context, model_folder, "model")
         _docker_build(context, [tag], build_args={"MHUB_BASE_IMAGE": base_image}, labels={}, stream=stream)
     return tag

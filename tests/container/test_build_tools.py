@@ -226,3 +226,42 @@ def test_debootstrap_is_tried_twice_then_fails(tmp_path: Path, caplog: pytest.Lo
     with pytest.raises(DockerError, match="debootstrap"):
         _debootstrap(tmp_path / "rootfs", "bookworm", unreachable_mirror, ("python3",), tmp_path / "debs")
     assert "trying once more" in caplog.text
+
+
+def test_model_images_use_the_shared_dockerfile_after_the_system_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from mhubio.containers import build as build_module
+
+    builds: list[dict] = []
+
+    def record(context: Path, tags, *, build_args, labels, stream) -> None:
+        builds.append({
+            "tags": list(tags), "args": dict(build_args), "labels": dict(labels),
+            "dockerfile": (context / "Dockerfile").read_text(),
+            "files": sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file()),
+        })
+
+    monkeypatch.setattr(build_module, "_docker_build", record)
+    monkeypatch.setattr(build_module, "make_wheelhouse", lambda *a, **k: tmp_path / "no-wheels")
+    monkeypatch.setattr(build_module, "project_requirements", lambda *a, **k: [])
+    monkeypatch.setattr(build_module, "image_size", lambda tag: 1)
+    monkeypatch.setenv("MHUB_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copytree(REPO / "base", tmp_path / "base")
+    folder = _model(tmp_path / "models", "m", _manifest("m"))
+    (folder / "config" / "default.yml").write_text("execute: [DicomImporter]\n")
+
+    build_model("m", tmp_path, base_image="mhub/base:x", offline=False)
+    (shared,) = builds
+    assert shared["dockerfile"] == (REPO / "base" / "Dockerfile.model").read_text()
+    assert shared["args"]["MHUB_MODEL"] == "m" and shared["args"]["MHUB_BASE_IMAGE"] == "mhub/base:x"
+    assert shared["files"] == ["Dockerfile", "model/config/default.yml", "model/mhub.toml", "requirements.txt"]
+    assert (shared["labels"]["org.mhub.model"], shared["labels"]["org.opencontainers.image.version"]) == ("m", "2.1")
+    assert shared["tags"] == ["mhub/m:2.1", "mhub/m:latest"]
+
+    builds.clear()
+    (folder / "Dockerfile").write_text("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nRUN true\n")
+    build_model("m", tmp_path, base_image="mhub/base:x", offline=False)
+    system, shared = builds
+    assert system["dockerfile"].endswith("RUN true\n") and system["args"] == {"MHUB_BASE_IMAGE": "mhub/base:x"}
+    assert system["tags"] == ["mhub/m:2.1-system"]
+    assert shared["args"]["MHUB_BASE_IMAGE"] == "mhub/m:2.1-system"
+    assert shared["labels"]["org.mhub.base-image"] == "mhub/base:x"
