@@ -8,7 +8,6 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 from mhubio.core.errors import ExternalCommandError, MhubError
 from mhubio.core.exitcodes import ExitCode
@@ -77,7 +76,6 @@ def run_tool(
     capture: bool = True,
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
-    stdin: IO[bytes] | None = None,
 ) -> CommandResult:
     """Run an image tool (docker, pip, git, debootstrap) with :func:`~mhubio.core.process.run_command`.
 
@@ -88,7 +86,7 @@ def run_tool(
         ends with the last lines of its error output.
     """
     try:
-        return run_command(args, check=check, capture=capture, timeout=timeout, env=env, stdin=stdin)
+        return run_command(args, check=check, capture=capture, timeout=timeout, env=env)
     except ExternalCommandError as exc:
         raise DockerError(f"{' '.join(args)} failed with exit status {exc.returncode}:\n{exc.output_tail}") from exc
 
@@ -98,11 +96,10 @@ def docker(
     check: bool = True,
     capture: bool = True,
     timeout: float | None = None,
-    stdin: IO[bytes] | None = None,
 ) -> CommandResult:
     """Run ``docker ARGS`` with BuildKit enabled; see :func:`run_tool`."""
     return run_tool(
-        [docker_cli(), *args], check=check, capture=capture, timeout=timeout, env={"DOCKER_BUILDKIT": "1"}, stdin=stdin
+        [docker_cli(), *args], check=check, capture=capture, timeout=timeout, env={"DOCKER_BUILDKIT": "1"}
     )
 
 

@@ -9,7 +9,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from mhubio.core.errors import ExternalCommandError
 
@@ -54,7 +53,6 @@ def run_command(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
-    stdin: IO[bytes] | None = None,
     logger: logging.Logger | logging.LoggerAdapter | None = None,
 ) -> CommandResult:
     """Run ``command``, time it and check its exit status.
@@ -75,8 +73,6 @@ def run_command(
         Variables added to this process's environment.
     timeout
         Seconds after which the command is killed.
-    stdin
-        File to read standard input from.
     logger
         Logger of the command line and its duration (default ``mhub.process``), e.g. a series log.
 
@@ -95,7 +91,6 @@ def run_command(
             cwd=cwd,
             env={**os.environ, **env} if env else None,
             timeout=timeout,
-            stdin=stdin,
             stdout=subprocess.PIPE if capture else None,
             stderr=(subprocess.STDOUT if merge_stderr else subprocess.PIPE) if capture else None,
             text=True,

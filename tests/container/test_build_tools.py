@@ -265,3 +265,22 @@ def test_model_images_use_the_shared_dockerfile_after_the_system_steps(tmp_path:
     assert system["tags"] == ["mhub/m:2.1-system"]
     assert shared["args"]["MHUB_BASE_IMAGE"] == "mhub/m:2.1-system"
     assert shared["labels"]["org.mhub.base-image"] == "mhub/base:x"
+
+
+@pytest.mark.container
+def test_a_root_file_system_is_imported_as_an_image(docker_daemon: None, tmp_path: Path):
+    from mhubio.containers import docker, image_labels
+    from mhubio.containers.rootfs import _import_rootfs
+
+    from .conftest import TEST_TAG
+
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "os-release").write_text("ID=test\n")
+    tag = f"mhub-test/rootfs:{TEST_TAG}"
+    _import_rootfs(rootfs, tag, "bookworm")
+    try:
+        assert image_labels(tag)["org.mhub.os"] == "debian-bookworm-minbase"
+        assert not (tmp_path / "rootfs.tar").exists()
+    finally:
+        docker("image", "rm", tag, check=False)
