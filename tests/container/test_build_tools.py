@@ -284,3 +284,18 @@ def test_a_root_file_system_is_imported_as_an_image(docker_daemon: None, tmp_pat
         assert not (tmp_path / "rootfs.tar").exists()
     finally:
         docker("image", "rm", tag, check=False)
+
+
+@pytest.mark.container
+@pytest.mark.slow
+def test_a_failed_build_step_exits_with_build_failed(base_image, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from mhubio.cli import main
+
+    for name in ("pyproject.toml", "constraints.txt"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "base", tmp_path / "base")
+    folder = _model(tmp_path / "models", "m", _manifest("m"))
+    (folder / "Dockerfile").write_text("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nRUN echo system step failed && false\n")
+    code = main(["build", "m", "--repo", str(tmp_path), "--base-image", base_image.tag, "--offline", "--quiet"])
+    assert code == ExitCode.BUILD_FAILED
+    assert "system step failed" in capsys.readouterr().err
