@@ -20,5 +20,6 @@ def run(args: argparse.Namespace) -> int:
     from mhubio.modelcheck import new_model
 
     target = new_model(args.name, models_root())
-    print(f"created {target}; fill in meta.json, mhub.toml and config/default.yml, then run `mhub check-model {args.name}`")
+    print(f"created {target}; fill in meta.json, mhub.toml and config/default.yml, "
+          f"then run `mhub check-model {args.name}`")
     return int(ExitCode.SUCCESS)

@@ -295,7 +295,9 @@ def test_a_failed_build_step_exits_with_build_failed(base_image, tmp_path: Path,
         shutil.copy(REPO / name, tmp_path / name)
     shutil.copytree(REPO / "base", tmp_path / "base")
     folder = _model(tmp_path / "models", "m", _manifest("m"))
-    (folder / "Dockerfile").write_text("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nRUN echo system step failed && false\n")
+    (folder / "Dockerfile").write_text(
+        "ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nRUN echo system step failed && false\n"
+    )
     code = main(["build", "m", "--repo", str(tmp_path), "--base-image", base_image.tag, "--offline", "--quiet"])
     assert code == ExitCode.BUILD_FAILED
     assert "system step failed" in capsys.readouterr().err

@@ -104,7 +104,8 @@ def test_a_version_differing_between_files_is_rejected_naming_them(broken):
 
 def test_a_workflow_stating_another_name_or_version_is_rejected_naming_the_files(broken):
     workflow = broken / "config" / "labelmap.yml"
-    workflow.write_text(workflow.read_text().replace("general:\n", "general:\n  model: thresholder2\n  version: '2.0'\n"))
+    stated = "general:\n  model: thresholder2\n  version: '2.0'\n"
+    workflow.write_text(workflow.read_text().replace("general:\n", stated))
     failed = _failed(broken)
     assert list(failed) == ["workflow labelmap"]
     problems = failed["workflow labelmap"]
