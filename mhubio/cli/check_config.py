@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 
 from mhubio.core.config import workflow_path
+from mhubio.core.errors import ConfigError
+from mhubio.core.exitcodes import ExitCode
 from mhubio.core.runner import RunOptions, prepare_chain
 
 
@@ -21,9 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the chain and print its steps; errors raise ConfigError (exit 2)."""
+    """Validate the chain and print its steps; a usage or configuration error raises ConfigError (exit 2)."""
     if (args.config is None) == (args.model is None):
-        raise SystemExit("mhub check-config: give either a workflow file or --model NAME")
+        raise ConfigError("mhub check-config: give either a workflow file or --model NAME")
     config = args.config if args.config is not None else workflow_path(args.model, args.workflow)
     with tempfile.TemporaryDirectory(prefix="mhub-check-") as tmp:
         options = RunOptions(Path(tmp), Path(tmp), overrides=args.set, workflow=args.workflow)
@@ -31,4 +33,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"{config}: valid ({chain.config.general.model} {chain.config.general.version})")
     for index, step in enumerate(chain.all_steps, start=1):
         print(f"  {index:2d}. {step.id} ({type(step.module).__name__})")
-    return 0
+    return int(ExitCode.SUCCESS)

@@ -1,35 +1,35 @@
-"""``mhub check-model`` and ``mhub new-model``: contributor tools."""
+"""``mhub check-model``: the contributor checks of model folders."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from mhubio.core.config import list_models, models_root
+from mhubio.core.config import list_models, model_folder
+from mhubio.core.exitcodes import ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``check-model`` and ``new-model`` sub-commands."""
+    """Add the ``check-model`` sub-command."""
     p = subparsers.add_parser("check-model", help="check a model folder (meta.json, mhub.toml, workflows, Dockerfile)")
     p.add_argument("models", nargs="*", help="model names or folders (default: every model)")
-    p.set_defaults(func=run_check)
-    n = subparsers.add_parser("new-model", help="create models/NAME from the template")
-    n.add_argument("name")
-    n.set_defaults(func=run_new)
+    p.set_defaults(func=run)
 
 
 def _folder(name: str) -> Path:
+    """The model folder named ``name``: a path to a folder with ``config/``, else ``models/<name>``."""
     path = Path(name)
-    return path if path.is_dir() and (path / "config").exists() else models_root() / name
+    if path.is_dir() and (path / "config").exists():
+        return path
+    return model_folder(name)
 
 
-def run_check(args: argparse.Namespace) -> int:
-    """Print a verdict per check; exit 0 only if every check of every model passes."""
+def run(args: argparse.Namespace) -> int:
+    """Print a verdict per check; exit 0 only if every check of every model passes, else 8."""
     from mhubio.modelcheck import check_model
 
     failed = 0
-    for name in args.models or list_models():
-        folder = _folder(name)
+    for folder in [_folder(name) for name in args.models or list_models()]:
         findings = check_model(folder)
         bad = [f for f in findings if not f.passed]
         failed += bool(bad)
@@ -38,13 +38,4 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"  {'ok  ' if finding.passed else 'FAIL'} {finding.check}")
             for problem in finding.problems:
                 print(f"       - {problem}")
-    return 1 if failed else 0
-
-
-def run_new(args: argparse.Namespace) -> int:
-    """Scaffold a model folder and say what to fill in."""
-    from mhubio.modelcheck import new_model
-
-    target = new_model(args.name, models_root())
-    print(f"created {target}; fill in meta.json, mhub.toml and config/default.yml, then run `mhub check-model {args.name}`")
-    return 0
+    return int(ExitCode.CHECK_FAILED if failed else ExitCode.SUCCESS)

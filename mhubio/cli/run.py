@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="process series on the workers of a Dask scheduler, e.g. tcp://host:8786 (needs "
                         "mhubio[dask]; folders must be at the same paths on every worker)")
-    p.add_argument("--weights-dir", type=Path, help="folder with model weights (default: $MHUB_WEIGHTS_DIR)")
+    p.add_argument("--weights-dir", type=Path,
+                   help="folder with model weights (default: $MHUB_WEIGHTS_DIR, /app/weights in images, "
+                        "else ~/.mhub/weights)")
     p.add_argument("--work-dir", type=Path, help="scratch folder (default: a new temporary folder)")
     p.add_argument("--keep-work", action="store_true", help="keep the scratch folder for debugging")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from mhubio.core.config import models_root
+from mhubio.core.config import model_folder
+from mhubio.core.errors import ConfigError
+from mhubio.core.exitcodes import ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,13 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one verdict per case; exit 0 only if all pass."""
+    """Print one verdict per case; exit 0 only if all pass, 8 if one fails, 2 if there is none to run."""
     from mhubio.modeltest import load_test_cases, run_case
 
-    cases = [c for c in load_test_cases(models_root() / args.model) if args.workflow in (None, c.workflow)]
+    model_dir = model_folder(args.model)
+    cases = [c for c in load_test_cases(model_dir) if args.workflow in (None, c.workflow)]
     if not cases:
-        print(f"{args.model}: no test cases{' for workflow ' + args.workflow if args.workflow else ''} in mhub.toml")
-        return 1
+        which = f" for workflow {args.workflow!r}" if args.workflow else ""
+        raise ConfigError(f"{args.model}: no test cases{which} in {model_dir / 'mhub.toml'}")
     failed = 0
     for case in cases:
         result = run_case(args.model, case, update=args.update, image=args.image)
@@ -33,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"{verdict} {args.model} [{case.workflow}] {len(result.compared)} file(s) compared")
         for problem in result.problems:
             print(f"     - {problem}")
-    return 1 if failed else 0
+    return int(ExitCode.CHECK_FAILED if failed else ExitCode.SUCCESS)

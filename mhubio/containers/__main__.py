@@ -13,10 +13,9 @@ import logging
 import sys
 from pathlib import Path
 
-from mhubio.cli import build as cli_build
+from mhubio.containers import build_command
 from mhubio.containers.build import DEFAULT_EXTRAS
 from mhubio.containers.changes import changed_models, image_models
-from mhubio.containers.docker import DockerError
 from mhubio.containers.rootfs import make_local_base
 from mhubio.containers.wheelhouse import make_wheelhouse, project_requirements
 from mhubio.core.errors import MhubError
@@ -65,14 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     changed.add_argument("--since", metavar="REV", help="git revision to compare with (default: all models)")
     changed.add_argument("--repo", type=Path, default=Path.cwd(), help="mhubio checkout (default: .)")
     changed.set_defaults(func=_changed_models)
-    cli_build.register(commands)
+    build_command.register(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.func(args)
-    except (DockerError, MhubError) as exc:
+    except MhubError as exc:
         print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
-        return int(exc.exit_code) if isinstance(exc, MhubError) else cli_build.EXIT_BUILD_FAILED
+        return int(exc.exit_code)
 
 
 if __name__ == "__main__":

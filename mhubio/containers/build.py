@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mhubio
 from mhubio.containers.context import add_file, add_tree
-from mhubio.containers.docker import DockerError, docker, image_size, run_command
+from mhubio.containers.docker import DockerError, docker, image_size, run_tool
 from mhubio.containers.images import BASE_NAME, ImageBuild, base_image_tag, model_image_tag
 from mhubio.containers.model import ModelSource
 from mhubio.containers.paths import cache_dir
@@ -27,6 +27,9 @@ DEFAULT_OS_IMAGE = "debian:bookworm-slim"
 #: Extras of mhubio installed in the base image: Dask, so that images serve as Dask workers.
 DEFAULT_EXTRAS = ("dask",)
 
+#: The shared Dockerfile of every model image, in the ``base/`` folder of the repository.
+MODEL_DOCKERFILE = "Dockerfile.model"
+
 #: Seconds one ``docker build`` may take.
 _BUILD_TIMEOUT = 3600
 
@@ -34,7 +37,7 @@ _BUILD_TIMEOUT = 3600
 def _git_revision(repo_dir: Path) -> str | None:
     """Commit checked out in ``repo_dir``, or None outside a git work tree."""
     try:
-        result = run_command(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], check=False, timeout=30)
+        result = run_tool(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], check=False, timeout=30)
     except DockerError:
         return None
     return result.stdout.strip() if result.returncode == 0 else None
@@ -195,13 +198,16 @@ def build_model(
     python: str = sys.executable,
     stream: bool = False,
 ) -> ImageBuild:
-    """Build the image of model ``name`` from ``repo_dir/models/<name>/Dockerfile``.
+    """Build the image of model ``name`` from ``repo_dir/models/<name>`` with the shared model Dockerfile.
 
-    The build context holds the model folder, the wheelhouse (``wheels/``: the requirements of a base image
-    with the default extras and the model's ``requirements.txt``, resolved together) and the weights folder
-    (``weights/``: the archives of ``weights_dir``, or empty so that ``mhub weights fetch`` downloads them
-    during the build). The image labels record the model name and version, the git revision and every
-    weights entry with its sha256.
+    The Dockerfile is ``repo_dir/base/Dockerfile.model``, with the model name as build argument
+    ``MHUB_MODEL``. Its build context holds the model folder (``model/``), its ``requirements.txt``, the
+    wheelhouse (``wheels/``: the requirements of a base image with the default extras and the model's,
+    resolved together) and the weights folder (``weights/``: the archives of ``weights_dir``, or empty so
+    that ``mhub weights fetch`` downloads them during the build). A model with its own
+    ``models/<name>/Dockerfile`` (extra system steps only) has that built first on ``base_image``, tagged
+    ``<tag>-system``, and the shared Dockerfile builds on it. The image labels record the model name and
+    version (from ``mhub.toml``), the git revision and every weights entry with its sha256.
 
     Parameters
     ----------
@@ -246,10 +252,17 @@ def build_model(
         constraints=constraints,
         python=python,
     )
+    build_on = base_image
+    if model.system_dockerfile is not None:
+        build_on = _build_system_layer(model.system_dockerfile, model.folder, base_image, f"{tag}-system", stream)
     with _staging_dir() as staging:
         context = Path(staging)
-        add_file(context, model.dockerfile, "Dockerfile")
-        add_tree(context, model.folder, f"models/{name}")
+        add_file(context, repo_dir / "base" / MODEL_DOCKERFILE, "Dockerfile")
+        add_tree(context, model.folder, "model")
+        if model.requirements is not None:
+            add_file(context, model.requirements, "requirements.txt")
+        else:
+            (context / "requirements.txt").touch()
         _stage_wheels(context, house)
         if weights_dir is not None:
             add_tree(context, weights_dir, "weights", link=True)
@@ -269,7 +282,8 @@ def build_model(
             context,
             [tag, _latest(tag)],
             build_args={
-                "MHUB_BASE_IMAGE": base_image,
+                "MHUB_BASE_IMAGE": build_on,
+                "MHUB_MODEL": name,
                 "PIP_NO_INDEX": "1" if offline else "0",
                 "MHUB_WEIGHTS_FROM": "/tmp/weights" if weights_dir is not None else "",
             },
@@ -279,3 +293,16 @@ def build_model(
     seconds = time.monotonic() - start
     logger.info("built %s in %.0f s", tag, seconds)
     return ImageBuild(tag=tag, seconds=seconds, size_bytes=image_size(tag))
+
+
+def _build_system_layer(dockerfile: Path, model_folder: Path, base_image: str, tag: str, stream: bool) -> str:
+    """Build a model's own ``dockerfile`` (extra system steps) on ``base_image`` as ``tag``; return the tag.
+
+    Its build context holds the model folder as ``model/``, so that its steps can copy files of that folder.
+    """
+    with _staging_dir() as staging:
+        context = Path(staging)
+        add_file(context, dockerfile, "Dockerfile")
+        add_tree(context, model_folder, "model")
+        _docker_build(context, [tag], build_args={"MHUB_BASE_IMAGE": base_image}, labels={}, stream=stream)
+    return tag

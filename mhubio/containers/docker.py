@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import shutil
-import subprocess
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
-logger = logging.getLogger(__name__)
+from mhubio.core.errors import ExternalCommandError, MhubError
+from mhubio.core.exitcodes import ExitCode
+from mhubio.core.process import CommandResult, run_command
 
 #: Environment variable naming the docker client to use, overriding the search on PATH.
 DOCKER_ENV = "MHUB_DOCKER"
@@ -23,87 +20,10 @@ DOCKER_ENV = "MHUB_DOCKER"
 _FIRST_BUILDX_ONLY_RELEASE = 23
 
 
-class DockerError(RuntimeError):
-    """A docker (or image tooling) command failed or could not be started."""
+class DockerError(MhubError):
+    """A docker command failed, or image tooling is missing or misconfigured."""
 
-
-@dataclass(frozen=True)
-class CommandResult:
-    """Outcome of one external command.
-
-    Parameters
-    ----------
-    args
-        The command line that was run.
-    returncode
-        Exit status of the command.
-    seconds
-        Wall-clock duration.
-    stdout, stderr
-        Captured output; empty when the output went to the terminal.
-    """
-
-    args: tuple[str, ...]
-    returncode: int
-    seconds: float
-    stdout: str = ""
-    stderr: str = ""
-
-
-def run_command(
-    args: Sequence[str],
-    *,
-    check: bool = True,
-    capture: bool = True,
-    timeout: float | None = None,
-    env: Mapping[str, str] | None = None,
-    stdin: IO[bytes] | None = None,
-) -> CommandResult:
-    """Run a command, time it and check its exit status.
-
-    Parameters
-    ----------
-    args
-        Command line.
-    check
-        Raise :class:`DockerError` when the exit status is not zero.
-    capture
-        Capture stdout and stderr (otherwise they go to this process's streams).
-    timeout
-        Seconds after which the command is killed and :class:`DockerError` raised.
-    env
-        Variables added to this process's environment.
-    stdin
-        File to read standard input from.
-    """
-    full_env = {**os.environ, **env} if env else None
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(
-            list(args),
-            capture_output=capture,
-            text=True,
-            timeout=timeout,
-            env=full_env,
-            stdin=stdin,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise DockerError(f"cannot run {args[0]!r}: {exc.strerror}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise DockerError(f"{' '.join(args)} did not finish within {timeout} s") from exc
-    result = CommandResult(
-        args=tuple(args),
-        returncode=proc.returncode,
-        seconds=time.monotonic() - start,
-        stdout=proc.stdout or "",
-        stderr=proc.stderr or "",
-    )
-    logger.debug("%s -> exit %d in %.1f s", " ".join(args), result.returncode, result.seconds)
-    if check and result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-20:])
-        raise DockerError(f"{' '.join(args)} failed with exit status {result.returncode}:\n{tail}")
-    return result
+    exit_code = ExitCode.BUILD_FAILED
 
 
 def _builds_with_buildkit(client: str) -> bool:
@@ -114,7 +34,7 @@ def _builds_with_buildkit(client: str) -> bool:
         version = run_command(
             [client, "version", "--format", "{{.Client.Version}}"], check=False, timeout=30
         ).stdout.strip()
-    except DockerError:
+    except ExternalCommandError:
         return False
     major = version.split(".", 1)[0]
     # Clients before release 23 carry BuildKit themselves; later ones delegate to the buildx plugin.
@@ -149,21 +69,37 @@ def docker_cli() -> str:
     )
 
 
+def run_tool(
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    capture: bool = True,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CommandResult:
+    """Run an image tool (docker, pip, git, debootstrap) with :func:`~mhubio.core.process.run_command`.
+
+    Raises
+    ------
+    DockerError
+        If the tool cannot be started, times out or (``check``) exits with a non-zero status; the message
+        ends with the last lines of its error output.
+    """
+    try:
+        return run_command(args, check=check, capture=capture, timeout=timeout, env=env)
+    except ExternalCommandError as exc:
+        raise DockerError(f"{' '.join(args)} failed with exit status {exc.returncode}:\n{exc.output_tail}") from exc
+
+
 def docker(
     *args: str,
     check: bool = True,
     capture: bool = True,
     timeout: float | None = None,
-    stdin: IO[bytes] | None = None,
 ) -> CommandResult:
-    """Run ``docker ARGS`` with BuildKit enabled; see :func:`run_command`."""
-    return run_command(
-        [docker_cli(), *args],
-        check=check,
-        capture=capture,
-        timeout=timeout,
-        env={"DOCKER_BUILDKIT": "1"},
-        stdin=stdin,
+    """Run ``docker ARGS`` with BuildKit enabled; see :func:`run_tool`."""
+    return run_tool(
+        [docker_cli(), *args], check=check, capture=capture, timeout=timeout, env={"DOCKER_BUILDKIT": "1"}
     )
 
 

@@ -36,9 +36,10 @@ class ModelSource:
         return self.manifest.model.version
 
     @property
-    def dockerfile(self) -> Path:
-        """The model's Dockerfile."""
-        return self.folder / "Dockerfile"
+    def system_dockerfile(self) -> Path | None:
+        """The model's own Dockerfile of extra system steps, built before the shared one, if it has one."""
+        path = self.folder / "Dockerfile"
+        return path if path.is_file() else None
 
     @property
     def requirements(self) -> Path | None:
@@ -57,14 +58,13 @@ class ModelSource:
         Raises
         ------
         ConfigError
-            If the name cannot name an image, or the folder, its Dockerfile or a valid ``mhub.toml`` is
-            missing.
+            If the name cannot name an image, or the folder or a valid ``mhub.toml`` is missing.
         """
         try:
             check_model_name(name)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         folder = models_dir / name
-        if not (folder / "Dockerfile").is_file():
-            raise ConfigError(f"model {name!r}: {folder / 'Dockerfile'} is missing")
+        if not folder.is_dir():
+            raise ConfigError(f"model {name!r}: no folder {folder}")
         return cls(folder=folder, manifest=load_manifest(folder))

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mhubio.containers.docker import DockerError, docker, docker_cli, image_exists, image_size, run_command
+from mhubio.containers.docker import DockerError, docker, docker_cli, image_exists, image_size, run_tool
 from mhubio.containers.images import ImageBuild
 from mhubio.containers.paths import cache_dir
 
@@ -55,28 +54,21 @@ def _trim(rootfs: Path) -> None:
 
 
 def _import_rootfs(rootfs: Path, tag: str, suite: str) -> None:
-    """Pack ``rootfs`` into a tar stream and import it as image ``tag``."""
-    tar = subprocess.Popen(
-        ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE
-    )
-    stream = tar.stdout
+    """Pack ``rootfs`` into a tar file beside it and import that as image ``tag``."""
+    archive = rootfs.with_name(f"{rootfs.name}.tar")
+    run_tool(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."], timeout=1800)
     try:
         docker(
             "import",
             "--change", 'CMD ["/bin/bash"]',
             "--change", f"LABEL org.mhub.os=debian-{suite}-minbase",
             "--message", f"debootstrap --variant=minbase {suite}",
-            "-",
+            str(archive),
             tag,
-            stdin=stream,
             timeout=1800,
         )
     finally:
-        if stream is not None:
-            stream.close()
-        tar_status = tar.wait()
-    if tar_status != 0:
-        raise DockerError(f"tar of the root file system {rootfs} failed with exit status {tar_status}")
+        archive.unlink(missing_ok=True)
 
 
 def _debootstrap(rootfs: Path, suite: str, mirror: str, packages: Sequence[str], debs: Path) -> None:
@@ -84,11 +76,11 @@ def _debootstrap(rootfs: Path, suite: str, mirror: str, packages: Sequence[str],
     and the packages downloaded so far stay in the ``debs`` cache."""
     command = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", f"--cache-dir={debs}",
                suite, str(rootfs), mirror]
-    first = run_command(command, check=False, timeout=1800)
+    first = run_tool(command, check=False, timeout=1800)
     if first.returncode != 0:
         logger.warning("debootstrap failed, trying once more: %s", first.stderr.strip()[-500:])
         shutil.rmtree(rootfs, ignore_errors=True)
-        run_command(command, timeout=1800)
+        run_tool(command, timeout=1800)
 
 
 def make_local_base(

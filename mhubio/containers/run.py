@@ -6,7 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from mhubio.containers.docker import CommandResult, docker
+from mhubio.containers.docker import docker
+from mhubio.core.process import CommandResult
 
 #: Where the input folder is mounted (read-only) inside a model image.
 INPUT_MOUNT = "/app/data/input_data"

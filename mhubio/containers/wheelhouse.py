@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from mhubio.containers.docker import DockerError, run_command
+from mhubio.containers.docker import DockerError, run_tool
 from mhubio.containers.paths import default_wheelhouse
 
 logger = logging.getLogger(__name__)
@@ -95,11 +95,11 @@ def make_wheelhouse(
     for path in requirement_files:
         args += ["-r", str(path)]
     args += list(requirements)
-    cached = run_command([*args, "--no-index"], check=False, timeout=_PIP_TIMEOUT)
+    cached = run_tool([*args, "--no-index"], check=False, timeout=_PIP_TIMEOUT)
     if cached.returncode == 0:
         logger.info("wheelhouse %s already complete", dest)
         return dest
-    result = run_command(args, timeout=_PIP_TIMEOUT)
+    result = run_tool(args, timeout=_PIP_TIMEOUT)
     logger.info("wheelhouse %s filled in %.0f s", dest, result.seconds)
     return dest
 
@@ -131,7 +131,7 @@ def build_project_wheel(project_dir: Path, dest: Path, *, python: str = sys.exec
         source, out = Path(work) / "source", Path(work) / "out"
         source.mkdir()
         _copy_project(project_dir, source)
-        run_command(
+        run_tool(
             [python, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
              "--wheel-dir", str(out), str(source)],
             timeout=_PIP_TIMEOUT,

@@ -2,9 +2,8 @@
 
 A workflow file has three sections::
 
-    general:                 # model name, version, description
-      model: thresholder
-      version: 0.1.0
+    general:                 # model name, version (default: the model folder's mhub.toml), description
+      description: HU thresholds
     execute:                 # the chain, in order
       - DicomImporter
       - NiftiConverter
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from mhubio.core.errors import ConfigError
 from mhubio.core.filetypes import FileType
+from mhubio.core.identity import MANIFEST_NAME, read_identity, workflow_model_dir
 from mhubio.core.module import Importer, Module, Output, RunContext
 from mhubio.core.query import Query
 from mhubio.core.registry import ModuleRegistry, unknown_name_message
@@ -41,7 +41,11 @@ SECTIONS = ("general", "execute", "modules")
 
 
 class GeneralSection(BaseModel):
-    """The ``general`` section of a workflow."""
+    """The ``general`` section of a workflow.
+
+    ``model`` and ``version`` come from the model folder's ``mhub.toml`` when the workflow is one of a model
+    folder (``<model>/config/*.yml``); only a workflow outside a model folder writes them.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,11 +127,17 @@ def list_models() -> list[str]:
     )
 
 
-def workflow_path(model: str, workflow: str = "default") -> Path:
-    """Path of a model's workflow file; ``ConfigError`` if it does not exist."""
+def model_folder(model: str) -> Path:
+    """The folder of model ``model`` under :func:`models_root`; ``ConfigError`` naming the known ones if none."""
     model_dir = models_root() / model
     if not model_dir.is_dir():
         raise ConfigError(unknown_name_message("model", model, list_models()))
+    return model_dir
+
+
+def workflow_path(model: str, workflow: str = "default") -> Path:
+    """Path of a model's workflow file; ``ConfigError`` if it does not exist."""
+    model_dir = model_folder(model)
     path = model_dir / "config" / f"{workflow}.yml"
     if not path.is_file():
         known = sorted(p.stem for p in (model_dir / "config").glob("*.yml"))
@@ -154,7 +164,9 @@ def parse_config(raw: Any, source: Path | None = None) -> WorkflowConfig:
     problems = [f"{where}unknown section {k!r} (allowed: {', '.join(SECTIONS)})" for k in raw if k not in SECTIONS]
     general = None
     try:
-        general = GeneralSection.model_validate(raw.get("general") or {})
+        general = GeneralSection.model_validate(_with_identity(raw.get("general") or {}, source))
+    except ConfigError as exc:
+        problems += exc.problems
     except ValidationError as exc:
         problems += [f"{where}general: {_pydantic_message(e)}" for e in exc.errors()]
     modules = raw.get("modules") or {}
@@ -176,6 +188,31 @@ def parse_config(raw: Any, source: Path | None = None) -> WorkflowConfig:
         raise ConfigError(problems)
     assert general is not None
     return WorkflowConfig(general, tuple(steps), modules, source)
+
+
+def _with_identity(general: Any, source: Path | None) -> Any:
+    """``general`` with the model name and version of the model folder's ``mhub.toml`` filled in.
+
+    A workflow of a model folder (``<model>/config/*.yml``) need not repeat them; if it does, they must agree.
+
+    Raises
+    ------
+    ConfigError
+        If the workflow states a name or version that differs from ``mhub.toml``.
+    """
+    model_dir = workflow_model_dir(source) if source is not None else None
+    identity = read_identity(model_dir) if model_dir is not None else None
+    if identity is None or not isinstance(general, dict):
+        return general
+    problems = [
+        f"{source}: general.{key} is {general[key]!r} but {identity.source} says {value!r}; "
+        f"remove it from the workflow (a model's {key} is written once, in {MANIFEST_NAME})"
+        for key, value in (("model", identity.name), ("version", identity.version))
+        if key in general and str(general[key]) != value
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return {**general, "model": identity.name, "version": identity.version}
 
 
 def _parse_step(entry: Any, index: int, previous: Sequence[StepSpec]) -> StepSpec:

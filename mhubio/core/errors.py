@@ -63,6 +63,10 @@ class ExternalCommandError(StepError):
             f"{output_tail.strip()[-500:] or '(no output)'}"
         )
 
+    def __reduce__(self) -> tuple[type[ExternalCommandError], tuple[list[str], int, str]]:
+        """Pickle by the constructor arguments (errors raised in worker processes travel back to the caller)."""
+        return type(self), (self.command, self.returncode, self.output_tail)
+
 
 class MissingOutputError(StepError):
     """A module finished without writing an output it declared."""

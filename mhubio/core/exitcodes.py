@@ -1,4 +1,4 @@
-"""Exit codes of the ``mhub`` command, shared by the CLI and the container images."""
+"""Exit codes of every ``mhub`` sub-command, shared by the CLI and the container images."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Exit status of ``mhub run``; the README table is generated from ``description``."""
+    """Exit status of ``mhub`` and its sub-commands; the README table is checked against ``description``."""
 
     SUCCESS = 0
     INTERNAL_ERROR = 1
@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     PARTIAL_FAILURE = 4
     ALL_FAILED = 5
     WEIGHTS_ERROR = 6
+    BUILD_FAILED = 7
+    CHECK_FAILED = 8
     INTERRUPTED = 130
 
     @property
@@ -31,5 +33,7 @@ _DESCRIPTIONS = {
     ExitCode.PARTIAL_FAILURE: "some series failed, the others were processed",
     ExitCode.ALL_FAILED: "every eligible series failed",
     ExitCode.WEIGHTS_ERROR: "model weights missing or not matching their sha256",
+    ExitCode.BUILD_FAILED: "an image build step failed (docker, pip, git or debootstrap; its output is shown)",
+    ExitCode.CHECK_FAILED: "`mhub check-model` or `mhub test` found a problem (each one is listed)",
     ExitCode.INTERRUPTED: "interrupted by the user",
 }

@@ -1,4 +1,4 @@
-"""File helpers: atomic writes and checksums."""
+"""File helpers: atomic writes (the only way mhubio writes a result file) and checksums."""
 
 from __future__ import annotations
 
@@ -6,30 +6,61 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it to ``target`` on success.
-
-    On error the temporary file is removed, so ``target`` is never half-written.
-    The temporary name keeps the suffixes of ``target`` so that writers that
-    choose a format by extension (``.nii.gz``) still work.
-    """
-    target = Path(target)
+def _new_temporary(target: Path) -> Path:
+    """Create an empty hidden file beside ``target`` whose name ends with the name of ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".tmp-{secrets.token_hex(8)}-{target.name}"
     # Created like any new file (mode 0666 less the umask), not 0600 as by mkstemp: the files must stay
     # readable by other users, e.g. weights installed as root in an image that runs as another uid.
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    return tmp
+
+
+@contextmanager
+def atomic_paths(targets: Sequence[Path]) -> Iterator[list[Path]]:
+    """Yield one temporary path beside each of ``targets``; rename them all to their targets on success.
+
+    This is the one way mhubio writes a file: no target is ever half-written. On an error before the renames
+    every temporary file is removed and no target is touched; should a rename itself fail, the targets already
+    renamed are removed too, so that the group is written whole or not at all. The temporary names end with
+    the target names, so that writers that choose a format by extension (``.nii.gz``) still work.
+
+    Parameters
+    ----------
+    targets
+        Files to write, each at most once.
+    """
+    targets = [Path(t) for t in targets]
+    if len(set(targets)) != len(targets):
+        raise ValueError("atomic_paths: a target is given twice")
+    temporaries: list[Path] = []
+    renamed: list[Path] = []
     try:
-        yield tmp
-        os.replace(tmp, target)
+        for target in targets:
+            temporaries.append(_new_temporary(target))
+        yield list(temporaries)
+        for tmp, target in zip(temporaries, targets, strict=True):
+            os.replace(tmp, target)
+            renamed.append(target)
+    except BaseException:
+        for target in renamed:
+            target.unlink(missing_ok=True)
+        raise
     finally:
-        tmp.unlink(missing_ok=True)
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it to ``target`` on success (see :func:`atomic_paths`)."""
+    with atomic_paths([target]) as (tmp,):
+        yield tmp
 
 
 def copy_atomic(source: Path, target: Path) -> None:

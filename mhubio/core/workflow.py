@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -37,7 +36,7 @@ def prepare_chain(
         output_dir=options.output_dir,
         work_dir=work_dir,
         model=ModelInfo(config.general.model, config.general.version, model_dir),
-        weights_dir=options.weights_dir or _env_path("MHUB_WEIGHTS_DIR"),
+        weights_dir=options.weights_dir,
         workflow=options.workflow,
     )
     return build_chain(config, registry or ModuleRegistry.discover(model_dir), context)
@@ -78,8 +77,3 @@ class ChainSpec:
         """Load and validate the chain in this process."""
         registry = None if self.modules is None else ModuleRegistry(paths=dict(self.modules))
         return prepare_chain(self.config_path, self.options, self.work_dir, registry)
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None

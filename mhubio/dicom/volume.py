@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from mhubio.core.fileio import atomic_path
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
@@ -116,8 +115,8 @@ def _fits(values: np.ndarray, dtype: np.dtype) -> bool:
 def write_nifti(image: sitk.Image, path: Path | str) -> Path:
     """Write ``image`` to ``path`` (``.nii`` or ``.nii.gz``) atomically.
 
-    The image is written to a hidden temporary name in the target folder and
-    renamed when complete, so ``path`` never holds a partial file.
+    The image is written through :func:`~mhubio.core.fileio.atomic_path`, so
+    ``path`` never holds a partial file.
 
     Returns
     -------
@@ -125,19 +124,10 @@ def write_nifti(image: sitk.Image, path: Path | str) -> Path:
         The written path.
     """
     path = Path(path)
-    name = path.name
-    if name.endswith(".nii.gz"):
-        extension = "nii.gz"
-    elif name.endswith(".nii"):
-        extension = "nii"
-    else:
-        raise ValueError(f"NIfTI file name must end with .nii or .nii.gz, got {name!r}")
-    temporary = path.with_name(f".{name}.{uuid.uuid4().hex[:12]}.tmp.{extension}")
-    try:
+    if not path.name.endswith((".nii", ".nii.gz")):
+        raise ValueError(f"NIfTI file name must end with .nii or .nii.gz, got {path.name!r}")
+    with atomic_path(path) as temporary:
         sitk.WriteImage(image, str(temporary))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

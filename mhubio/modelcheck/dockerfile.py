@@ -1,4 +1,9 @@
-"""Conventions of ``models/<name>/Dockerfile``."""
+"""Conventions of ``models/<name>/Dockerfile``, the optional extra system steps of a model image.
+
+Every model image is built by the shared ``base/Dockerfile.model``; a model adds its own Dockerfile only for
+steps that need the system (e.g. ``apt-get install``). It is built first, on the base image, and the shared
+Dockerfile builds on its result.
+"""
 
 from __future__ import annotations
 
@@ -22,17 +27,14 @@ def _instructions(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def check_dockerfile(path: Path, model_name: str) -> list[str]:
-    """Problems of a model Dockerfile (empty list = follows the conventions).
+def check_dockerfile(path: Path) -> list[str]:
+    """Problems of a model's Dockerfile of extra system steps (empty list = follows the conventions).
 
     - the first ``FROM`` is ``${MHUB_BASE_IMAGE}``, declared by an ``ARG``;
-    - ``ENV MHUB_MODEL=<name>`` names the model;
     - no ``ENTRYPOINT``/``CMD``: the base image's entry point is the contract;
     - nothing is downloaded except through ``mhub weights fetch`` (sha256-verified),
       so no curl, wget, git clone or ``ADD <url>``.
     """
-    if not path.is_file():
-        return [f"{path}: missing (every model ships a Dockerfile FROM the base image)"]
     steps = _instructions(path.read_text())
     problems = []
     froms = [args for name, args in steps if name == "FROM"]
@@ -41,9 +43,6 @@ def check_dockerfile(path: Path, model_name: str) -> list[str]:
         problems.append(f"{path}: the first FROM must be ${{MHUB_BASE_IMAGE}} (the shared base image)")
     if "MHUB_BASE_IMAGE" not in args:
         problems.append(f"{path}: declare ARG MHUB_BASE_IMAGE before FROM")
-    envs = " ".join(a for name, a in steps if name == "ENV")
-    if not re.search(rf"\bMHUB_MODEL[= ]\s*{re.escape(model_name)}\b", envs):
-        problems.append(f"{path}: set ENV MHUB_MODEL={model_name}")
     for name, arguments in steps:
         if name in ("ENTRYPOINT", "CMD"):
             problems.append(f"{path}: {name} {arguments!r} overrides the base image's mhub entry point")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -18,6 +17,7 @@ from pydicom.uid import (
 )
 from pydicom.valuerep import DSfloat
 
+from mhubio.core.fileio import atomic_path
 from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, ds_values
 from mhubio.synthetic.geometry import SeriesGeometry
 from mhubio.synthetic.phantom import Phantom
@@ -234,9 +234,8 @@ def write_slices(
         name = (f"{ds.Modality}_{instance_number:04d}.dcm" if file_naming is FileNaming.INSTANCE
                 else hashlib.sha1(sop_uid.encode()).hexdigest()[:16])
         path = out_dir / name
-        partial = out_dir / f".{name}.partial"
-        ds.save_as(partial, enforce_file_format=True)
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            ds.save_as(partial, enforce_file_format=True)
         files.append(path)
         uids.append(str(sop_uid))
     return files, uids

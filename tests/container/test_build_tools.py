@@ -14,7 +14,7 @@ from mhubio.containers import DockerError, ModelSource, build_model, hardened_ru
 from mhubio.containers.build import _latest, check_buildable
 from mhubio.containers.changes import affected_models, image_models
 from mhubio.containers.context import add_tree
-from mhubio.containers.docker import docker_cli, run_command
+from mhubio.containers.docker import docker_cli, run_tool
 from mhubio.containers.images import check_model_name, model_image_tag
 from mhubio.containers.rootfs import _debootstrap
 from mhubio.containers.wheelhouse import build_project_wheel, project_requirements
@@ -27,7 +27,6 @@ from .conftest import REPO
 def _model(models: Path, name: str, manifest: str) -> Path:
     folder = models / name
     (folder / "config").mkdir(parents=True)
-    (folder / "Dockerfile").write_text("FROM scratch\n")
     (folder / "mhub.toml").write_text(manifest)
     return folder
 
@@ -87,7 +86,9 @@ def test_model_source_reads_version_and_weights(tmp_path: Path):
 def test_repository_models_load():
     model = ModelSource.load(REPO / "models", "thresholder")
     assert model.manifest.weights == ()
-    assert model.dockerfile.is_file()
+    assert model.system_dockerfile is None
+    assert (REPO / "base" / "Dockerfile.model").is_file()
+
 
 
 @pytest.mark.parametrize(
@@ -104,10 +105,16 @@ def test_model_source_names_manifest_problems(tmp_path: Path, manifest: str, mes
         ModelSource.load(tmp_path, "m")
 
 
-def test_model_source_needs_dockerfile_and_image_name(tmp_path: Path):
-    (_model(tmp_path, "m", _manifest("m")) / "Dockerfile").unlink()
-    with pytest.raises(ConfigError, match="Dockerfile is missing"):
+def test_model_source_needs_manifest_and_image_name(tmp_path: Path):
+    folder = _model(tmp_path, "m", _manifest("m"))
+    assert ModelSource.load(tmp_path, "m").system_dockerfile is None
+    (folder / "Dockerfile").write_text("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\n")
+    assert ModelSource.load(tmp_path, "m").system_dockerfile == folder / "Dockerfile"
+    (folder / "mhub.toml").unlink()
+    with pytest.raises(ConfigError, match="has no mhub.toml"):
         ModelSource.load(tmp_path, "m")
+    with pytest.raises(ConfigError, match="no folder"):
+        ModelSource.load(tmp_path, "nothere")
     with pytest.raises(ConfigError, match="reserved"):
         ModelSource.load(tmp_path, "base")
 
@@ -136,14 +143,14 @@ def test_copied_trees_are_readable_by_everyone(tmp_path: Path):
     assert (linked / "sub" / "f.txt").stat().st_ino == (source / "sub" / "f.txt").stat().st_ino
 
 
-def test_run_command_checks_exit_status_and_times():
-    ok = run_command([sys.executable, "-c", "print('hi')"])
+def test_run_tool_checks_exit_status_and_times():
+    ok = run_tool([sys.executable, "-c", "print('hi')"])
     assert ok.stdout.strip() == "hi" and ok.seconds > 0
     with pytest.raises(DockerError, match="exit status 3"):
-        run_command([sys.executable, "-c", "import sys; sys.exit(3)"])
-    assert run_command([sys.executable, "-c", "import sys; sys.exit(3)"], check=False).returncode == 3
+        run_tool([sys.executable, "-c", "import sys; sys.exit(3)"])
+    assert run_tool([sys.executable, "-c", "import sys; sys.exit(3)"], check=False).returncode == 3
     with pytest.raises(DockerError, match="cannot run"):
-        run_command(["/nonexistent/tool"])
+        run_tool(["/nonexistent/tool"])
 
 
 def test_docker_client_can_be_chosen(monkeypatch: pytest.MonkeyPatch):
@@ -194,7 +201,7 @@ def test_affected_models(changed: list[str], expected: list[str]):
     assert affected_models(changed, ["a", "b"]) == expected
 
 
-def test_image_models_are_folders_with_a_dockerfile(tmp_path: Path):
+def test_image_models_are_folders_with_a_manifest(tmp_path: Path):
     _model(tmp_path / "models", "a", "")
     _model(tmp_path / "models", "_template", "")
     (tmp_path / "models" / "no_image").mkdir()
@@ -219,3 +226,78 @@ def test_debootstrap_is_tried_twice_then_fails(tmp_path: Path, caplog: pytest.Lo
     with pytest.raises(DockerError, match="debootstrap"):
         _debootstrap(tmp_path / "rootfs", "bookworm", unreachable_mirror, ("python3",), tmp_path / "debs")
     assert "trying once more" in caplog.text
+
+
+def test_model_images_use_the_shared_dockerfile_after_the_system_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from mhubio.containers import build as build_module
+
+    builds: list[dict] = []
+
+    def record(context: Path, tags, *, build_args, labels, stream) -> None:
+        builds.append({
+            "tags": list(tags), "args": dict(build_args), "labels": dict(labels),
+            "dockerfile": (context / "Dockerfile").read_text(),
+            "files": sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file()),
+        })
+
+    monkeypatch.setattr(build_module, "_docker_build", record)
+    monkeypatch.setattr(build_module, "make_wheelhouse", lambda *a, **k: tmp_path / "no-wheels")
+    monkeypatch.setattr(build_module, "project_requirements", lambda *a, **k: [])
+    monkeypatch.setattr(build_module, "image_size", lambda tag: 1)
+    monkeypatch.setenv("MHUB_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copytree(REPO / "base", tmp_path / "base")
+    folder = _model(tmp_path / "models", "m", _manifest("m"))
+    (folder / "config" / "default.yml").write_text("execute: [DicomImporter]\n")
+
+    build_model("m", tmp_path, base_image="mhub/base:x", offline=False)
+    (shared,) = builds
+    assert shared["dockerfile"] == (REPO / "base" / "Dockerfile.model").read_text()
+    assert shared["args"]["MHUB_MODEL"] == "m" and shared["args"]["MHUB_BASE_IMAGE"] == "mhub/base:x"
+    assert shared["files"] == ["Dockerfile", "model/config/default.yml", "model/mhub.toml", "requirements.txt"]
+    assert (shared["labels"]["org.mhub.model"], shared["labels"]["org.opencontainers.image.version"]) == ("m", "2.1")
+    assert shared["tags"] == ["mhub/m:2.1", "mhub/m:latest"]
+
+    builds.clear()
+    (folder / "Dockerfile").write_text("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nRUN true\n")
+    build_model("m", tmp_path, base_image="mhub/base:x", offline=False)
+    system, shared = builds
+    assert system["dockerfile"].endswith("RUN true\n") and system["args"] == {"MHUB_BASE_IMAGE": "mhub/base:x"}
+    assert system["tags"] == ["mhub/m:2.1-system"]
+    assert shared["args"]["MHUB_BASE_IMAGE"] == "mhub/m:2.1-system"
+    assert shared["labels"]["org.mhub.base-image"] == "mhub/base:x"
+
+
+@pytest.mark.container
+def test_a_root_file_system_is_imported_as_an_image(docker_daemon: None, tmp_path: Path):
+    from mhubio.containers import docker, image_labels
+    from mhubio.containers.rootfs import _import_rootfs
+
+    from .conftest import TEST_TAG
+
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "os-release").write_text("ID=test\n")
+    tag = f"mhub-test/rootfs:{TEST_TAG}"
+    _import_rootfs(rootfs, tag, "bookworm")
+    try:
+        assert image_labels(tag)["org.mhub.os"] == "debian-bookworm-minbase"
+        assert not (tmp_path / "rootfs.tar").exists()
+    finally:
+        docker("image", "rm", tag, check=False)
+
+
+@pytest.mark.container
+@pytest.mark.slow
+def test_a_failed_build_step_exits_with_build_failed(base_image, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from mhubio.cli import main
+
+    for name in ("pyproject.toml", "constraints.txt"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "base", tmp_path / "base")
+    folder = _model(tmp_path / "models", "m", _manifest("m"))
+    (folder / "Dockerfile").write_text(
+        "ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nRUN echo system step failed && false\n"
+    )
+    code = main(["build", "m", "--repo", str(tmp_path), "--base-image", base_image.tag, "--offline", "--quiet"])
+    assert code == ExitCode.BUILD_FAILED
+    assert "system step failed" in capsys.readouterr().err

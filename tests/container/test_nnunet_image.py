@@ -35,6 +35,7 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("repo")
     for name in ("pyproject.toml", "constraints.txt"):
         shutil.copy(REPO / name, repo / name)
+    shutil.copytree(REPO / "base", repo / "base")
     model = repo / "models" / MODEL
     shutil.copytree(REPO / "models" / MODEL, model, ignore=shutil.ignore_patterns("weights", "__pycache__"))
     runner = yaml.safe_load((model / "config" / "default.yml").read_text())["modules"]["NnunetV2Runner"]

@@ -26,8 +26,8 @@ def _repo_with_weighted_model(root: Path, sha256: str) -> Path:
     model.mkdir(parents=True)
     for name in ("pyproject.toml", "constraints.txt"):
         shutil.copy(REPO / name, repo / name)
+    shutil.copytree(REPO / "base", repo / "base")
     template = REPO / "models" / "_template"
-    (model / "Dockerfile").write_text((template / "Dockerfile").read_text().replace("MODEL_NAME", MODEL))
     shutil.copy(template / "requirements.txt", model / "requirements.txt")
     (model / "mhub.toml").write_text(
         f'[model]\nname = "{MODEL}"\nversion = "0.3.0"\n\n'

@@ -55,8 +55,10 @@ def test_bad_workflow(broken):
 
 def test_dockerfile_that_downloads_at_run_time(broken):
     dockerfile = broken / "Dockerfile"
+    dockerfile.write_text("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nUSER root\nRUN apt-get install -y libgl1\n")
+    assert _failed(broken) == {}
     dockerfile.write_text(dockerfile.read_text() + 'CMD ["sh", "-c", "wget https://example.org/w.zip && mhub run"]\n')
-    problems = _failed(broken)["Dockerfile"]
+    problems = _failed(broken)["Dockerfile (system steps)"]
     assert any("overrides the base image's mhub entry point" in p for p in problems)
     assert any("downloads outside `mhub weights fetch`" in p for p in problems)
 
@@ -65,7 +67,7 @@ def test_dockerfile_that_downloads_at_run_time(broken):
     "text, message",
     [
         ("FROM python:3.11\nENV MHUB_MODEL=x\n", "first FROM must be ${MHUB_BASE_IMAGE}"),
-        ("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\n", "set ENV MHUB_MODEL=x"),
+        ("FROM ${MHUB_BASE_IMAGE}\n", "declare ARG MHUB_BASE_IMAGE"),
         ("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nENV MHUB_MODEL=x\nRUN curl -LO \\\n  https://e.org/w\n", "downloads"),
         ("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nENV MHUB_MODEL=x\nADD https://e.org/w /w\n", "downloads"),
     ],
@@ -73,16 +75,69 @@ def test_dockerfile_that_downloads_at_run_time(broken):
 def test_dockerfile_rules(tmp_path, text, message):
     path = tmp_path / "Dockerfile"
     path.write_text(text)
-    assert any(message in p for p in check_dockerfile(path, "x"))
+    assert any(message in p for p in check_dockerfile(path))
 
 
 def test_new_model_scaffold(tmp_path):
     shutil.copytree(models_root() / "_template", tmp_path / "_template")
     target = new_model("my_model", tmp_path)
-    assert "MODEL_NAME" not in (target / "Dockerfile").read_text()
+    assert "MODEL_NAME" not in (target / "mhub.toml").read_text()
+    assert not (target / "Dockerfile").exists()  # the shared base/Dockerfile.model builds it
     assert json.loads((target / "meta.json").read_text())["id"] == "my_model"
     assert not all(f.passed for f in check_model(target))  # a fresh scaffold still needs filling in
     with pytest.raises(ConfigError, match="already exists"):
         new_model("my_model", tmp_path)
     with pytest.raises(ConfigError, match="lower case"):
         new_model("My-Model", tmp_path)
+
+
+def test_a_version_differing_between_files_is_rejected_naming_them(broken):
+    card = json.loads((broken / "meta.json").read_text())
+    card["details"]["version"] = "1.0.1"
+    (broken / "meta.json").write_text(json.dumps(card))
+    failed = _failed(broken)
+    assert list(failed) == ["model identity"]
+    (problem,) = failed["model identity"]
+    assert str(broken / "meta.json") in problem and str(broken / "mhub.toml") in problem
+    assert "'1.0.1'" in problem and "'1.0.0'" in problem
+
+
+def test_a_workflow_stating_another_name_or_version_is_rejected_naming_the_files(broken):
+    workflow = broken / "config" / "labelmap.yml"
+    stated = "general:\n  model: thresholder2\n  version: '2.0'\n"
+    workflow.write_text(workflow.read_text().replace("general:\n", stated))
+    failed = _failed(broken)
+    assert list(failed) == ["workflow labelmap"]
+    problems = failed["workflow labelmap"]
+    assert any("general.model is 'thresholder2'" in p and str(broken / "mhub.toml") in p for p in problems)
+    assert any("general.version is '2.0'" in p and str(workflow) in p for p in problems)
+
+
+def test_a_manifest_version_differing_from_the_card_is_rejected(broken):
+    manifest = broken / "mhub.toml"
+    manifest.write_text(manifest.read_text().replace('version = "1.0.0"', 'version = "1.2.0"'))
+    failed = _failed(broken)
+    assert list(failed) == ["model identity"]
+    assert "details.version is '1.0.0'" in failed["model identity"][0]
+
+
+def test_workflows_take_the_identity_from_the_manifest():
+    from mhubio.core.config import load_config
+
+    general = load_config(models_root() / "nnunet_segthor" / "config" / "fast.yml").general
+    assert (general.model, general.version) == ("nnunet_segthor", "1.0.0")
+    assert all("version:" not in p.read_text() for p in models_root().glob("*/config/*.yml"))
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [('[model]\nname = "m"\n', "model.version must be a non-empty string"),
+     ("[weights]\n", r"a \[model\] table"), ("[model\n", "cannot read")],
+)
+def test_an_unreadable_identity_is_a_config_error(tmp_path, manifest, message):
+    from mhubio.core.identity import read_identity
+
+    (tmp_path / "mhub.toml").write_text(manifest)
+    with pytest.raises(ConfigError, match=message):
+        read_identity(tmp_path)
+    assert read_identity(tmp_path / "elsewhere") is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +11,7 @@ from pydantic import field_validator
 
 from mhubio.core.data import DataItem, Instance, OutputFile
 from mhubio.core.errors import StepError
-from mhubio.core.fileio import sha256_file
+from mhubio.core.fileio import atomic_paths, sha256_file
 from mhubio.core.module import Module
 from mhubio.core.params import Params
 from mhubio.core.query import Query
@@ -58,24 +57,10 @@ class DataOrganizer(Module):
         if not plan:
             instance.warn("no output item matched the DataOrganizer targets")
             return
-        staged: list[tuple[Path, Path]] = []
-        moved: list[Path] = []
-        try:
-            for target, item in plan.items():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".tmp-{target.name}")
+        with atomic_paths(list(plan)) as temporaries:
+            for tmp, item in zip(temporaries, plan.values(), strict=True):
                 _export(item.path, tmp)
-                staged.append((tmp, target))
-            for tmp, target in staged:
-                os.replace(tmp, target)
-                moved.append(target)
-        except BaseException:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-            for target in moved:
-                target.unlink(missing_ok=True)
-            raise
-        for target in moved:
+        for target in plan:
             instance.outputs.append(
                 OutputFile(target.relative_to(self.context.output_dir), sha256_file(target), target.stat().st_size)
             )

@@ -3,27 +3,22 @@
 ``mhub build base`` builds the base image; ``mhub build NAME`` builds the base image, then the image of
 ``models/NAME``. With ``--offline`` nothing is fetched inside ``docker build``: the operating system image is
 a local debootstrap image (made once, then kept), Python packages come from the host-side wheelhouse and
-weights from ``--weights-from``.
+weights from ``--weights-from``. A failed build step exits 7 (its output is shown above the message).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model, check_buildable
-from mhubio.containers.docker import DockerError
 from mhubio.containers.images import BASE_NAME, ImageBuild
 from mhubio.containers.rootfs import make_local_base
 from mhubio.core.exitcodes import ExitCode
 
-#: Exit status of a failed build: a docker or pip step failed (its output is shown above the message).
-EXIT_BUILD_FAILED = 1
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``build`` sub-command."""
+    """Add the ``build`` sub-command (to ``mhub`` and to ``python -m mhubio.containers``)."""
     parser = subparsers.add_parser(
         "build",
         help="build the base image or a model image",
@@ -70,31 +65,34 @@ def _build_base_image(args: argparse.Namespace, os_image: str | None, tag: str |
 
 
 def run(args: argparse.Namespace) -> int:
-    """Carry out ``mhub build``; return the exit status."""
-    if args.name != BASE_NAME:
-        check_buildable(args.name, args.repo.absolute(), offline=args.offline, weights_dir=args.weights_from)
-    try:
-        if args.name == BASE_NAME:
-            _report(_build_base_image(args, os_image=args.base_image, tag=args.tag))
-            return int(ExitCode.SUCCESS)
-        base_image = args.base_image
-        if base_image is None:
-            base = _build_base_image(args, os_image=None, tag=None)
-            _report(base)
-            base_image = base.tag
-        _report(
-            build_model(
-                args.name,
-                args.repo,
-                base_image=base_image,
-                tag=args.tag,
-                offline=args.offline,
-                wheelhouse=args.wheelhouse,
-                weights_dir=args.weights_from,
-                stream=not args.quiet,
-            )
+    """Carry out ``mhub build``; return the exit status.
+
+    Raises
+    ------
+    ConfigError
+        If the model folder is incomplete or the build cannot be done as asked (exit 2).
+    DockerError
+        If a build step fails (exit 7).
+    """
+    if args.name == BASE_NAME:
+        _report(_build_base_image(args, os_image=args.base_image, tag=args.tag))
+        return int(ExitCode.SUCCESS)
+    check_buildable(args.name, args.repo.absolute(), offline=args.offline, weights_dir=args.weights_from)
+    base_image = args.base_image
+    if base_image is None:
+        base = _build_base_image(args, os_image=None, tag=None)
+        _report(base)
+        base_image = base.tag
+    _report(
+        build_model(
+            args.name,
+            args.repo,
+            base_image=base_image,
+            tag=args.tag,
+            offline=args.offline,
+            wheelhouse=args.wheelhouse,
+            weights_dir=args.weights_from,
+            stream=not args.quiet,
         )
-    except DockerError as exc:
-        print(f"mhub build: {exc}", file=sys.stderr)
-        return EXIT_BUILD_FAILED
+    )
     return int(ExitCode.SUCCESS)
