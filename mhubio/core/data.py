@@ -198,6 +198,12 @@ class Instance:
         q = Query.parse(query) if isinstance(query, str) else query
         return [i for i in self.items if q.matches(i.type, i.meta)]
 
+    def release_memory(self) -> None:
+        """Forget what the items keep in memory for later steps (DICOM headers); files stay."""
+        for item in self.items:
+            if item.series is not None:
+                item.series.release_headers()
+
     def warn(self, message: str) -> None:
         """Record a warning for the report and the series log."""
         self.warnings.append(message)

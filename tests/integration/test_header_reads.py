@@ -19,29 +19,7 @@ from mhubio.modules.importers.dicom_importer import DicomImporter
 from mhubio.core.module import ModelInfo, RunContext
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REPO
-
-THRESHOLDER_SEG_AND_RADIOMICS_SR = """\
-general:
-  model: thresholder
-  version: "1.0.0"
-  description: Thresholder SEG, then shape radiomics of its segments as a TID 1500 SR.
-execute:
-  - DicomImporter
-  - NiftiConverter
-  - Thresholder
-  - SegEncoder
-  - RadiomicsRunner
-  - RadiomicsSREncoder
-  - DataOrganizer
-modules:
-  DicomImporter:
-    modalities: [CT]
-  DataOrganizer:
-    targets:
-      "dicomseg:mod=seg": "{SeriesInstanceUID}/{model}.seg.dcm"
-      "dicomsr:kind=radiomics": "{SeriesInstanceUID}/{model}.radiomics.sr.dcm"
-"""
-
+from tests.radiomics_helpers import THRESHOLDER_WITH_RADIOMICS
 
 @pytest.fixture()
 def reads(monkeypatch) -> Counter:
@@ -74,13 +52,30 @@ def test_each_source_file_is_indexed_once_and_decoded_once(tmp_path, reads, work
         config = REPO / "models" / "thresholder" / "config" / "default.yml"
     else:
         config = tmp_path / "workflow.yml"
-        config.write_text(THRESHOLDER_SEG_AND_RADIOMICS_SR)
+        config.write_text(THRESHOLDER_WITH_RADIOMICS)
     report = run_workflow(config, RunOptions(series.directory, tmp_path / "out"), ProgressPrinter(quiet=True))
     assert report.exit_code == ExitCode.SUCCESS, report.error
     written = sorted(p.name for p in (tmp_path / "out" / series.series_uid).iterdir())
     assert "thresholder.seg.dcm" in written
     if workflow != "default":
         assert "thresholder.radiomics.sr.dcm" in written
+    assert per_file(reads, series.files) == {Path(f).resolve(): {"index": 1, "pixels": 1} for f in series.files}
+
+
+@pytest.mark.slow
+def test_bpreg_sr_encoders_reuse_the_runner_read(tmp_path, reads) -> None:
+    pytest.importorskip("torch")
+    from mhubio.bpr.testing import write_model_folder
+
+    model = write_model_folder(tmp_path / "weights" / "bpreg")
+    series = write_ct_series(tmp_path / "in", shape=(12, 48, 48), spacing=(4.0, 4.0, 5.0), seed=23)
+    report = run_workflow(
+        REPO / "models" / "bpreg" / "config" / "default.yml",
+        RunOptions(series.directory, tmp_path / "out", overrides=[f"BodyPartRegressionRunner.model_dir={model}"]),
+        ProgressPrinter(quiet=True),
+    )
+    assert report.exit_code == ExitCode.SUCCESS, report.error
+    assert (tmp_path / "out" / series.series_uid / "bpreg.bpr-regions.sr.dcm").is_file()
     assert per_file(reads, series.files) == {Path(f).resolve(): {"index": 1, "pixels": 1} for f in series.files}
 
 
@@ -99,3 +94,5 @@ def test_the_indexed_series_survives_pickling(tmp_path) -> None:
     assert moved.geometry == indexed.geometry
     assert "_headers" not in moved.__dict__
     assert [ds.SOPInstanceUID for ds in moved.headers()] == [ds.SOPInstanceUID for ds in indexed.headers()]
+    instance.release_memory()
+    assert "_headers" not in indexed.__dict__
