@@ -14,7 +14,6 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from mhubio.dicom._quiet import quiet_pydicom
-
 from mhubio.geometry import SeriesGeometry, SeriesGeometryError, orientation_normal
 
 __all__ = [
@@ -287,14 +286,22 @@ class DicomSeries:
         Raises
         ------
         SeriesGeometryError
-            If a file no longer holds the indexed instance.
+            If a file cannot be read again or no longer holds the indexed instance.
         """
         kept = self.__dict__.get("_headers")
         if kept is None:
-            with quiet_pydicom():
-                kept = tuple(dcmread(i.path, stop_before_pixels=True, force=True) for i in self.sorted_instances())
+            kept = tuple(self._read_header(i) for i in self.sorted_instances())
             self.keep_headers(kept)
         return kept
+
+    def _read_header(self, instance: DicomInstance) -> Dataset:
+        try:
+            with quiet_pydicom():
+                return dcmread(instance.path, stop_before_pixels=True, force=True)
+        except Exception as exc:  # malformed files make pydicom raise almost anything
+            raise SeriesGeometryError(
+                f"{self.label}: {instance.path.name} changed since the input was scanned (cannot be read: {exc})"
+            ) from exc
 
     def keep_headers(self, datasets: Sequence[Dataset]) -> None:
         """Keep the headers of :meth:`sorted_instances` (in that order) for :meth:`headers`.
@@ -321,7 +328,3 @@ class DicomSeries:
         state = dict(self.__dict__)
         state.pop("_headers", None)
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a pickled series."""
-        self.__dict__.update(state)
