@@ -15,6 +15,29 @@ from mhubio.core.data import AlgorithmInfo
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
 from mhubio.synthetic import SyntheticSeries, write_ct_series
 
+THRESHOLDER_WITH_RADIOMICS = """\
+general:
+  model: thresholder
+  version: "1.0.0"
+  description: Thresholder segmentation, its SEG, then shape radiomics of its segments as a TID 1500 SR.
+execute:
+  - DicomImporter
+  - NiftiConverter
+  - Thresholder
+  - SegEncoder
+  - RadiomicsRunner
+  - RadiomicsSREncoder
+  - DataOrganizer
+modules:
+  DicomImporter:
+    modalities: [CT]
+  DataOrganizer:
+    targets:
+      "dicomseg:mod=seg": "{SeriesInstanceUID}/{model}.seg.dcm"
+      "dicomsr:kind=radiomics": "{SeriesInstanceUID}/{model}.radiomics.sr.dcm"
+      "csv:kind=radiomics": "{SeriesInstanceUID}/{model}.radiomics.csv"
+"""
+
 SMALL_SHAPE = (24, 64, 64)
 SMALL_SPACING = (2.0, 2.0, 3.0)
 

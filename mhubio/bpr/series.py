@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 from pydicom.pixels import apply_modality_lut
 
-from mhubio.seg.geometry import sort_by_position
+from mhubio.geometry import sort_datasets
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def read_ct_slices(paths: Sequence[str | os.PathLike[str]]) -> CtSlices:
     """
     if not paths:
         raise ValueError("no CT files to read")
-    datasets = sort_by_position([pydicom.dcmread(path) for path in paths])
+    datasets = sort_datasets([pydicom.dcmread(path) for path in paths])
     label = f"CT series {datasets[0].get('SeriesNumber', '?')} ({datasets[0].get('SeriesInstanceUID', '?')})"
     normal = np.cross(
         np.asarray(datasets[0].ImageOrientationPatient[:3], float),

@@ -7,10 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mhubio.core.filetypes import FileType
 from mhubio.core.query import Query
+
+if TYPE_CHECKING:
+    from mhubio.dicom.series import DicomSeries
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class DataItem:
         The algorithm that produced the item, if any.
     producer:
         Id of the step that produced the item.
+    series:
+        For DICOM items: the indexed series (sorted instances, geometry, UIDs)
+        as the importer found and checked it; see :meth:`dicom_series`.
     """
 
     type: FileType
@@ -62,6 +68,7 @@ class DataItem:
     labels: dict[int, str] | None = None
     algorithm: AlgorithmInfo | None = None
     producer: str = ""
+    series: DicomSeries | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -76,6 +83,22 @@ class DataItem:
             raise ValueError(f"label values must be positive integers, got {bad}")
         self.labels = {int(k): str(v) for k, v in sorted(labels.items())}
         self.meta["roi"] = ",".join(self.labels.values())
+
+    def dicom_series(self) -> DicomSeries:
+        """The indexed series of this DICOM item; ``files`` are indexed once if no importer attached it.
+
+        Raises
+        ------
+        ValueError
+            If the item is not DICOM or its files do not form one series.
+        """
+        if self.series is None:
+            if self.type is not FileType.DICOM or not self.files:
+                raise ValueError(f"{self} is not a DICOM series item")
+            from mhubio.dicom.scan import index_series
+
+            self.series = index_series(self.files)
+        return self.series
 
     def __str__(self) -> str:
         meta = ":".join(f"{k}={v}" for k, v in self.meta.items())
@@ -174,6 +197,12 @@ class Instance:
         """All items matched by ``query``, oldest first."""
         q = Query.parse(query) if isinstance(query, str) else query
         return [i for i in self.items if q.matches(i.type, i.meta)]
+
+    def release_memory(self) -> None:
+        """Forget what the items keep in memory for later steps (DICOM headers); files stay."""
+        for item in self.items:
+            if item.series is not None:
+                item.series.release_headers()
 
     def warn(self, message: str) -> None:
         """Record a warning for the report and the series log."""

@@ -53,6 +53,7 @@ def run_instance(
                 algorithms[item.producer] = item.algorithm
     if instance.status is not InstanceStatus.FAILED:
         instance.status = InstanceStatus.DONE
+    instance.release_memory()
 
 
 def run_step(step: Step, instance: Instance) -> list[DataItem]:

@@ -3,12 +3,13 @@
 from mhubio.dicom.qc import LocalizerPolicy, QCCheck, QCConfig, QCResult, QCStatus, run_qc
 from mhubio.dicom.scan import FileIssue, ScanResult, scan_files, scan_folder
 from mhubio.dicom.series import DicomInstance, DicomSeries, SeriesGeometry, SeriesGeometryError
-from mhubio.dicom.volume import VolumeReadError, read_series_image, write_nifti
+from mhubio.dicom.volume import InputChangedError, VolumeReadError, read_series_image, write_nifti
 
 __all__ = [
     "DicomInstance",
     "DicomSeries",
     "FileIssue",
+    "InputChangedError",
     "LocalizerPolicy",
     "QCCheck",
     "QCConfig",

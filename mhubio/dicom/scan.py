@@ -18,7 +18,7 @@ from pydicom.uid import UID
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
-__all__ = ["FileIssue", "ScanResult", "scan_files", "scan_folder"]
+__all__ = ["FileIssue", "ScanResult", "index_series", "scan_files", "scan_folder"]
 
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
 
@@ -203,6 +203,25 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
     for uid, members in by_series.items():
         result.series[uid] = DicomSeries(tuple(members.values()))
     return result
+
+
+def index_series(paths: Iterable[Path]) -> DicomSeries:
+    """Index files that must form exactly one series (e.g. a DICOM item made without the importer).
+
+    Raises
+    ------
+    ValueError
+        If a file is not a readable, usable DICOM file, or the files belong to several series.
+    """
+    scanned = scan_files(paths)
+    problems = [*scanned.unreadable, *scanned.rejected_files, *scanned.ignored]
+    problems += [FileIssue(path, "not a DICOM file") for path in scanned.non_dicom]
+    if problems:
+        raise ValueError(f"{problems[0].path.name}: {problems[0].reason}")
+    if len(scanned.series) != 1:
+        raise ValueError(f"the files hold {len(scanned.series)} series, expected one")
+    (series,) = scanned.series.values()
+    return series
 
 
 def _read_instance(path: Path) -> DicomInstance:

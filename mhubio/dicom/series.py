@@ -6,9 +6,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from mhubio.dicom._quiet import quiet_pydicom
+from mhubio.geometry import SeriesGeometry, SeriesGeometryError, orientation_normal
 
 __all__ = [
     "DicomInstance",
@@ -17,25 +23,6 @@ __all__ = [
     "SeriesGeometryError",
     "orientation_normal",
 ]
-
-
-class SeriesGeometryError(ValueError):
-    """Raised when the geometry of a series cannot be derived from its headers."""
-
-
-def orientation_normal(orientation: Sequence[float]) -> np.ndarray:
-    """Unit normal (row x column direction) of an ImageOrientationPatient value.
-
-    Raises
-    ------
-    SeriesGeometryError
-        If the row and column directions are parallel.
-    """
-    normal = np.cross(np.asarray(orientation[:3], dtype=float), np.asarray(orientation[3:], dtype=float))
-    norm = np.linalg.norm(normal)
-    if norm < 1e-6:
-        raise SeriesGeometryError(f"ImageOrientationPatient {orientation} is degenerate")
-    return normal / norm
 
 
 @dataclass(frozen=True)
@@ -110,91 +97,6 @@ class DicomInstance:
             self.rows,
             self.columns,
         )
-
-
-@dataclass(frozen=True)
-class SeriesGeometry:
-    """Voxel grid of a series in LPS patient coordinates (the SimpleITK convention).
-
-    Attributes
-    ----------
-    origin
-        Position of the centre of the first voxel of the first sorted slice (mm).
-    spacing
-        (column spacing, row spacing, mean distance between adjacent slices) in mm.
-    direction
-        3x3 matrix whose columns are the row direction, the column direction and the
-        slice normal (row x column).
-    size
-        (columns, rows, number of slices).
-    """
-
-    origin: tuple[float, float, float]
-    spacing: tuple[float, float, float]
-    direction: tuple[tuple[float, float, float], ...]
-    size: tuple[int, int, int]
-
-    @classmethod
-    def from_slices(
-        cls,
-        first_position: Sequence[float],
-        orientation: Sequence[float],
-        pixel_spacing: Sequence[float],
-        rows: int,
-        columns: int,
-        locations: Sequence[float],
-        slice_thickness: float | None = None,
-    ) -> SeriesGeometry:
-        """Grid of single-frame slices sorted along their normal.
-
-        The slice spacing is the distance between the first and last location
-        divided by the number of gaps, as ITK's ImageSeriesReader computes it; a
-        single slice (or slices that do not advance) gets ``slice_thickness``, or 1 mm.
-
-        Parameters
-        ----------
-        first_position
-            ImagePositionPatient of the first slice.
-        orientation
-            ImageOrientationPatient shared by the slices.
-        pixel_spacing
-            PixelSpacing as (row spacing, column spacing) in mm.
-        rows, columns
-            Matrix size.
-        locations
-            Positions of the sorted slices along the normal (mm).
-        slice_thickness
-            SliceThickness, used when the locations give no spacing.
-        """
-        row = np.asarray(orientation[:3], dtype=float)
-        col = np.asarray(orientation[3:], dtype=float)
-        if len(locations) > 1 and locations[-1] > locations[0]:
-            slice_spacing = float((locations[-1] - locations[0]) / (len(locations) - 1))
-        else:
-            slice_spacing = float(slice_thickness or 1.0)
-        direction = np.column_stack([row, col, orientation_normal(orientation)])
-        return cls(
-            origin=tuple(float(v) for v in first_position),
-            spacing=(float(pixel_spacing[1]), float(pixel_spacing[0]), slice_spacing),
-            direction=tuple(tuple(float(v) for v in r) for r in direction),
-            size=(int(columns), int(rows), len(locations)),
-        )
-
-    def reference_image(self) -> sitk.Image:
-        """Return an empty ``SimpleITK.Image`` (one byte per voxel) on this grid."""
-        image = sitk.Image(list(self.size), sitk.sitkUInt8)
-        self.apply_to(image)
-        return image
-
-    def apply_to(self, image: sitk.Image) -> None:
-        """Set origin, spacing and direction of ``image`` to this geometry."""
-        if tuple(image.GetSize()) != self.size:
-            raise SeriesGeometryError(
-                f"image size {image.GetSize()} does not match the series size {self.size}"
-            )
-        image.SetOrigin(self.origin)
-        image.SetSpacing(self.spacing)
-        image.SetDirection(np.asarray(self.direction, dtype=float).ravel().tolist())
 
 
 @dataclass(frozen=True)
@@ -317,10 +219,14 @@ class DicomSeries:
         return positions @ self.slice_normal
 
     def sorted_instances(self) -> tuple[DicomInstance, ...]:
-        """Instances sorted along the slice normal (ascending position . normal).
+        """Instances sorted along the slice normal (ascending position . normal), sorted once.
 
         Ties (equal positions) are broken by InstanceNumber, then by path.
         """
+        return self._sorted
+
+    @cached_property
+    def _sorted(self) -> tuple[DicomInstance, ...]:
         locations = self.slice_locations()
         order = sorted(
             range(len(self.instances)),
@@ -369,3 +275,56 @@ class DicomSeries:
     def reference_image(self) -> sitk.Image:
         """Empty ``SimpleITK.Image`` carrying the series geometry."""
         return self.geometry.reference_image()
+
+    def headers(self) -> tuple[Dataset, ...]:
+        """Complete headers (no pixel data) of :meth:`sorted_instances`, e.g. the source images of a SEG.
+
+        Each file is parsed at most once per process: the headers kept by the
+        pixel read (:func:`mhubio.dicom.volume.read_series_image`) are reused, and
+        headers read here are kept until :meth:`release_headers`.
+
+        Raises
+        ------
+        SeriesGeometryError
+            If a file cannot be read again or no longer holds the indexed instance.
+        """
+        kept = self.__dict__.get("_headers")
+        if kept is None:
+            kept = tuple(self._read_header(i) for i in self.sorted_instances())
+            self.keep_headers(kept)
+        return kept
+
+    def _read_header(self, instance: DicomInstance) -> Dataset:
+        try:
+            with quiet_pydicom():
+                return dcmread(instance.path, stop_before_pixels=True, force=True)
+        except Exception as exc:  # malformed files make pydicom raise almost anything
+            raise SeriesGeometryError(
+                f"{self.label}: {instance.path.name} changed since the input was scanned (cannot be read: {exc})"
+            ) from exc
+
+    def keep_headers(self, datasets: Sequence[Dataset]) -> None:
+        """Keep the headers of :meth:`sorted_instances` (in that order) for :meth:`headers`.
+
+        Raises
+        ------
+        SeriesGeometryError
+            If the datasets are not those of the sorted instances.
+        """
+        indexed = [i.sop_instance_uid for i in self.sorted_instances()]
+        given = [str(ds.get("SOPInstanceUID", "")).strip() for ds in datasets]
+        if given != indexed:
+            changed = next((i.path.name for i, uid in zip(self.sorted_instances(), given) if i.sop_instance_uid != uid),
+                           "a file")
+            raise SeriesGeometryError(f"{self.label}: {changed} changed since the input was scanned")
+        self.__dict__["_headers"] = tuple(datasets)
+
+    def release_headers(self) -> None:
+        """Forget the kept headers (they are read again when needed)."""
+        self.__dict__.pop("_headers", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled state (for worker processes): the index, sorting and geometry, not the kept headers."""
+        state = dict(self.__dict__)
+        state.pop("_headers", None)
+        return state

@@ -15,10 +15,28 @@ from mhubio.core.fileio import atomic_path
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
-__all__ = ["VolumeReadError", "read_series_image", "write_nifti"]
+__all__ = ["InputChangedError", "VolumeReadError", "read_series_image", "write_nifti"]
+
 
 class VolumeReadError(RuntimeError):
     """Raised when the pixel data of a series cannot be assembled into a volume."""
+
+
+class InputChangedError(VolumeReadError):
+    """Raised when a file of the series is gone or no longer holds the indexed instance.
+
+    Attributes
+    ----------
+    path
+        The file.
+    reason
+        What is wrong with it now.
+    """
+
+    def __init__(self, series: DicomSeries, path: Path, reason: str) -> None:
+        super().__init__(f"{series.label}: {path.name} changed since the input was scanned ({reason})")
+        self.path = path
+        self.reason = reason
 
 
 def read_series_image(series: DicomSeries) -> sitk.Image:
@@ -29,7 +47,9 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
     modality LUT (RescaleSlope/RescaleIntercept) is applied. Voxels are int16
     when every rescale is integral and the values fit, int32 when they need it,
     float32 otherwise. Compressed transfer syntaxes are decoded by pydicom's
-    pixel data handlers (pylibjpeg, pyjpegls, gdcm).
+    pixel data handlers (pylibjpeg, pyjpegls, gdcm). The headers read on the way
+    are kept on ``series`` (:meth:`DicomSeries.headers`), so that encoders do not
+    parse the files again.
 
     Parameters
     ----------
@@ -38,18 +58,25 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
 
     Raises
     ------
+    InputChangedError
+        If a file is gone, is no longer a DICOM file or holds another instance.
     VolumeReadError
-        If a file cannot be decoded, changed since it was indexed, does not
-        match the series matrix, or holds values beyond the int32 range.
+        If a file cannot be decoded, does not match the series matrix, or holds
+        values beyond the int32 range.
     """
     geometry = series.geometry
     columns, rows, depth = geometry.size
     volume = np.empty((depth, rows, columns), dtype=np.int16)
+    headers = []
     with quiet_pydicom():
         for k, instance in enumerate(series.sorted_instances()):
-            values = _read_slice(series, instance)
+            dataset = _read_dataset(series, instance)
+            values = _slice_values(series, instance, dataset)
             volume = _widened(volume, values, series, instance)
             volume[k] = values
+            del dataset.PixelData
+            headers.append(dataset)
+    series.keep_headers(headers)
     image = sitk.GetImageFromArray(volume)
     geometry.apply_to(image)
     return image
@@ -70,19 +97,30 @@ def _widened(
     raise VolumeReadError(f"{series.label}: values of {instance.path.name} exceed the int32 range")
 
 
-def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
+def _read_dataset(series: DicomSeries, instance: DicomInstance) -> Dataset:
+    """The whole data set of one indexed file, checked to be the indexed instance."""
+    try:
+        dataset = dcmread(instance.path, force=True)
+        uid = str(dataset.get("SOPInstanceUID", "")).strip()
+    except OSError as exc:
+        raise InputChangedError(series, instance.path, f"cannot be read: {exc.strerror or exc}") from exc
+    except Exception as exc:  # malformed files make pydicom raise almost anything
+        raise InputChangedError(series, instance.path, "no longer a DICOM file") from exc
+    if uid != instance.sop_instance_uid:
+        raise InputChangedError(series, instance.path, "it holds another SOP instance")
+    return dataset
+
+
+def _slice_values(series: DicomSeries, instance: DicomInstance, dataset: Dataset) -> np.ndarray:
     """Rescaled values of one slice: integers for an integral rescale, float64 otherwise."""
     columns, rows, _ = series.geometry.size
     try:
-        dataset = dcmread(instance.path, force=True)
         _ensure_transfer_syntax(dataset)
         stored = dataset.pixel_array
     except Exception as exc:  # decoders raise many exception types
         raise VolumeReadError(
             f"{series.label}: cannot decode the pixel data of {instance.path.name}: {exc}"
         ) from exc
-    if str(dataset.get("SOPInstanceUID", "")).strip() != instance.sop_instance_uid:
-        raise VolumeReadError(f"{series.label}: {instance.path.name} changed since the input was scanned")
     if stored.shape != (rows, columns):
         raise VolumeReadError(
             f"{series.label}: {instance.path.name} has pixel array shape {stored.shape}, "

@@ -12,7 +12,7 @@ import SimpleITK as sitk
 
 from mhubio.radiomics.codes import coded_features
 from mhubio.radiomics.features import FeatureClass, MissingSegment, RadiomicsResult, SegmentFeatures
-from mhubio.seg.geometry import resample_labels, same_grid
+from mhubio.geometry import GRID_TOLERANCE_MM, resample_labels, same_grid
 
 __all__ = ["DEFAULT_SHAPE_FEATURES", "ExtractionConfig", "SegmentMask", "extract_features", "extract_mask_features"]
 
@@ -137,7 +137,7 @@ def extract_mask_features(
 
 
 def _on_grid(mask: sitk.Image, image: sitk.Image) -> sitk.Image:
-    if same_grid(mask, image):
+    if same_grid(mask, image, tolerance_mm=GRID_TOLERANCE_MM):
         mask = sitk.Image(mask)
         mask.CopyInformation(image)
         return mask

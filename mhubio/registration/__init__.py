@@ -6,7 +6,7 @@ neighbour only, and an optional translation is estimated by Mattes mutual
 information with a fixed random seed so that runs are reproducible.
 """
 
-from mhubio.registration.resample import Interpolation, resample_image, resample_labels
+from mhubio.geometry import Interpolation, resample_image, resample_labels
 from mhubio.registration.translation import RegistrationResult, TranslationSettings, register_translation
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from mhubio.seg.encode import (
     EmptySegmentationError,
-    SegmentationKind,
+    ENCODABLE_TYPES,
     SegOptions,
     SegResult,
     encode_segmentation,
@@ -10,10 +10,10 @@ from mhubio.seg.encode import (
 )
 
 __all__ = [
+    "ENCODABLE_TYPES",
     "EmptySegmentationError",
     "SegOptions",
     "SegResult",
-    "SegmentationKind",
     "encode_segmentation",
     "load_source_images",
 ]

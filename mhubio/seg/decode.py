@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk
 
-from mhubio.seg.geometry import resample_labels
+from mhubio.geometry import resample_labels
 from mhubio.segdb import all_segments
 
 __all__ = [

@@ -5,48 +5,88 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import highdicom as hd
 import numpy as np
 import pydicom
 import SimpleITK as sitk
+from highdicom.seg import SegmentationTypeValues
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydicom.sr.codedict import codes
 
 from mhubio import __version__
 from mhubio.core.data import AlgorithmInfo
-from mhubio.seg.geometry import reference_image, resample_labels, sort_by_position
+from mhubio.geometry import reference_image, resample_labels, sort_datasets
 from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
 
-
-class SegmentationKind(Enum):
-    """Encoding of the SEG pixel data."""
-
-    BINARY = "BINARY"
-    """One bit-plane per segment: the widest viewer support."""
-    LABELMAP = "LABELMAP"
-    """One label value per pixel (DICOM 2024 Label Map Segmentation)."""
+ENCODABLE_TYPES = (SegmentationTypeValues.BINARY, SegmentationTypeValues.LABELMAP)
+"""Segmentation types a label map can be encoded as: BINARY (one bit plane per segment, the widest
+viewer support) and LABELMAP (one label value per pixel, DICOM 2024 Label Map Segmentation)."""
 
 
 class EmptySegmentationError(ValueError):
     """Every segment of the label map is empty and empty segments are dropped."""
 
 
-@dataclass(frozen=True)
-class SegOptions:
-    """Descriptive and encoding options of a SEG."""
+class SegOptions(BaseModel):
+    """Descriptive and encoding options of a SEG, validated when constructed.
+
+    Parameters
+    ----------
+    series_description
+        SeriesDescription and ContentDescription; cut to the 64 characters DICOM allows.
+    series_number
+        SeriesNumber (a positive IS value).
+    content_label
+        ContentLabel; turned into a valid CS value (upper case, digits, underscore, space; 16 characters).
+    content_creator
+        ContentCreatorName (PN).
+    segmentation_type
+        ``BINARY`` (default) or ``LABELMAP`` (:class:`highdicom.seg.SegmentationTypeValues`).
+    keep_empty
+        Keep segments without voxels (otherwise they are left out).
+    manufacturer, device_serial_number
+        Equipment module values.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     series_description: str = "Segmentation"
-    series_number: int = 901
+    series_number: Annotated[int, Field(ge=1, le=2**31 - 1)] = 901
     content_label: str = "SEGMENTATION"
-    content_creator: str = "MHub^"
-    kind: SegmentationKind = SegmentationKind.BINARY
+    content_creator: Annotated[str, Field(max_length=64)] = "MHub^"
+    segmentation_type: SegmentationTypeValues = SegmentationTypeValues.BINARY
     keep_empty: bool = False
-    manufacturer: str = "MHub"
-    device_serial_number: str = "0"
+    manufacturer: Annotated[str, Field(max_length=64)] = "MHub"
+    device_serial_number: Annotated[str, Field(max_length=64)] = "0"
+
+    @field_validator("segmentation_type", mode="before")
+    @classmethod
+    def _type_name(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("segmentation_type")
+    @classmethod
+    def _encodable(cls, value: SegmentationTypeValues) -> SegmentationTypeValues:
+        if value not in ENCODABLE_TYPES:
+            raise ValueError(f"a label map is encoded as {' or '.join(t.value for t in ENCODABLE_TYPES)}, "
+                             f"not {value.value}")
+        return value
+
+    @field_validator("series_description")
+    @classmethod
+    def _description(cls, value: str) -> str:
+        return value[:64]
+
+    @field_validator("content_label")
+    @classmethod
+    def _content_label(cls, value: str) -> str:
+        cleaned = "".join(c if c.isalnum() or c in "_ " else "_" for c in value.upper())
+        return (cleaned or "SEGMENTATION")[:16]
 
 
 @dataclass
@@ -63,7 +103,7 @@ class SegResult:
 def load_source_images(files: Sequence[Path]) -> list[pydicom.Dataset]:
     """Read source slices (headers only) in slice order."""
     datasets = [pydicom.dcmread(f, stop_before_pixels=True, force=True) for f in files]
-    return sort_by_position(datasets)
+    return sort_datasets(datasets)
 
 
 def encode_segmentation(
@@ -97,7 +137,7 @@ def encode_segmentation(
     EmptySegmentationError
         If no segment is left to encode.
     """
-    source_images = sort_by_position(source_images)
+    source_images = sort_datasets(source_images)
     reference = reference_image(source_images)
     array = sitk.GetArrayFromImage(resample_labels(labels, reference))
     present = {int(v) for v in np.unique(array)} - {0}
@@ -130,7 +170,7 @@ def encode_segmentation(
     seg = hd.seg.Segmentation(
         source_images=source_images,
         pixel_array=pixels,
-        segmentation_type=hd.seg.SegmentationTypeValues(options.kind.value),
+        segmentation_type=options.segmentation_type,
         segment_descriptions=descriptions,
         series_instance_uid=hd.UID(),
         series_number=options.series_number,
@@ -140,16 +180,10 @@ def encode_segmentation(
         manufacturer_model_name=algorithm.name,
         software_versions=f"mhubio {__version__}",
         device_serial_number=options.device_serial_number,
-        content_description=options.series_description[:64],
-        content_label=_content_label(options.content_label),
+        content_description=options.series_description,
+        content_label=options.content_label,
         content_creator_name=options.content_creator,
-        series_description=options.series_description[:64],
+        series_description=options.series_description,
         omit_empty_frames=True,
     )
     return SegResult(seg, numbers, dropped)
-
-
-def _content_label(text: str) -> str:
-    """A valid CS value: upper case, digits, underscore, space; at most 16 characters."""
-    cleaned = "".join(c if c.isalnum() or c in "_ " else "_" for c in text.upper())
-    return (cleaned or "SEGMENTATION")[:16]

@@ -20,7 +20,7 @@ from pydicom.uid import SegmentationStorage
 
 from mhubio import __version__
 from mhubio.radiomics import SegmentFeatures, coded_features
-from mhubio.seg.geometry import sort_by_position
+from mhubio.geometry import sort_datasets
 from mhubio.sr.segments import check_segment_numbers, segment_coding, segment_numbers_by_codes
 
 __all__ = ["RadiomicsSROptions", "RadiomicsSRResult", "encode_radiomics_sr"]
@@ -164,7 +164,7 @@ def encode_radiomics_sr(
             model_name=algorithm_version,
         ),
     )
-    sources = sort_by_position(source_datasets)
+    sources = sort_datasets(source_datasets)
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=codes.cid100.ImagingProcedure,

@@ -15,11 +15,11 @@ import SimpleITK as sitk
 from mhubio.core.data import AlgorithmInfo
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
-from mhubio.seg.geometry import reference_image
+from mhubio.geometry import reference_image
 from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub, tool
-from tests.radiomics_helpers import CtWithSeg, label_image, make_ct_with_seg
+from tests.radiomics_helpers import THRESHOLDER_WITH_RADIOMICS, CtWithSeg, label_image, make_ct_with_seg
 
 featureextractor = pytest.importorskip("radiomics.featureextractor")
 
@@ -160,30 +160,6 @@ def test_overlapping_seg_segments_each_get_their_features(tmp_path):
     voxel = float(np.prod(data.series.spacing))
     assert by_label["Lung"]["shape_VoxelVolume"] == pytest.approx(np.count_nonzero(lungs) * voxel)
     assert by_label["Left lung"]["shape_VoxelVolume"] == pytest.approx(np.count_nonzero(left) * voxel)
-
-
-THRESHOLDER_WITH_RADIOMICS = """\
-general:
-  model: thresholder
-  version: "1.0.0"
-  description: Thresholder segmentation, its SEG, then shape radiomics of its segments as a TID 1500 SR.
-execute:
-  - DicomImporter
-  - NiftiConverter
-  - Thresholder
-  - SegEncoder
-  - RadiomicsRunner
-  - RadiomicsSREncoder
-  - DataOrganizer
-modules:
-  DicomImporter:
-    modalities: [CT]
-  DataOrganizer:
-    targets:
-      "dicomseg:mod=seg": "{SeriesInstanceUID}/{model}.seg.dcm"
-      "dicomsr:kind=radiomics": "{SeriesInstanceUID}/{model}.radiomics.sr.dcm"
-      "csv:kind=radiomics": "{SeriesInstanceUID}/{model}.radiomics.csv"
-"""
 
 
 def run_after_segmentation(input_dir, tmp_path):

@@ -9,9 +9,7 @@ from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
-from mhubio.dicom.scan import scan_files
-from mhubio.dicom.series import SeriesGeometryError
-from mhubio.dicom.volume import VolumeReadError, read_series_image, write_nifti
+from mhubio.dicom.volume import InputChangedError, VolumeReadError, read_series_image, write_nifti
 
 
 class NiftiConverter(Module):
@@ -28,19 +26,15 @@ class NiftiConverter(Module):
     outputs = {"nifti": Output(FileType.NIFTI, inherit="dicom")}
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
-        """Re-index the item's files, read the volume and write the NIfTI file."""
+        """Read the volume of the item's indexed series and write the NIfTI file."""
         item: DataItem = inputs["dicom"]
-        scanned = scan_files(item.files)
-        problems = [*scanned.unreadable, *scanned.rejected_files]
-        problems += [(path, "no longer a DICOM file") for path in scanned.non_dicom]
-        if problems or len(scanned.series) != 1:
-            path, reason = problems[0] if problems else (item.path, "files of several series")
-            raise StepError(
-                f"{instance.label}: the input changed since it was imported ({path.name}: {reason})"
-            )
-        (series,) = scanned.series.values()
         try:
+            series = item.dicom_series()
             image = read_series_image(series)
-        except (VolumeReadError, SeriesGeometryError) as exc:
+        except InputChangedError as exc:
+            raise StepError(
+                f"{instance.label}: the input changed since it was imported ({exc.path.name}: {exc.reason})"
+            ) from exc
+        except (VolumeReadError, ValueError) as exc:
             raise StepError(str(exc)) from exc
         write_nifti(image, outputs["nifti"].path)

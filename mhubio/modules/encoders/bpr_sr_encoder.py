@@ -28,10 +28,7 @@ class _BprSREncoder(Module):
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Encode the SR; a series without content gets a warning instead of an SR."""
-        import pydicom
-
         from mhubio.bpr.scores import BodyPartResult
-        from mhubio.seg.geometry import sort_by_position
         from mhubio.sr import bpr
 
         scores: DataItem = inputs["bpreg"]
@@ -40,11 +37,9 @@ class _BprSREncoder(Module):
         encode = getattr(bpr, self.encoder_name)
         try:
             result = BodyPartResult.load_json(scores.path)
-            paths = list(source.files) or sorted(p for p in source.path.iterdir() if p.is_file())
-            datasets = sort_by_position([pydicom.dcmread(p, stop_before_pixels=True) for p in paths])
             sr = encode(
                 result,
-                datasets,
+                list(source.dicom_series().headers()),
                 algorithm.name,
                 algorithm.version,
                 self.params.series_number,

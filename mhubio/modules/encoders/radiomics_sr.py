@@ -14,7 +14,6 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.radiomics import read_json
-from mhubio.seg import load_source_images
 from mhubio.sr.radiomics import SERIES_DESCRIPTION, RadiomicsSROptions, encode_radiomics_sr
 
 _RECORDED_ELSEWHERE = ("classes", "shape_features")
@@ -67,7 +66,7 @@ class RadiomicsSREncoder(Module):
             encoded = encode_radiomics_sr(
                 result.segments,
                 seg,
-                load_source_images(inputs["source"].files),
+                list(inputs["source"].dicom_series().headers()),
                 algorithm_name=result.algorithm_name,
                 algorithm_version=result.algorithm_version,
                 algorithm_parameters=parameters,

@@ -14,27 +14,25 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.fileio import atomic_path
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
-from mhubio.seg import EmptySegmentationError, SegmentationKind, SegOptions, encode_segmentation, load_source_images
+from mhubio.seg import EmptySegmentationError, SegOptions, encode_segmentation
 from mhubio.segdb import get_segment
 
 
 class SegEncoder(Module):
     """Encode a label map as a DICOM Segmentation (highdicom).
 
-    The label -> segment id map comes from the label map item (set by the
-    runner or a processor) unless ``segment_map`` overrides it.  When every
-    segment is empty and ``keep_empty`` is false, no SEG is written and the
-    series gets a warning.
+    The parameters are those of :class:`~mhubio.seg.SegOptions` (an empty
+    ``series_description`` becomes "<algorithm> segmentation") plus
+    ``segment_map``.  The label -> segment id map comes from the label map item
+    (set by the runner or a processor) unless ``segment_map`` overrides it.
+    When every segment is empty and ``keep_empty`` is false, no SEG is written
+    and the series gets a warning.  The source headers are those the converter
+    kept on the indexed series (:meth:`~mhubio.dicom.DicomSeries.headers`).
     """
 
-    class Params(Params):
+    class Params(Params, SegOptions):
         segment_map: dict[int, str] | None = None
-        segmentation_type: SegmentationKind = SegmentationKind.BINARY
-        keep_empty: bool = False
         series_description: str = ""
-        series_number: int = 901
-        content_label: str = "SEGMENTATION"
-        content_creator: str = "MHub^"
 
         @field_validator("segment_map")
         @classmethod
@@ -59,17 +57,14 @@ class SegEncoder(Module):
                 "set SegEncoder.segment_map or use a runner that records one"
             )
         algorithm = segmentation.algorithm or AlgorithmInfo(self.context.model.name, self.context.model.version)
-        options = SegOptions(
-            series_description=self.params.series_description or f"{algorithm.name} segmentation",
-            series_number=self.params.series_number,
-            content_label=self.params.content_label,
-            content_creator=self.params.content_creator,
-            kind=self.params.segmentation_type,
-            keep_empty=self.params.keep_empty,
-        )
+        options = SegOptions.model_validate({
+            **self.params.model_dump(exclude={"segment_map"}),
+            "series_description": self.params.series_description or f"{algorithm.name} segmentation",
+        })
         labels = sitk.ReadImage(str(segmentation.path))
         try:
-            result = encode_segmentation(labels, load_source_images(inputs["source"].files), segments, algorithm, options)
+            sources = inputs["source"].dicom_series().headers()
+            result = encode_segmentation(labels, sources, segments, algorithm, options)
         except EmptySegmentationError as exc:
             instance.warn(f"no SEG written: {exc}")
             return

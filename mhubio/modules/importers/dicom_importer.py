@@ -25,6 +25,8 @@ class DicomImporter(Importer):
     Files are indexed in place (never copied). Each eligible series becomes an
     instance holding one ``dicom:mod=<modality>`` item whose files are sorted
     along the slice normal; localizer images dropped by QC are not among them.
+    The item carries the indexed series (:attr:`DataItem.series`), so later
+    steps neither parse the headers again nor sort the slices again.
     Series rejected by QC are listed as skipped with the failed check. Files
     never stop the run: non-DICOM files and DICOMDIR media directories are
     reported as ``non_dicom``; unreadable files as ``unreadable`` and DICOM files
@@ -114,6 +116,7 @@ class DicomImporter(Importer):
                 {"mod": series.modality.lower()},
                 files=files,
                 producer=self.step_id,
+                series=series,
             )
         )
         for warning in result.warnings:

@@ -210,7 +210,7 @@ class PetCtPairImporter(Importer):
         for name, series in (("pt", pet), ("ct", ct)):
             files = series.sorted_files()
             instance.add(DataItem(FileType.DICOM, _common_folder(files), {"mod": name}, files=files,
-                                  producer=self.step_id))
+                                  producer=self.step_id, series=series))
         instance.log.info("paired PET %s with CT %s by %s", pet.label, ct.label, pair.rule.replace("_", " "))
         return instance
 

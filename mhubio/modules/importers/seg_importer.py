@@ -20,9 +20,7 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.dicom.scan import scan_folder
-from mhubio.seg import load_source_images
 from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, name_segments
-from mhubio.seg.geometry import reference_image
 
 
 class MultipleSegPolicy(str, Enum):
@@ -80,8 +78,8 @@ class SegImporter(Module):
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Copy the matching SEG and write its label map."""
         source: DataItem = inputs["source"]
-        headers = load_source_images(source.files)
-        seg_file = self._match(instance.id, str(headers[0].get("FrameOfReferenceUID", "")))
+        series = source.dicom_series()
+        seg_file = self._match(instance.id, series.frame_of_reference_uid)
         seg = hd.seg.segread(seg_file.path)
         try:
             segment_ids, unknown = name_segments(seg)
@@ -98,7 +96,7 @@ class SegImporter(Module):
         if not self.params.write_label_map:
             return
         try:
-            labels, _, _ = decode_label_map(seg, reference_image(headers))
+            labels, _, _ = decode_label_map(seg, series.reference_image())
         except OverlappingSegmentsError as exc:
             instance.warn(f"no label map written: {exc}")
             return

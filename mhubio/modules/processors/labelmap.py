@@ -22,6 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 from pydantic import AfterValidator, BeforeValidator
 
+from mhubio import geometry
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
@@ -194,15 +195,8 @@ def write_label_map(label_map: LabelMap, item: DataItem) -> None:
 
 
 def same_grid(a: sitk.Image, b: sitk.Image) -> bool:
-    """Whether two images share size, spacing, origin and direction."""
-    return a.GetSize() == b.GetSize() and all(
-        np.allclose(x, y, atol=_GRID_TOLERANCE)
-        for x, y in (
-            (a.GetSpacing(), b.GetSpacing()),
-            (a.GetOrigin(), b.GetOrigin()),
-            (a.GetDirection(), b.GetDirection()),
-        )
-    )
+    """Whether two label maps share a grid, within the processors' tolerance (see :func:`mhubio.geometry.same_grid`)."""
+    return geometry.same_grid(a, b, tolerance_mm=_GRID_TOLERANCE, direction_tolerance=_GRID_TOLERANCE)
 
 
 def read_region(

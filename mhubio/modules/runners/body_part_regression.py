@@ -80,6 +80,8 @@ class BodyPartRegressionRunner(Module):
         ct: DataItem = inputs["ct"]
         try:
             series = read_ct_slices(list(ct.files) or sorted(p for p in ct.path.iterdir() if p.is_file()))
+            if ct.files:
+                ct.dicom_series().keep_headers(series.datasets)
             result = self.regressor.analyze(series.volume_hu, series.spacing)
         except ValueError as exc:
             raise StepError(f"body part regression of {instance.label} failed: {exc}") from exc

@@ -12,7 +12,7 @@ from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.module import Input
 from mhubio.modules.runners.nnunet_common import locate_results_root
 from mhubio.modules.runners.nnunet_v1 import NnunetV1Runner
-from mhubio.seg.geometry import same_grid
+from mhubio.geometry import GRID_TOLERANCE_MM, same_grid
 
 
 class NnunetV1MultiChannelRunner(NnunetV1Runner):
@@ -45,7 +45,7 @@ class NnunetV1MultiChannelRunner(NnunetV1Runner):
         items = [inputs[name] for name in self.inputs]
         images = [sitk.ReadImage(str(item.path)) for item in items]
         for item, image in zip(items[1:], images[1:]):
-            if not same_grid(images[0], image):
+            if not same_grid(images[0], image, tolerance_mm=GRID_TOLERANCE_MM):
                 raise StepError(
                     f"{self.step_id}: channel {item} (size {image.GetSize()}, spacing {image.GetSpacing()}) is not on "
                     f"the grid of {items[0]} (size {images[0].GetSize()}, spacing {images[0].GetSpacing()}); "
