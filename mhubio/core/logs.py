@@ -12,6 +12,8 @@ from typing import TextIO
 from rich.console import Console
 
 from mhubio.core.data import Instance, InstanceStatus
+from mhubio.core.naming import path_inside, safe_name
+from mhubio.core.safetext import SafeFormatter, console_text
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -19,9 +21,9 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 @contextmanager
 def series_log_handler(instance: Instance, log_dir: Path) -> Iterator[Path]:
     """Send everything logged for ``instance`` (and by mhub) to ``log_dir/<id>.log``."""
-    path = log_dir / f"{instance.id}.log"
+    path = path_inside(log_dir, f"{safe_name(instance.id)}.log")
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(SafeFormatter(_FORMAT))
     handler.setLevel(logging.DEBUG)
     targets = [logging.getLogger(f"mhub.series.{instance.id}"), logging.getLogger("mhub.module")]
     for logger in targets:
@@ -48,7 +50,7 @@ class ProgressPrinter:
 
     def series_started(self, index: int, total: int, instance: Instance) -> None:
         """A series is about to be processed."""
-        self._print(f"[bold][{index}/{total}][/bold] {instance.label}")
+        self._print(f"[bold][{index}/{total}][/bold] {console_text(instance.label)}")
 
     def step_started(self, step: str) -> None:
         """A step starts (printed only when it finishes, to keep one line per step)."""
@@ -56,9 +58,9 @@ class ProgressPrinter:
     def step_finished(self, step: str, ok: bool, seconds: float, message: str = "") -> None:
         """A step finished or failed."""
         if ok:
-            self._print(f"    [green]ok[/green]     {step} ({seconds:.2f} s)")
+            self._print(f"    [green]ok[/green]     {console_text(step)} ({seconds:.2f} s)")
         else:
-            self._print(f"    [red]failed[/red] {step} ({seconds:.2f} s): {message}")
+            self._print(f"    [red]failed[/red] {console_text(step)} ({seconds:.2f} s): {console_text(message)}")
 
     def series_finished(self, instance: Instance) -> None:
         """A series finished; failures were already printed."""
@@ -67,4 +69,4 @@ class ProgressPrinter:
 
     def note(self, text: str) -> None:
         """A run-level message."""
-        self._print(f"[yellow]{text}[/yellow]")
+        self._print(f"[yellow]{console_text(text)}[/yellow]")

@@ -16,6 +16,7 @@ from mhubio.core.data import AlgorithmInfo, Instance, InstanceStatus
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.fileio import atomic_path
 from mhubio.core.module import ImportResult, ModelInfo
+from mhubio.core.safetext import console_text
 
 REPORT_NAME = "mhub_report.json"
 _TOOLS = ("pydicom", "highdicom", "SimpleITK", "numpy", "nibabel", "torch", "nnunetv2", "nnunet", "TotalSegmentator", "pyradiomics")
@@ -133,9 +134,15 @@ def print_summary(report: RunReport, report_path: Path | None, stream: Any = Non
     )
     for instance in report.instances:
         if instance.failure:
-            console.print(f"  [red]failed[/red] {instance.label} at {instance.failure.step}: {instance.failure.message}")
+            console.print(
+                f"  [red]failed[/red] {console_text(instance.label)} at {console_text(instance.failure.step)}: "
+                f"{console_text(instance.failure.message)}"
+            )
     if report.imported:
         for skipped in report.imported.skipped:
-            console.print(f"  [yellow]skipped[/yellow] series {skipped.series_number} ({skipped.series_uid}): {skipped.reason}")
+            console.print(
+                f"  [yellow]skipped[/yellow] series {console_text(skipped.series_number)} "
+                f"({console_text(skipped.series_uid)}): {console_text(skipped.reason)}"
+            )
     if report_path:
-        console.print(f"  report: {report_path}")
+        console.print(f"  report: {console_text(report_path)}")

@@ -43,6 +43,10 @@ _HEADER_KEYWORDS = (
     "Rows",
     "Columns",
     "NumberOfFrames",
+    "BitsAllocated",
+    "SamplesPerPixel",
+    "RescaleSlope",
+    "RescaleIntercept",
 )
 _SPECIFIC_TAGS = [Tag(k) for k in _HEADER_KEYWORDS] + [Tag(t) for t in _PIXEL_DATA_TAGS]
 _REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
@@ -312,6 +316,10 @@ def _instance_from_dataset(path: Path, ds: Dataset) -> DicomInstance:
         columns=_optional(ds, "Columns", int),
         number_of_frames=_optional(ds, "NumberOfFrames", int) or 1,
         transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")) if meta is not None else "",
+        bits_allocated=_optional(ds, "BitsAllocated", int),
+        samples_per_pixel=_optional(ds, "SamplesPerPixel", int),
+        rescale_slope=_optional(ds, "RescaleSlope", float),
+        rescale_intercept=_optional(ds, "RescaleIntercept", float),
     )
 
 

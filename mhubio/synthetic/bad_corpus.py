@@ -548,6 +548,166 @@ def _multi_frame_instance(path: Path) -> BadCase:
     )
 
 
+def _set_everywhere(series: SyntheticSeries, change: Callable[[Dataset], None]) -> None:
+    for victim in series.files:
+        _edit(victim, change)
+
+
+def _invalid_series_uid(path: Path, uid: str, description: str) -> BadCase:
+    series = _series(path, path.name)
+
+    def hostile(ds: Dataset) -> None:
+        ds.SeriesInstanceUID = uid
+
+    _set_everywhere(series, hostile)
+    return _case(path, description, skipped={uid: QCCheck.UID_SYNTAX})
+
+
+def _uid_path_traversal(path: Path) -> BadCase:
+    return _invalid_series_uid(
+        path, "../../../escaped", "SeriesInstanceUID '../../../escaped' (a path out of every folder)"
+    )
+
+
+def _uid_absolute_path(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "/tmp/mhub-escaped", "SeriesInstanceUID holding an absolute path")
+
+
+def _uid_reserved_report_name(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "mhub_report.json", "SeriesInstanceUID 'mhub_report.json' (the run's report)")
+
+
+def _uid_reserved_log_folder(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "mhub_logs", "SeriesInstanceUID 'mhub_logs' (the run's log folder)")
+
+
+def _uid_too_long(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1." + "2" * 70, "SeriesInstanceUID of 72 characters")
+
+
+def _uid_leading_zero(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1.2.840.0123.4", "SeriesInstanceUID with a leading zero in a component")
+
+
+def _uid_empty_component(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1.2..3", "SeriesInstanceUID with an empty component")
+
+
+def _uid_terminal_escape(path: Path) -> BadCase:
+    return _invalid_series_uid(
+        path, "1.2.3\x1b[2J[red]x", "SeriesInstanceUID with a terminal escape sequence and console markup"
+    )
+
+
+def _sop_uid_invalid_in_one_file(path: Path) -> BadCase:
+    good = _series(path / "good", path.name + "good")
+    series = _series(path / "bad", path.name + "bad", series_number=2)
+
+    def hostile(ds: Dataset) -> None:
+        ds.SOPInstanceUID = "1.2.3.abc"
+
+    _edit(series.files[3], hostile)
+    return _case(
+        path, "one file with a SOPInstanceUID of letters, beside a valid series",
+        processed={good.series_uid}, skipped={series.series_uid: QCCheck.UID_SYNTAX},
+    )
+
+
+def _study_uid_with_spaces(path: Path) -> BadCase:
+    series = _series(path, path.name)
+
+    def hostile(ds: Dataset) -> None:
+        ds.StudyInstanceUID = "1.2 .3"
+
+    _set_everywhere(series, hostile)
+    return _case(path, "StudyInstanceUID with a space inside", skipped={series.series_uid: QCCheck.UID_SYNTAX})
+
+
+def _geometry_edit(path: Path, description: str, change: Callable[[Dataset], None], victims: slice,
+                   check: QCCheck = QCCheck.GEOMETRY_VALUES) -> BadCase:
+    series = _series(path, path.name)
+    for victim in series.files[victims]:
+        _edit(victim, change)
+    return _case(path, description, skipped={series.series_uid: check})
+
+
+def _nan_position(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImagePositionPatient = [0.0, "NaN", 10.0]
+
+    return _geometry_edit(path, "ImagePositionPatient NaN in one slice", change, slice(4, 5))
+
+
+def _infinite_orientation(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, "inf", 0.0]
+
+    return _geometry_edit(path, "ImageOrientationPatient with an infinite value", change, slice(None))
+
+
+def _nan_pixel_spacing(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.PixelSpacing = ["NaN", "NaN"]
+
+    return _geometry_edit(path, "PixelSpacing NaN in every slice", change, slice(None))
+
+
+def _zero_pixel_spacing(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.PixelSpacing = [0.0, 0.0]
+
+    return _geometry_edit(path, "PixelSpacing 0 in every slice", change, slice(None))
+
+
+def _negative_pixel_spacing(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.PixelSpacing = [-0.8, 0.8]
+
+    return _geometry_edit(path, "a negative PixelSpacing in every slice", change, slice(None))
+
+
+def _infinite_slice_thickness(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.SliceThickness = "inf"
+
+    return _geometry_edit(path, "SliceThickness infinite", change, slice(None))
+
+
+def _orientation_not_orthogonal(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.6, 0.8, 0.0]
+
+    return _geometry_edit(path, "row and column directions at 53 degrees", change, slice(None))
+
+
+def _orientation_not_unit(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImageOrientationPatient = [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
+
+    return _geometry_edit(path, "orientation vectors of length 2", change, slice(None))
+
+
+def _nan_rescale_slope(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.RescaleSlope = "NaN"
+
+    return _geometry_edit(path, "RescaleSlope NaN in one slice", change, slice(2, 3), QCCheck.RESCALE_VALUES)
+
+
+def _zero_rescale_slope(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.RescaleSlope = 0
+
+    return _geometry_edit(path, "RescaleSlope 0 in every slice", change, slice(None), QCCheck.RESCALE_VALUES)
+
+
+def _infinite_rescale_intercept(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.RescaleIntercept = "-inf"
+
+    return _geometry_edit(path, "RescaleIntercept -inf in every slice", change, slice(None), QCCheck.RESCALE_VALUES)
+
+
 _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _good_single,
     _non_dicom_only,
@@ -579,4 +739,25 @@ _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _mixed_matrix_and_pixel_spacing,
     _structured_report_beside_images,
     _multi_frame_instance,
+    _uid_path_traversal,
+    _uid_absolute_path,
+    _uid_reserved_report_name,
+    _uid_reserved_log_folder,
+    _uid_too_long,
+    _uid_leading_zero,
+    _uid_empty_component,
+    _uid_terminal_escape,
+    _sop_uid_invalid_in_one_file,
+    _study_uid_with_spaces,
+    _nan_position,
+    _infinite_orientation,
+    _nan_pixel_spacing,
+    _zero_pixel_spacing,
+    _negative_pixel_spacing,
+    _infinite_slice_thickness,
+    _orientation_not_orthogonal,
+    _orientation_not_unit,
+    _nan_rescale_slope,
+    _zero_rescale_slope,
+    _infinite_rescale_intercept,
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from pydantic import model_validator
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
+from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
 from mhubio.dicom.qc import QCConfig, QCResult, run_qc
@@ -104,7 +104,7 @@ class DicomImporter(Importer):
         instance = Instance(
             id=series.series_uid,
             attributes=_attributes(series),
-            workdir=self.context.work_dir / _safe_name(series.series_uid),
+            workdir=path_inside(self.context.work_dir, safe_name(series.series_uid)),
         )
         files = series.sorted_files()
         instance.add(
@@ -134,6 +134,3 @@ def _attributes(series: DicomSeries) -> dict[str, str]:
         "AcquisitionTime": series.acquisition_time,
     }
 
-
-def _safe_name(uid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", uid)
