@@ -41,6 +41,12 @@ class NoInputError(MhubError):
     exit_code = ExitCode.NO_INPUT
 
 
+class InputLimitError(MhubError):
+    """The input folder exceeds a scan limit (folder depth, number of files)."""
+
+    exit_code = ExitCode.INPUT_LIMIT
+
+
 class WeightsError(MhubError):
     """Model weights are missing or do not match their manifest."""
 

@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     PARTIAL_FAILURE = 4
     ALL_FAILED = 5
     WEIGHTS_ERROR = 6
+    INPUT_LIMIT = 7
+    DISK_FULL = 8
     INTERRUPTED = 130
 
     @property
@@ -31,5 +33,7 @@ _DESCRIPTIONS = {
     ExitCode.PARTIAL_FAILURE: "some series failed, the others were processed",
     ExitCode.ALL_FAILED: "every eligible series failed",
     ExitCode.WEIGHTS_ERROR: "model weights missing or not matching their sha256",
+    ExitCode.INPUT_LIMIT: "the input folder exceeds a scan limit (folder depth or file count)",
+    ExitCode.DISK_FULL: "no space left in the output or scratch folder",
     ExitCode.INTERRUPTED: "interrupted by the user",
 }

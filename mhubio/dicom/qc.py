@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mhubio.dicom.limits import DEFAULT_MAX_SERIES_BYTES, declared_pixel_bytes, declared_series_bytes
 from mhubio.dicom.series import DicomInstance, DicomSeries, SeriesGeometryError, orientation_normal
 from mhubio.dicom.uid import uid_problem
 
@@ -46,6 +47,7 @@ class QCCheck(str, Enum):
 
     UID_SYNTAX = "uid_syntax"
     MODALITY = "modality"
+    MEMORY_BUDGET = "memory_budget"
     NO_LOCALIZER = "no_localizer"
     SINGLE_FRAME = "single_frame"
     GEOMETRY_PRESENT = "geometry_present"
@@ -111,6 +113,7 @@ class QCConfig(BaseModel):
     regular_spacing: bool = True
     axial_orientation: bool = False
     min_slices: int | None = Field(default=10, ge=1)
+    max_series_bytes: int | None = Field(default=DEFAULT_MAX_SERIES_BYTES, ge=1)
     slice_thickness_range: tuple[float, float] | None = None
     modalities: frozenset[str] | None = None
     localizer_policy: LocalizerPolicy = LocalizerPolicy.DROP_INSTANCES
@@ -162,6 +165,8 @@ class QCConfig(BaseModel):
             return self.slice_thickness_range is not None
         if check is QCCheck.MODALITY:
             return self.modalities is not None
+        if check is QCCheck.MEMORY_BUDGET:
+            return self.max_series_bytes is not None
         return bool(getattr(self, check.value))
 
 
@@ -274,6 +279,8 @@ def _run_checks(
         _check_uid_syntax(series)
     if on(QCCheck.MODALITY):
         _check_modality(series, config)
+    if on(QCCheck.MEMORY_BUDGET):
+        _check_memory_budget(series, config)
     dropped: tuple[Path, ...] = ()
     if on(QCCheck.NO_LOCALIZER):
         series, dropped = _check_localizers(series, config, warnings)
@@ -354,6 +361,21 @@ def _check_uid_syntax(series: DicomSeries) -> None:
                     "UIDs are digits and dots, at most 64 characters; fix the export or the "
                     "tool that wrote the files.",
                 )
+
+
+def _check_memory_budget(series: DicomSeries, config: QCConfig) -> None:
+    assert config.max_series_bytes is not None
+    needed = declared_series_bytes(series.instances)
+    if needed > config.max_series_bytes:
+        largest = max(series.instances, key=declared_pixel_bytes)
+        raise _Reject(
+            QCCheck.MEMORY_BUDGET,
+            f"its declared pixel data (Rows x Columns x frames x samples, e.g. {largest.rows} x "
+            f"{largest.columns} x {largest.number_of_frames} x {largest.samples_per_pixel or 1} in "
+            f"{largest.path.name}) needs {needed / 2**30:.2f} GiB decoded, more than the budget of "
+            f"{config.max_series_bytes / 2**30:.2f} GiB",
+            "Raise qc.max_series_bytes if the machine has the memory and the header is right.",
+        )
 
 
 def _check_uids(series: DicomSeries) -> None:

@@ -14,6 +14,7 @@ from pydicom.pixels import apply_modality_lut
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from mhubio.dicom._quiet import quiet_pydicom
+from mhubio.dicom.codestream import FrameHeader, check_pixel_header
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
 __all__ = ["VolumeReadError", "read_series_image", "write_nifti"]
@@ -77,6 +78,8 @@ def _read_slice(series: DicomSeries, instance: DicomInstance) -> np.ndarray:
     try:
         dataset = dcmread(instance.path, force=True)
         _ensure_transfer_syntax(dataset)
+        frame = FrameHeader(rows, columns, instance.samples_per_pixel or 1, instance.bits_allocated or 16)
+        check_pixel_header(dataset, frame)
         stored = dataset.pixel_array
     except Exception as exc:  # decoders raise many exception types
         raise VolumeReadError(

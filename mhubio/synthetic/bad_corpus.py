@@ -708,6 +708,78 @@ def _infinite_rescale_intercept(path: Path) -> BadCase:
     return _geometry_edit(path, "RescaleIntercept -inf in every slice", change, slice(None), QCCheck.RESCALE_VALUES)
 
 
+def _declared_huge_matrix(path: Path) -> BadCase:
+    series = _series(path, path.name)
+
+    def huge(ds: Dataset) -> None:
+        ds.Rows = ds.Columns = 65535
+
+    _set_everywhere(series, huge)
+    return _case(path, "Rows and Columns 65535 over 1 KB of pixel data: 200 GiB once decoded",
+                 skipped={series.series_uid: QCCheck.MEMORY_BUDGET})
+
+
+def _declared_huge_frame_count(path: Path) -> BadCase:
+    series = _series(path, path.name, n_slices=1)
+
+    def frames(ds: Dataset) -> None:
+        ds.NumberOfFrames = 10**8
+
+    _edit(series.files[0], frames)
+    return _case(path, "one image announcing 10^8 frames", skipped={series.series_uid: QCCheck.MEMORY_BUDGET})
+
+
+def _codestream_bomb(path: Path, syntax: str, marker: bytes, offset: int, size: bytes, description: str) -> BadCase:
+    good = _series(path / "good", path.name + "good")
+    bomb = _series(path / "bomb", path.name + "bomb", series_number=2, transfer_syntax=syntax)
+
+    def inflate(ds: Dataset) -> None:
+        data = bytearray(ds.PixelData)
+        start = data.index(marker) + offset
+        data[start : start + len(size)] = size
+        ds.PixelData = bytes(data)
+
+    _edit(bomb.files[5], inflate)
+    return _case(path, description, processed={good.series_uid},
+                 skipped={bomb.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.PARTIAL_FAILURE)
+
+
+def _jpeg2000_size_bomb(path: Path) -> BadCase:
+    # SIZ: marker, Lsiz, Rsiz, then Xsiz and Ysiz (4 bytes each)
+    return _codestream_bomb(path, JPEG2000Lossless, b"\xff\x4f\xff\x51", 8, b"\x00\x01\x00\x00" * 2,
+                            "a JPEG 2000 slice whose codestream announces 65536 x 65536 pixels")
+
+
+def _jpegls_size_bomb(path: Path) -> BadCase:
+    # SOF55: marker, length, precision, then height and width (2 bytes each)
+    return _codestream_bomb(path, JPEGLSLossless, b"\xff\xf7", 5, b"\xff\xff" * 2,
+                            "a JPEG-LS slice whose frame header announces 65535 x 65535 pixels")
+
+
+def _rle_wrong_segment_count(path: Path) -> BadCase:
+    series = _series(path, path.name, transfer_syntax=RLELossless)
+
+    def one_segment(ds: Dataset) -> None:
+        header = np.zeros(16, dtype="<u4")
+        header[0], header[1] = 1, 64
+        ds.PixelData = encapsulate([header.tobytes() + bytes(_SHAPE[0] * _SHAPE[1] * 2)])
+
+    _edit(series.files[3], one_segment)
+    return _case(path, "an RLE slice with one segment where 16-bit pixels need two",
+                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+
+
+def _compressed_without_codestream_header(path: Path) -> BadCase:
+    series = _series(path, path.name, transfer_syntax=JPEG2000Lossless)
+
+    def garbage(ds: Dataset) -> None:
+        ds.PixelData = encapsulate([bytes(range(256)) * 4])
+
+    _edit(series.files[3], garbage)
+    return _case(path, "a JPEG 2000 slice whose fragment is not a codestream",
+                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+
+
 _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _good_single,
     _non_dicom_only,
@@ -760,4 +832,10 @@ _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _nan_rescale_slope,
     _zero_rescale_slope,
     _infinite_rescale_intercept,
+    _declared_huge_matrix,
+    _declared_huge_frame_count,
+    _jpeg2000_size_bomb,
+    _jpegls_size_bomb,
+    _rle_wrong_segment_count,
+    _compressed_without_codestream_header,
 )

@@ -16,7 +16,15 @@ from pathlib import Path
 __all__ = ["WriteRecorder", "recording_writes"]
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_EVENTS = {"os.mkdir": (0,), "os.rename": (0, 1), "os.remove": (0,), "os.rmdir": (0,), "shutil.rmtree": (0,)}
+# event -> (indices of its paths, indices of their dir_fd arguments); paths relative to a dir_fd
+# (as shutil.rmtree removes the entries below its top folder) are covered by the top folder's event.
+_EVENTS = {
+    "os.mkdir": ((0,), (2,)),
+    "os.rename": ((0, 1), (2, 3)),
+    "os.remove": ((0,), (1,)),
+    "os.rmdir": ((0,), (1,)),
+    "shutil.rmtree": ((0,), (1,)),
+}
 
 
 class WriteRecorder:
@@ -42,8 +50,10 @@ class WriteRecorder:
             if writing:
                 self._add(path)
         elif event in _EVENTS:
-            for index in _EVENTS[event]:
-                self._add(args[index])
+            paths, dir_fds = _EVENTS[event]
+            if all(args[k] is None for k in dir_fds if k < len(args)):
+                for index in paths:
+                    self._add(args[index])
 
     def _add(self, path: object) -> None:
         if isinstance(path, (str, bytes, os.PathLike)):

@@ -86,3 +86,31 @@ def test_terminal_escapes_and_markup_never_reach_the_console(corpus, tmp_path: P
     assert code == ExitCode.NO_INPUT
     assert "\x1b" not in console
     assert "\\x1b[2J[red]x" in console  # shown escaped, the markup printed as text
+
+
+def test_input_beyond_a_scan_limit_exits_with_its_code_and_a_report(corpus, tmp_path: Path):
+    case = corpus["good_single"]
+    code, console, strays = confined_run(case.path, tmp_path, "--set", "DicomImporter.scan_limits={max_files: 3}")
+    assert code == ExitCode.INPUT_LIMIT
+    report = read_report(tmp_path / "deep" / "out")
+    assert report["exit_code"] == ExitCode.INPUT_LIMIT and "more than 3 files" in report["error"]
+    assert strays == []
+
+
+@pytest.mark.parametrize("name", ["declared_huge_matrix", "declared_huge_frame_count"])
+def test_declared_size_over_the_budget_is_rejected_before_decoding(corpus, tmp_path: Path, name: str):
+    code, _, strays = confined_run(corpus[name].path, tmp_path)
+    assert code == ExitCode.NO_INPUT
+    report = read_report(tmp_path / "deep" / "out")
+    assert [s["check"] for s in report["skipped_series"]] == [QCCheck.MEMORY_BUDGET.value]
+    assert strays == []
+
+
+@pytest.mark.parametrize("name", ["jpeg2000_size_bomb", "jpegls_size_bomb"])
+def test_codestream_size_bomb_fails_its_series_before_decoding(corpus, tmp_path: Path, name: str):
+    code, _, strays = confined_run(corpus[name].path, tmp_path)
+    assert code == ExitCode.PARTIAL_FAILURE
+    report = read_report(tmp_path / "deep" / "out")
+    failed = [s for s in report["series"] if s["status"] == "failed"]
+    assert len(failed) == 1 and "codestream announces" in failed[0]["error"]
+    assert strays == []

@@ -17,6 +17,7 @@ from mhubio.core.query import ANY
 from mhubio.dicom.qc import QCConfig, QCResult, run_qc
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.series import DicomSeries
+from mhubio.dicom.walk import ScanLimits
 
 
 class DicomImporter(Importer):
@@ -38,11 +39,15 @@ class DicomImporter(Importer):
     qc
         Series QC settings (:class:`~mhubio.dicom.qc.QCConfig`); its
         ``modalities`` are taken from ``modalities`` above.
+    scan_limits
+        Folder depth and file count limits of the input scan
+        (:class:`~mhubio.dicom.walk.ScanLimits`).
     """
 
     class Params(Params):
         modalities: list[str] | None = None
         qc: QCConfig = QCConfig()
+        scan_limits: ScanLimits = ScanLimits()
 
         @model_validator(mode="after")
         def _modalities_once(self) -> DicomImporter.Params:
@@ -67,7 +72,7 @@ class DicomImporter(Importer):
 
     def import_instances(self, input_dir: Path) -> ImportResult:
         """Scan ``input_dir`` and QC every series found."""
-        scanned = scan_folder(input_dir)
+        scanned = scan_folder(input_dir, self.params.scan_limits)
         config = self.qc_config
         instances: list[Instance] = []
         skipped: list[SkippedSeries] = []
