@@ -114,3 +114,13 @@ def test_codestream_size_bomb_fails_its_series_before_decoding(corpus, tmp_path:
     failed = [s for s in report["series"] if s["status"] == "failed"]
     assert len(failed) == 1 and "codestream announces" in failed[0]["error"]
     assert strays == []
+
+
+def test_a_series_without_outputs_fails_instead_of_ending_done(corpus, tmp_path: Path):
+    code, _, strays = confined_run(corpus["good_single"].path, tmp_path, "--set",
+                                   'DataOrganizer.targets={"dicomseg:mod=none": "{SeriesInstanceUID}/x.dcm"}')
+    assert code == ExitCode.ALL_FAILED
+    report = read_report(tmp_path / "deep" / "out")
+    assert [(s["status"], s["failed_step"]) for s in report["series"]] == [("failed", "DataOrganizer")]
+    assert "without outputs" in report["series"][0]["error"]
+    assert strays == []

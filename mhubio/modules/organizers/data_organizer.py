@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import field_validator
 
 from mhubio.core.data import DataItem, Instance, OutputFile
-from mhubio.core.errors import StepError
+from mhubio.core.errors import MissingOutputError, StepError
 from mhubio.core.fileio import sha256_file
 from mhubio.core.module import Module
 from mhubio.core.naming import RESERVED_PREFIX, UnsafeNameError, path_inside, safe_name
@@ -35,7 +35,9 @@ class DataOrganizer(Module):
     safe name (:func:`mhubio.core.naming.safe_name`), so a value can neither add
     folders nor leave the output folder, and no target may start with ``mhub_``
     (the run's own files).  All files of an instance are staged first and then
-    renamed into place; if any fails, none is left behind.
+    renamed into place; if any fails, none is left behind.  A series for which
+    no item matches any target fails (a run never reports a series done without
+    outputs).
     """
 
     class Params(Params):
@@ -60,8 +62,10 @@ class DataOrganizer(Module):
                     raise StepError(f"two items would be written to {target.relative_to(self.context.output_dir)}")
                 plan[target] = item
         if not plan:
-            instance.warn("no output item matched the DataOrganizer targets")
-            return
+            raise MissingOutputError(
+                f"no data item matched the DataOrganizer targets ({', '.join(self.params.targets)}): "
+                "the series would end without outputs"
+            )
         staged: list[tuple[Path, Path]] = []
         moved: list[Path] = []
         try:
