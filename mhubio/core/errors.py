@@ -47,6 +47,12 @@ class InputLimitError(MhubError):
     exit_code = ExitCode.INPUT_LIMIT
 
 
+class DiskFullError(MhubError):
+    """The output or scratch folder ran out of space; the run stops."""
+
+    exit_code = ExitCode.DISK_FULL
+
+
 class WeightsError(MhubError):
     """Model weights are missing or do not match their manifest."""
 

@@ -35,5 +35,5 @@ _DESCRIPTIONS = {
     ExitCode.WEIGHTS_ERROR: "model weights missing or not matching their sha256",
     ExitCode.INPUT_LIMIT: "the input folder exceeds a scan limit (folder depth or file count)",
     ExitCode.DISK_FULL: "no space left in the output or scratch folder",
-    ExitCode.INTERRUPTED: "interrupted by the user",
+    ExitCode.INTERRUPTED: "interrupted by the user (Ctrl-C) or by SIGTERM",
 }

@@ -20,11 +20,12 @@ from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, Instanc
 from mhubio.core.errors import ConfigError, MhubError, MissingOutputError, NoInputError, StepError
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
+from mhubio.core.integrity import as_disk_full, locked_output
 from mhubio.core.logs import ProgressPrinter, series_log_handler
 from mhubio.core.module import ModelInfo, RunContext
 from mhubio.core.query import ANY
 from mhubio.core.registry import ModuleRegistry
-from mhubio.core.report import RunReport
+from mhubio.core.report import RunReport, RunState
 
 log = logging.getLogger("mhub")
 LOG_DIR_NAME = "mhub_logs"
@@ -101,25 +102,49 @@ def run_workflow(config_path: Path, options: RunOptions, progress: ProgressPrint
     report = RunReport(ModelInfo("?", "?"), options.workflow)
     try:
         _check_folders(options)
+        with locked_output(options.output_dir):
+            return _run_locked(config_path, options, progress, report)
     except ConfigError as exc:
         report.exit_code, report.error = exc.exit_code, str(exc)
         return report
+
+
+def _run_locked(config_path: Path, options: RunOptions, progress: ProgressPrinter, report: RunReport) -> RunReport:
+    """The run, holding the output folder's lock; a ``running`` report replaces the old one before any output."""
     work_dir = Path(options.work_dir or tempfile.mkdtemp(prefix="mhub-work-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
         chain = prepare_chain(config_path, options, work_dir)
         report.model = chain.importer.module.context.model
+        report.write(options.output_dir, options.input_dir, RunState.RUNNING)
         _execute(chain, options, report, progress)
     except MhubError as exc:
         report.exit_code, report.error = exc.exit_code, str(exc)
     except KeyboardInterrupt:
         report.exit_code, report.error = ExitCode.INTERRUPTED, "interrupted"
+    except OSError as exc:
+        full = as_disk_full(exc)
+        if full is None:
+            raise
+        report.exit_code, report.error = full.exit_code, str(full)
     finally:
         if not options.keep_work:
             shutil.rmtree(work_dir, ignore_errors=True)
     if report.exit_code != ExitCode.CONFIG_ERROR:
-        report.write(options.output_dir, options.input_dir)
+        _write_final(report, options)
     return report
+
+
+def _write_final(report: RunReport, options: RunOptions) -> None:
+    """Write the finished report; on a full disk the ``running`` report stays (it lists no outputs)."""
+    try:
+        report.write(options.output_dir, options.input_dir)
+    except OSError as exc:
+        full = as_disk_full(exc)
+        if full is None:
+            raise
+        report.exit_code = full.exit_code
+        report.error = f"{report.error or ''}; the report could not be written: {full}".lstrip("; ")
 
 
 def _check_folders(options: RunOptions) -> None:
@@ -211,6 +236,9 @@ def run_instance(
             progress.step_started(step.id)
             new_items = _run_step(step, instance)
         except Exception as exc:
+            full = as_disk_full(exc)
+            if full is not None:
+                raise full from exc
             seconds = time.perf_counter() - start
             message = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
             instance.status = InstanceStatus.FAILED

@@ -112,7 +112,7 @@ def check_outputs(case: BadCase, out: Path, exit_code: int) -> list[str]:
     listed = {o["path"] for s in report["series"] for o in s["outputs"]}
     for path in out.rglob("*"):
         relative = str(path.relative_to(out))
-        if path.is_dir() or relative == "mhub_report.json" or relative.startswith("mhub_logs/"):
+        if path.is_dir() or relative.startswith("mhub_"):  # the report, mhub_reports/ and mhub_logs/
             continue
         if relative not in listed:
             problems.append(f"unlisted or partial output {relative}")
