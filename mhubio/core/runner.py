@@ -21,6 +21,7 @@ from mhubio.core.errors import ConfigError, MhubError, MissingOutputError, NoInp
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
 from mhubio.core.integrity import as_disk_full, locked_output
+from mhubio.core.libwarnings import captured_library_warnings
 from mhubio.core.logs import ProgressPrinter, series_log_handler
 from mhubio.core.module import ModelInfo, RunContext
 from mhubio.core.query import ANY
@@ -234,7 +235,8 @@ def run_instance(
         start = time.perf_counter()
         try:
             progress.step_started(step.id)
-            new_items = _run_step(step, instance)
+            with captured_library_warnings(instance.log, instance.attributes.values()) as n_warnings:
+                new_items = _run_step(step, instance)
         except Exception as exc:
             full = as_disk_full(exc)
             if full is not None:
@@ -248,6 +250,8 @@ def run_instance(
             progress.step_finished(step.id, False, seconds, message)
             continue
         seconds = time.perf_counter() - start
+        if n_warnings[0]:
+            instance.warn(f"step {step.id}: {n_warnings[0]} library warning(s), redacted in the series log")
         instance.timings.append(StepTiming(step.id, "done", seconds))
         instance.log.info("step %s done in %.2f s", step.id, seconds)
         progress.step_finished(step.id, True, seconds)
