@@ -780,6 +780,112 @@ def _compressed_without_codestream_header(path: Path) -> BadCase:
                  skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
 
 
+def _uid_superscript_digit(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1.2.\u00b3", "SeriesInstanceUID with a superscript (non-ASCII) digit")
+
+
+def _rle_offsets_decreasing(path: Path) -> BadCase:
+    series = _series(path, path.name, transfer_syntax=RLELossless)
+
+    def backwards(ds: Dataset) -> None:
+        header = np.zeros(16, dtype="<u4")
+        header[0], header[1], header[2] = 2, 64, 32
+        ds.PixelData = encapsulate([header.tobytes() + bytes(2048)])
+
+    _edit(series.files[6], backwards)
+    return _case(path, "an RLE slice whose second segment starts inside the header",
+                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+
+
+def _jpeg2000_truncated_siz(path: Path) -> BadCase:
+    series = _series(path, path.name, transfer_syntax=JPEG2000Lossless)
+
+    def truncated(ds: Dataset) -> None:
+        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51\x00\x29\x00\x00"])
+
+    _edit(series.files[0], truncated)
+    return _case(path, "a JPEG 2000 slice cut inside its SIZ marker segment",
+                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+
+
+def _deep_folder_within_limit(path: Path) -> BadCase:
+    folder = path
+    for level in range(40):
+        folder = folder / f"L{level}"
+    good = _series(folder, path.name)
+    return _case(path, "a valid series 40 folder levels down (within the scan depth limit)",
+                 processed={good.series_uid})
+
+
+def _symlink_loop(path: Path) -> BadCase:
+    good = _series(path, path.name)
+    (path / "loop").symlink_to(path / "loop")
+    return _case(path, "a symbolic link pointing at itself beside a valid series",
+                 processed={good.series_uid}, issues={"unreadable": 1})
+
+
+_ATTRIBUTE_CASES: tuple[tuple[str, str, str, object, slice, QCCheck], ...] = (
+    # name, description, keyword, value, edited slices, rejecting check
+    ("sop_class_uid_invalid", "SOPClassUID with letters", "SOPClassUID", "1.2.840.CT", slice(None),
+     QCCheck.UID_SYNTAX),
+    ("frame_of_reference_uid_invalid", "FrameOfReferenceUID with a trailing dot", "FrameOfReferenceUID",
+     "1.2.3.", slice(None), QCCheck.UID_SYNTAX),
+    ("study_uid_too_long", "StudyInstanceUID of 80 digits", "StudyInstanceUID", "1." + "3" * 78, slice(None),
+     QCCheck.UID_SYNTAX),
+    ("sop_uid_leading_zero", "SOPInstanceUID with a leading zero in one file", "SOPInstanceUID", "1.2.3.04",
+     slice(7, 8), QCCheck.UID_SYNTAX),
+    ("sop_uid_single_dot", "SOPInstanceUID '.' in one file", "SOPInstanceUID", ".", slice(2, 3),
+     QCCheck.UID_SYNTAX),
+    ("infinite_position", "ImagePositionPatient infinite in one slice", "ImagePositionPatient",
+     [0.0, 0.0, "inf"], slice(6, 7), QCCheck.GEOMETRY_VALUES),
+    ("nan_orientation", "ImageOrientationPatient NaN in every slice", "ImageOrientationPatient",
+     [1.0, 0.0, 0.0, 0.0, 1.0, "NaN"], slice(None), QCCheck.GEOMETRY_VALUES),
+    ("nan_column_spacing", "the column PixelSpacing NaN in every slice", "PixelSpacing", [0.8, "NaN"],
+     slice(None), QCCheck.GEOMETRY_VALUES),
+    ("infinite_pixel_spacing", "PixelSpacing infinite in every slice", "PixelSpacing", ["inf", "inf"],
+     slice(None), QCCheck.GEOMETRY_VALUES),
+    ("negative_column_spacing", "a negative column PixelSpacing in every slice", "PixelSpacing", [0.8, -0.8],
+     slice(None), QCCheck.GEOMETRY_VALUES),
+    ("nan_slice_thickness", "SliceThickness NaN", "SliceThickness", "NaN", slice(None), QCCheck.GEOMETRY_VALUES),
+    ("orientation_sheared", "row and column directions 5 degrees off orthogonal", "ImageOrientationPatient",
+     [1.0, 0.0, 0.0, 0.0871557, 0.9961947, 0.0], slice(None), QCCheck.GEOMETRY_VALUES),
+    ("orientation_zero_vector", "a zero row direction (no slice normal)", "ImageOrientationPatient",
+     [0.0, 0.0, 0.0, 0.0, 1.0, 0.0], slice(None), QCCheck.GEOMETRY_PRESENT),
+    ("orientation_short_vectors", "orientation vectors of length 0.5", "ImageOrientationPatient",
+     [0.5, 0.0, 0.0, 0.0, 0.5, 0.0], slice(None), QCCheck.GEOMETRY_VALUES),
+    ("infinite_rescale_slope", "RescaleSlope infinite in every slice", "RescaleSlope", "inf", slice(None),
+     QCCheck.RESCALE_VALUES),
+    ("nan_rescale_intercept", "RescaleIntercept NaN in one slice", "RescaleIntercept", "NaN", slice(9, 10),
+     QCCheck.RESCALE_VALUES),
+    ("zero_rescale_slope_one_slice", "RescaleSlope 0 in one slice", "RescaleSlope", 0, slice(0, 1),
+     QCCheck.RESCALE_VALUES),
+    ("three_frames_in_one_slice", "one file of the series announcing 3 frames",
+     "NumberOfFrames", 3, slice(1, 2), QCCheck.SINGLE_FRAME),
+    ("declared_wide_samples", "SamplesPerPixel 3 and Rows/Columns 30000 in every slice", "Rows", 30000,
+     slice(None), QCCheck.MEMORY_BUDGET),
+)
+
+
+def _attribute_case(path: Path, keyword: str, value: object, victims: slice, check: QCCheck,
+                    description: str) -> BadCase:
+    def change(ds: Dataset) -> None:
+        setattr(ds, keyword, value)
+        if keyword == "Rows":
+            ds.Columns = value
+            ds.SamplesPerPixel = 3
+
+    return _geometry_edit(path, description, change, victims, check)
+
+
+def _attribute_builder(name: str, description: str, keyword: str, value: object, victims: slice,
+                       check: QCCheck) -> Callable[[Path], BadCase]:
+    def build(path: Path) -> BadCase:
+        return _attribute_case(path, keyword, value, victims, check, description)
+
+    build.__name__ = f"_{name}"
+    return build
+
+
 _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _good_single,
     _non_dicom_only,
@@ -838,4 +944,10 @@ _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _jpegls_size_bomb,
     _rle_wrong_segment_count,
     _compressed_without_codestream_header,
+    _uid_superscript_digit,
+    _rle_offsets_decreasing,
+    _jpeg2000_truncated_siz,
+    _deep_folder_within_limit,
+    _symlink_loop,
 )
+_BUILDERS += tuple(_attribute_builder(*case) for case in _ATTRIBUTE_CASES)

@@ -15,6 +15,7 @@ from pydicom.uid import SegmentationStorage
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
+from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.core.fileio import atomic_path, copy_atomic
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
@@ -73,7 +74,7 @@ class SegImporter(Module):
         for series in scan.series.values():
             for item in series.instances:
                 if item.sop_class_uid == SegmentationStorage:
-                    self._segs.append(_read_seg_header(item.path))
+                    self._segs.append(read_seg_header(item.path))
                 elif item.frame_of_reference_uid:
                     self._series_by_for.setdefault(item.frame_of_reference_uid, set()).add(series.series_uid)
 
@@ -133,9 +134,20 @@ class SegImporter(Module):
         return found[-1]
 
 
-def _read_seg_header(path: Path) -> _SegFile:
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    referenced = frozenset(str(i.SeriesInstanceUID) for i in ds.get("ReferencedSeriesSequence", []))
-    stamp = "".join(str(ds.get(k, "") or "") for k in ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime"))
-    return _SegFile(path, str(ds.SOPInstanceUID), referenced, str(ds.get("FrameOfReferenceUID", "")), stamp)
+def read_seg_header(path: Path) -> _SegFile:
+    """The header of a DICOM SEG that the matching needs.
+
+    Raises
+    ------
+    StepError
+        If the file cannot be parsed or lacks SOPInstanceUID or a referenced SeriesInstanceUID.
+    """
+    try:
+        with quiet_pydicom():
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            referenced = frozenset(str(i.SeriesInstanceUID) for i in ds.get("ReferencedSeriesSequence", []))
+            stamp = "".join(str(ds.get(k, "") or "") for k in ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime"))
+            return _SegFile(path, str(ds.SOPInstanceUID), referenced, str(ds.get("FrameOfReferenceUID", "")), stamp)
+    except Exception as exc:  # malformed files make pydicom raise almost anything
+        raise StepError(f"DICOM SEG {path.name} cannot be read: {type(exc).__name__}") from exc
 
