@@ -22,6 +22,7 @@ from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.dicom.scan import scan_folder
 from mhubio.seg import load_source_images
+from mhubio.seg.consistency import MissingReferencePolicy, check_seg_against_series
 from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, name_segments
 from mhubio.seg.geometry import reference_image
 
@@ -54,11 +55,17 @@ class SegImporter(Module):
     with its segment map (SegmentNumber -> segment id, from the segment codes);
     its segments are also written as a label map on the series grid
     (``nifti:mod=seg``, label = SegmentNumber) unless they overlap.
+
+    The SEG must describe the series (:func:`mhubio.seg.consistency.check_seg_against_series`):
+    the same FrameOfReferenceUID, every referenced image in the series (``on_missing_references``:
+    ``reject`` fails the series, ``warn`` reports it) and at least one frame inside the volume;
+    otherwise the series fails with the name of the check.
     """
 
     class Params(Params):
         on_multiple: MultipleSegPolicy = MultipleSegPolicy.ERROR
         write_label_map: bool = True
+        on_missing_references: MissingReferencePolicy = MissingReferencePolicy.REJECT
 
     inputs = {"source": Input("dicom", description="image series the SEG must reference")}
     outputs = {
@@ -83,7 +90,13 @@ class SegImporter(Module):
         source: DataItem = inputs["source"]
         headers = load_source_images(source.files)
         seg_file = self._match(instance.id, str(headers[0].get("FrameOfReferenceUID", "")))
-        seg = hd.seg.segread(seg_file.path)
+        try:
+            seg = hd.seg.segread(seg_file.path)
+        except Exception as exc:  # highdicom and pydicom raise many types for malformed SEGs
+            raise StepError(f"DICOM SEG {seg_file.path.name} cannot be read: {type(exc).__name__}") from exc
+        reference = reference_image(headers)
+        for warning in check_seg_against_series(seg, headers, reference, self.params.on_missing_references):
+            instance.warn(warning)
         try:
             segment_ids, unknown = name_segments(seg)
         except ValueError as exc:
@@ -99,7 +112,7 @@ class SegImporter(Module):
         if not self.params.write_label_map:
             return
         try:
-            labels, _, _ = decode_label_map(seg, reference_image(headers))
+            labels, _, _ = decode_label_map(seg, reference)
         except OverlappingSegmentsError as exc:
             instance.warn(f"no label map written: {exc}")
             return
