@@ -36,8 +36,9 @@ class DataOrganizer(Module):
     folders nor leave the output folder, and no target may start with ``mhub_``
     (the run's own files).  All files of an instance are staged first and then
     renamed into place; if any fails, none is left behind.  A series for which
-    no item matches any target fails (a run never reports a series done without
-    outputs).
+    no item matches any target fails, unless an earlier step warned why it wrote
+    nothing (e.g. a SEG whose segments are all empty): a series never ends done
+    without outputs and without a reason.
     """
 
     class Params(Params):
@@ -61,6 +62,9 @@ class DataOrganizer(Module):
                 if target in plan and plan[target] is not item:
                     raise StepError(f"two items would be written to {target.relative_to(self.context.output_dir)}")
                 plan[target] = item
+        if not plan and instance.warnings:
+            instance.warn("no output item matched the DataOrganizer targets (see the warnings above)")
+            return
         if not plan:
             raise MissingOutputError(
                 f"no data item matched the DataOrganizer targets ({', '.join(self.params.targets)}): "
