@@ -251,7 +251,7 @@ def run_instance(
             continue
         seconds = time.perf_counter() - start
         if n_warnings[0]:
-            instance.warn(f"step {step.id}: {n_warnings[0]} library warning(s), redacted in the series log")
+            instance.log.info("step %s: %d library warning(s), redacted above", step.id, n_warnings[0])
         instance.timings.append(StepTiming(step.id, "done", seconds))
         instance.log.info("step %s done in %.2f s", step.id, seconds)
         progress.step_finished(step.id, True, seconds)
