@@ -756,56 +756,45 @@ def _jpegls_size_bomb(path: Path) -> BadCase:
                             "a JPEG-LS slice whose frame header announces 65535 x 65535 pixels")
 
 
+def _undecodable_slice(path: Path, syntax: str, index: int, fragment: bytes, description: str) -> BadCase:
+    """A compressed series of which slice ``index`` holds ``fragment`` as its only frame."""
+    series = _series(path, path.name, transfer_syntax=syntax)
+
+    def replace_pixels(ds: Dataset) -> None:
+        ds.PixelData = encapsulate([fragment])
+
+    _edit(series.files[index], replace_pixels)
+    return _case(path, description, skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+
+
+def _rle_header(*words: int) -> bytes:
+    header = np.zeros(16, dtype="<u4")
+    header[: len(words)] = words
+    return header.tobytes()
+
+
 def _rle_wrong_segment_count(path: Path) -> BadCase:
-    series = _series(path, path.name, transfer_syntax=RLELossless)
-
-    def one_segment(ds: Dataset) -> None:
-        header = np.zeros(16, dtype="<u4")
-        header[0], header[1] = 1, 64
-        ds.PixelData = encapsulate([header.tobytes() + bytes(_SHAPE[0] * _SHAPE[1] * 2)])
-
-    _edit(series.files[3], one_segment)
-    return _case(path, "an RLE slice with one segment where 16-bit pixels need two",
-                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+    return _undecodable_slice(path, RLELossless, 3, _rle_header(1, 64) + bytes(_SHAPE[0] * _SHAPE[1] * 2),
+                              "an RLE slice with one segment where 16-bit pixels need two")
 
 
 def _compressed_without_codestream_header(path: Path) -> BadCase:
-    series = _series(path, path.name, transfer_syntax=JPEG2000Lossless)
+    return _undecodable_slice(path, JPEG2000Lossless, 3, bytes(range(256)) * 4,
+                              "a JPEG 2000 slice whose fragment is not a codestream")
 
-    def garbage(ds: Dataset) -> None:
-        ds.PixelData = encapsulate([bytes(range(256)) * 4])
 
-    _edit(series.files[3], garbage)
-    return _case(path, "a JPEG 2000 slice whose fragment is not a codestream",
-                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+def _rle_offsets_decreasing(path: Path) -> BadCase:
+    return _undecodable_slice(path, RLELossless, 6, _rle_header(2, 64, 32) + bytes(2048),
+                              "an RLE slice whose second segment starts inside the header")
+
+
+def _jpeg2000_truncated_siz(path: Path) -> BadCase:
+    return _undecodable_slice(path, JPEG2000Lossless, 0, b"\xff\x4f\xff\x51\x00\x29\x00\x00",
+                              "a JPEG 2000 slice cut inside its SIZ marker segment")
 
 
 def _uid_superscript_digit(path: Path) -> BadCase:
     return _invalid_series_uid(path, "1.2.\u00b3", "SeriesInstanceUID with a superscript (non-ASCII) digit")
-
-
-def _rle_offsets_decreasing(path: Path) -> BadCase:
-    series = _series(path, path.name, transfer_syntax=RLELossless)
-
-    def backwards(ds: Dataset) -> None:
-        header = np.zeros(16, dtype="<u4")
-        header[0], header[1], header[2] = 2, 64, 32
-        ds.PixelData = encapsulate([header.tobytes() + bytes(2048)])
-
-    _edit(series.files[6], backwards)
-    return _case(path, "an RLE slice whose second segment starts inside the header",
-                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
-
-
-def _jpeg2000_truncated_siz(path: Path) -> BadCase:
-    series = _series(path, path.name, transfer_syntax=JPEG2000Lossless)
-
-    def truncated(ds: Dataset) -> None:
-        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51\x00\x29\x00\x00"])
-
-    _edit(series.files[0], truncated)
-    return _case(path, "a JPEG 2000 slice cut inside its SIZ marker segment",
-                 skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
 
 
 def _deep_folder_within_limit(path: Path) -> BadCase:
