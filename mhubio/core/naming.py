@@ -13,7 +13,7 @@ import hashlib
 import re
 from pathlib import Path, PurePosixPath
 
-__all__ = ["RESERVED_PREFIX", "UnsafeNameError", "path_inside", "safe_name", "safe_relative_path"]
+__all__ = ["RESERVED_PREFIX", "UnsafeNameError", "path_inside", "safe_name"]
 
 RESERVED_PREFIX = "mhub_"
 """Names of the run's own files and folders start with this prefix; data names never do."""
@@ -47,23 +47,6 @@ def safe_name(value: str) -> str:
         digest = hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:16]
         name = f"{name[: _MAX_LENGTH - 17]}_{digest}"
     return name
-
-
-def safe_relative_path(rendered: str) -> PurePosixPath:
-    """A relative path of safe components from a rendered template (``a/b/c.dcm``).
-
-    Each ``/``-separated component goes through :func:`safe_name`; empty components
-    are dropped.
-
-    Raises
-    ------
-    UnsafeNameError
-        If nothing is left.
-    """
-    parts = [safe_name(part) for part in rendered.split("/") if part]
-    if not parts:
-        raise UnsafeNameError(f"the path {rendered!r} is empty")
-    return PurePosixPath(*parts)
 
 
 def path_inside(base: Path, *names: str | PurePosixPath) -> Path:
