@@ -12,6 +12,7 @@ from mhubio.core.exitcodes import ExitCode
 from mhubio.core.integrity import sigterm_as_interrupt
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.report import REPORT_NAME, print_summary
+from mhubio.core.safetext import plain_text
 from mhubio.core.runner import RunOptions, run_workflow
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mhub: configuration error in {config}:\n{report.error}", file=sys.stderr)
         return int(report.exit_code)
     if report.error and report.exit_code != ExitCode.SUCCESS:
-        print(f"mhub: {report.error}", file=sys.stderr)
+        print(f"mhub: {plain_text(report.error)}", file=sys.stderr)
     print_summary(report, args.output / REPORT_NAME)
     return int(report.exit_code)
 
