@@ -9,8 +9,10 @@ from pathlib import Path
 from mhubio.core.config import workflow_path
 from mhubio.core.errors import ConfigError
 from mhubio.core.exitcodes import ExitCode
+from mhubio.core.integrity import sigterm_as_interrupt
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.report import REPORT_NAME, print_summary
+from mhubio.core.safetext import plain_text
 from mhubio.core.runner import RunOptions, run_workflow
 
 
@@ -51,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir, keep_work=args.keep_work, weights_dir=args.weights_dir, workflow=args.workflow,
         workers=args.workers, scheduler=args.scheduler,
     )
-    report = run_workflow(config, options, ProgressPrinter(quiet=args.quiet))
+    with sigterm_as_interrupt():
+        report = run_workflow(config, options, ProgressPrinter(quiet=args.quiet))
     if report.exit_code == ExitCode.CONFIG_ERROR:
         print(f"mhub: configuration error in {config}:\n{report.error}", file=sys.stderr)
         return int(report.exit_code)
     if report.error and report.exit_code != ExitCode.SUCCESS:
-        print(f"mhub: {report.error}", file=sys.stderr)
+        print(f"mhub: {plain_text(report.error)}", file=sys.stderr)
     print_summary(report, args.output / REPORT_NAME)
     return int(report.exit_code)
 

@@ -41,6 +41,18 @@ class NoInputError(MhubError):
     exit_code = ExitCode.NO_INPUT
 
 
+class InputLimitError(MhubError):
+    """The input folder exceeds a scan limit (folder depth, number of files)."""
+
+    exit_code = ExitCode.INPUT_LIMIT
+
+
+class DiskFullError(MhubError):
+    """The output or scratch folder ran out of space; the run stops."""
+
+    exit_code = ExitCode.DISK_FULL
+
+
 class WeightsError(MhubError):
     """Model weights are missing or do not match their manifest."""
 

@@ -15,8 +15,10 @@ class ExitCode(IntEnum):
     PARTIAL_FAILURE = 4
     ALL_FAILED = 5
     WEIGHTS_ERROR = 6
-    BUILD_FAILED = 7
-    CHECK_FAILED = 8
+    INPUT_LIMIT = 7
+    DISK_FULL = 8
+    BUILD_FAILED = 20
+    CHECK_FAILED = 21
     INTERRUPTED = 130
 
     @property
@@ -33,7 +35,9 @@ _DESCRIPTIONS = {
     ExitCode.PARTIAL_FAILURE: "some series failed, the others were processed",
     ExitCode.ALL_FAILED: "every eligible series failed",
     ExitCode.WEIGHTS_ERROR: "model weights missing or not matching their sha256",
+    ExitCode.INPUT_LIMIT: "the input folder exceeds a scan limit (folder depth or file count)",
+    ExitCode.DISK_FULL: "no space left in the output or scratch folder",
     ExitCode.BUILD_FAILED: "an image build step failed (docker, pip, git or debootstrap; its output is shown)",
     ExitCode.CHECK_FAILED: "`mhub check-model` or `mhub test` found a problem (each one is listed)",
-    ExitCode.INTERRUPTED: "interrupted by the user",
+    ExitCode.INTERRUPTED: "interrupted by the user (Ctrl-C) or by SIGTERM",
 }

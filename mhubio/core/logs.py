@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,6 +24,8 @@ from rich.progress import (
 from rich.text import Text
 
 from mhubio.core.data import Instance, InstanceStatus
+from mhubio.core.naming import path_inside, safe_name
+from mhubio.core.safetext import SafeFormatter, console_text, plain_text
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -32,9 +33,9 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 @contextmanager
 def series_log_handler(instance: Instance, log_dir: Path) -> Iterator[Path]:
     """Send everything logged for ``instance`` (and by mhub) to ``log_dir/<id>.log``."""
-    path = log_dir / f"{instance.id}.log"
+    path = path_inside(log_dir, f"{safe_name(instance.id)}.log")
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(SafeFormatter(_FORMAT))
     handler.setLevel(logging.DEBUG)
     targets = [logging.getLogger(f"mhub.series.{instance.id}"), logging.getLogger("mhub.module")]
     for logger in targets:
@@ -106,7 +107,7 @@ class ProgressPrinter:
     def step_started(self, instance: Instance, step: str) -> None:
         """A step of ``instance`` starts (reported by sequential runs only)."""
         if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, description=escape(f"{instance.label} {step}"))
+            self._bar.update(self._task, description=console_text(f"{instance.label} {step}"))
 
     def series_finished(self, instance: Instance) -> None:
         """A series finished (done or failed); failures are printed at once."""
@@ -115,7 +116,7 @@ class ProgressPrinter:
             counts.failed += 1
             failure = instance.failure
             where = f" at step {failure.step}: {failure.message}" if failure is not None else ""
-            self._line(Text(f"failed {instance.label}{where}", style="red"))
+            self._line(Text(plain_text(f"failed {instance.label}{where}"), style="red"))
         else:
             counts.done += 1
         if self._bar is not None and self._task is not None:
@@ -128,7 +129,7 @@ class ProgressPrinter:
 
     def note(self, text: str) -> None:
         """A run-level message."""
-        self._line(Text(text, style="yellow"))
+        self._line(Text(plain_text(text), style="yellow"))
 
     def run_finished(self) -> None:
         """The run ended (completed, stopped or interrupted)."""

@@ -6,6 +6,7 @@ import json
 import platform
 import sys
 from dataclasses import dataclass, field
+from enum import Enum
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -16,8 +17,19 @@ from mhubio.core.data import AlgorithmInfo, Instance, InstanceStatus
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.fileio import atomic_path
 from mhubio.core.module import ImportResult, ModelInfo
+from mhubio.core.naming import safe_name
+from mhubio.core.safetext import console_text
 
 REPORT_NAME = "mhub_report.json"
+REPORTS_DIR_NAME = "mhub_reports"
+"""Folder of the latest report of each model and workflow run into the output folder."""
+
+
+class RunState(str, Enum):
+    """Whether a report describes a finished run or one in progress (or killed)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
 _TOOLS = ("pydicom", "highdicom", "SimpleITK", "numpy", "nibabel", "torch", "nnunetv2", "nnunet", "TotalSegmentator", "pyradiomics")
 
 
@@ -45,12 +57,25 @@ class RunReport:
     exit_code: ExitCode = ExitCode.SUCCESS
     error: str | None = None
 
-    def to_dict(self, input_dir: Path | None = None) -> dict[str, Any]:
-        """JSON-ready content (paths relative to the input/output folders, no PHI)."""
+    def to_dict(self, input_dir: Path | None = None, state: RunState = RunState.FINISHED) -> dict[str, Any]:
+        """JSON-ready content (paths relative to the input/output folders, no PHI).
+
+        A ``running`` report vouches for no file: it lists no series and no outputs.
+        """
+        if state is RunState.RUNNING:
+            return {
+                "mhub_version": __version__,
+                "state": state.value,
+                "model": {"name": self.model.name, "version": self.model.version, "workflow": self.workflow},
+                "started": self.started.isoformat(timespec="seconds"),
+                "series": [],
+                "skipped_series": [],
+            }
         finished = datetime.now(timezone.utc)
         imported = self.imported
         return {
             "mhub_version": __version__,
+            "state": state.value,
             "model": {"name": self.model.name, "version": self.model.version, "workflow": self.workflow},
             "started": self.started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
@@ -71,11 +96,18 @@ class RunReport:
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
         }
 
-    def write(self, output_dir: Path, input_dir: Path | None = None) -> Path:
-        """Write ``mhub_report.json`` atomically and return its path."""
+    def write(self, output_dir: Path, input_dir: Path | None = None, state: RunState = RunState.FINISHED) -> Path:
+        """Write ``mhub_report.json`` atomically and return its path.
+
+        The same report goes to ``mhub_reports/<model>.<workflow>.json``, so that the runs of
+        several models into one output folder each keep their report.
+        """
+        text = json.dumps(self.to_dict(input_dir, state), indent=2) + "\n"
         target = Path(output_dir) / REPORT_NAME
-        with atomic_path(target) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(input_dir), indent=2) + "\n")
+        per_model = Path(output_dir) / REPORTS_DIR_NAME / f"{safe_name(self.model.name)}.{safe_name(self.workflow)}.json"
+        for path in (per_model, target):
+            with atomic_path(path) as tmp:
+                tmp.write_text(text)
         return target
 
     def counts(self) -> dict[str, int]:
@@ -133,9 +165,15 @@ def print_summary(report: RunReport, report_path: Path | None, stream: Any = Non
     )
     for instance in report.instances:
         if instance.failure:
-            console.print(f"  [red]failed[/red] {instance.label} at {instance.failure.step}: {instance.failure.message}")
+            console.print(
+                f"  [red]failed[/red] {console_text(instance.label)} at {console_text(instance.failure.step)}: "
+                f"{console_text(instance.failure.message)}"
+            )
     if report.imported:
         for skipped in report.imported.skipped:
-            console.print(f"  [yellow]skipped[/yellow] series {skipped.series_number} ({skipped.series_uid}): {skipped.reason}")
+            console.print(
+                f"  [yellow]skipped[/yellow] series {console_text(skipped.series_number)} "
+                f"({console_text(skipped.series_uid)}): {console_text(skipped.reason)}"
+            )
     if report_path:
-        console.print(f"  report: {report_path}")
+        console.print(f"  report: {console_text(report_path)}")

@@ -12,11 +12,12 @@ from mhubio.core.data import InstanceStatus
 from mhubio.core.errors import ConfigError, MhubError, NoInputError
 from mhubio.core.execution import SequentialExecutor, SeriesExecutor, run_series_on
 from mhubio.core.exitcodes import ExitCode
+from mhubio.core.integrity import as_disk_full, locked_output
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.module import ModelInfo
 from mhubio.core.options import RunOptions
 from mhubio.core.registry import ModuleRegistry
-from mhubio.core.report import RunReport
+from mhubio.core.report import RunReport, RunState
 from mhubio.core.workflow import ChainSpec, prepare_chain
 
 __all__ = ["LOG_DIR_NAME", "RunOptions", "prepare_chain", "run_workflow"]
@@ -38,25 +39,52 @@ def run_workflow(
     report = RunReport(ModelInfo("?", "?"), options.workflow)
     try:
         _check_folders(options)
+        with locked_output(options.output_dir):
+            return _run_locked(config_path, options, progress, registry, report)
     except ConfigError as exc:
         report.exit_code, report.error = exc.exit_code, str(exc)
         return report
+
+
+def _run_locked(
+    config_path: Path, options: RunOptions, progress: ProgressPrinter, registry: ModuleRegistry | None,
+    report: RunReport,
+) -> RunReport:
+    """The run, holding the output folder's lock; a ``running`` report replaces the old one before any output."""
     work_dir = Path(options.work_dir or tempfile.mkdtemp(prefix="mhub-work-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
         chain = prepare_chain(config_path, options, work_dir, registry)
         report.model = chain.importer.module.context.model
+        report.write(options.output_dir, options.input_dir, RunState.RUNNING)
         _execute(chain, options, report, progress, registry)
     except MhubError as exc:
         report.exit_code, report.error = exc.exit_code, str(exc)
     except KeyboardInterrupt:
         report.exit_code, report.error = ExitCode.INTERRUPTED, "interrupted"
+    except OSError as exc:
+        full = as_disk_full(exc)
+        if full is None:
+            raise
+        report.exit_code, report.error = full.exit_code, str(full)
     finally:
         if not options.keep_work:
             shutil.rmtree(work_dir, ignore_errors=True)
     if report.exit_code != ExitCode.CONFIG_ERROR:
-        report.write(options.output_dir, options.input_dir)
+        _write_final(report, options)
     return report
+
+
+def _write_final(report: RunReport, options: RunOptions) -> None:
+    """Write the finished report; on a full disk the ``running`` report stays (it lists no outputs)."""
+    try:
+        report.write(options.output_dir, options.input_dir)
+    except OSError as exc:
+        full = as_disk_full(exc)
+        if full is None:
+            raise
+        report.exit_code = full.exit_code
+        report.error = f"{report.error or ''}; the report could not be written: {full}".lstrip("; ")
 
 
 def _check_folders(options: RunOptions) -> None:

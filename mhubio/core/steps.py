@@ -15,6 +15,8 @@ from mhubio.core.config import Step
 from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, InstanceStatus, StepTiming
 from mhubio.core.errors import MissingOutputError, StepError
 from mhubio.core.filetypes import FileType
+from mhubio.core.integrity import as_disk_full
+from mhubio.core.libwarnings import captured_library_warnings
 from mhubio.core.query import ANY
 
 
@@ -36,8 +38,12 @@ def run_instance(
         try:
             if on_step is not None:
                 on_step(instance, step.id)
-            new_items = run_step(step, instance)
+            with captured_library_warnings(instance.log, instance.attributes.values()) as n_warnings:
+                new_items = run_step(step, instance)
         except Exception as exc:
+            full = as_disk_full(exc)
+            if full is not None:
+                raise full from exc
             seconds = time.perf_counter() - start
             message = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
             instance.status = InstanceStatus.FAILED
@@ -46,6 +52,8 @@ def run_instance(
             instance.log.error("step %s failed: %s\n%s", step.id, message, instance.failure.traceback)
             continue
         seconds = time.perf_counter() - start
+        if n_warnings[0]:
+            instance.log.info("step %s: %d library warning(s), redacted above", step.id, n_warnings[0])
         instance.timings.append(StepTiming(step.id, "done", seconds))
         instance.log.info("step %s done in %.2f s", step.id, seconds)
         for item in new_items:

@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mhubio.dicom.series import DicomInstance, DicomSeries, SeriesGeometryError
+from mhubio.dicom.limits import DEFAULT_MAX_SERIES_BYTES, declared_pixel_bytes, declared_series_bytes
+from mhubio.dicom.series import DicomInstance, DicomSeries, SeriesGeometryError, orientation_normal
+from mhubio.dicom.uid import uid_problem
 
 __all__ = [
     "LocalizerPolicy",
@@ -43,10 +45,14 @@ __all__ = [
 class QCCheck(str, Enum):
     """Series checks, in the order :func:`run_qc` applies them."""
 
+    UID_SYNTAX = "uid_syntax"
     MODALITY = "modality"
+    MEMORY_BUDGET = "memory_budget"
     NO_LOCALIZER = "no_localizer"
     SINGLE_FRAME = "single_frame"
     GEOMETRY_PRESENT = "geometry_present"
+    GEOMETRY_VALUES = "geometry_values"
+    RESCALE_VALUES = "rescale_values"
     REQUIRED_UIDS = "required_uids"
     MIN_SLICES = "min_slices"
     SLICE_THICKNESS = "slice_thickness"
@@ -60,7 +66,7 @@ class QCCheck(str, Enum):
 
 
 # Checks without which no volume can be built; they cannot be disabled.
-MANDATORY_CHECKS = frozenset({QCCheck.SINGLE_FRAME, QCCheck.GEOMETRY_PRESENT})
+MANDATORY_CHECKS = frozenset({QCCheck.SINGLE_FRAME, QCCheck.GEOMETRY_PRESENT, QCCheck.GEOMETRY_VALUES})
 
 
 class QCStatus(str, Enum):
@@ -95,7 +101,9 @@ class QCConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    uid_syntax: bool = True
     required_uids: bool = True
+    rescale_values: bool = True
     no_localizer: bool = True
     single_orientation: bool = True
     constant_pixel_spacing: bool = True
@@ -105,6 +113,7 @@ class QCConfig(BaseModel):
     regular_spacing: bool = True
     axial_orientation: bool = False
     min_slices: int | None = Field(default=10, ge=1)
+    max_series_bytes: int | None = Field(default=DEFAULT_MAX_SERIES_BYTES, ge=1)
     slice_thickness_range: tuple[float, float] | None = None
     modalities: frozenset[str] | None = None
     localizer_policy: LocalizerPolicy = LocalizerPolicy.DROP_INSTANCES
@@ -112,6 +121,7 @@ class QCConfig(BaseModel):
     spacing_tolerance_warn_mm: float = Field(default=0.2, ge=0)
     pixel_spacing_tolerance_mm: float = Field(default=1e-4, ge=0)
     orientation_tolerance: float = Field(default=1e-4, ge=0)
+    orthonormal_tolerance: float = Field(default=1e-3, ge=0)
 
     @model_validator(mode="after")
     def _check_ranges(self) -> QCConfig:
@@ -155,6 +165,8 @@ class QCConfig(BaseModel):
             return self.slice_thickness_range is not None
         if check is QCCheck.MODALITY:
             return self.modalities is not None
+        if check is QCCheck.MEMORY_BUDGET:
+            return self.max_series_bytes is not None
         return bool(getattr(self, check.value))
 
 
@@ -263,13 +275,20 @@ def _run_checks(
     series: DicomSeries, config: QCConfig, warnings: list[str]
 ) -> tuple[DicomSeries, tuple[Path, ...]]:
     on = config.is_enabled
+    if on(QCCheck.UID_SYNTAX):
+        _check_uid_syntax(series)
     if on(QCCheck.MODALITY):
         _check_modality(series, config)
+    if on(QCCheck.MEMORY_BUDGET):
+        _check_memory_budget(series, config)
     dropped: tuple[Path, ...] = ()
     if on(QCCheck.NO_LOCALIZER):
         series, dropped = _check_localizers(series, config, warnings)
     _check_single_frame(series)
     _check_geometry_present(series)
+    _check_geometry_values(series, config)
+    if on(QCCheck.RESCALE_VALUES):
+        _check_rescale_values(series)
     if on(QCCheck.REQUIRED_UIDS):
         _check_uids(series)
     if on(QCCheck.MIN_SLICES):
@@ -322,6 +341,40 @@ def _check_modality(series: DicomSeries, config: QCConfig) -> None:
             f"modality {'/'.join(found)} is not among {sorted(config.modalities)}",
             "This model does not process such series; nothing to do unless qc.modalities "
             "is wrong.",
+        )
+
+
+def _check_uid_syntax(series: DicomSeries) -> None:
+    for instance in series.instances:
+        for keyword, value in (
+            ("SeriesInstanceUID", instance.series_instance_uid),
+            ("StudyInstanceUID", instance.study_instance_uid),
+            ("SOPInstanceUID", instance.sop_instance_uid),
+            ("SOPClassUID", instance.sop_class_uid or "1"),
+            ("FrameOfReferenceUID", instance.frame_of_reference_uid or "1"),
+        ):
+            problem = uid_problem(value)
+            if problem is not None:
+                raise _Reject(
+                    QCCheck.UID_SYNTAX,
+                    f"{keyword} of {instance.path.name} is not a valid UID ({problem})",
+                    "UIDs are digits and dots, at most 64 characters; fix the export or the "
+                    "tool that wrote the files.",
+                )
+
+
+def _check_memory_budget(series: DicomSeries, config: QCConfig) -> None:
+    assert config.max_series_bytes is not None
+    needed = declared_series_bytes(series.instances)
+    if needed > config.max_series_bytes:
+        largest = max(series.instances, key=declared_pixel_bytes)
+        raise _Reject(
+            QCCheck.MEMORY_BUDGET,
+            f"its declared pixel data (Rows x Columns x frames x samples, e.g. {largest.rows} x "
+            f"{largest.columns} x {largest.number_of_frames} x {largest.samples_per_pixel or 1} in "
+            f"{largest.path.name}) needs {needed / 2**30:.2f} GiB decoded, more than the budget of "
+            f"{config.max_series_bytes / 2**30:.2f} GiB",
+            "Raise qc.max_series_bytes if the machine has the memory and the header is right.",
         )
 
 
@@ -395,6 +448,65 @@ def _check_geometry_present(series: DicomSeries) -> None:
             "The series is not a cross-sectional image series or its export dropped "
             "geometry attributes.",
         )
+
+
+def _check_geometry_values(series: DicomSeries, config: QCConfig) -> None:
+    for instance in series.instances:
+        assert instance.image_orientation is not None and instance.pixel_spacing is not None
+        problem = _geometry_problem(instance, config.orthonormal_tolerance)
+        if problem:
+            raise _Reject(
+                QCCheck.GEOMETRY_VALUES,
+                f"{problem} in {instance.path.name}",
+                "The geometry attributes make no sense; fix the export or the tool that "
+                "wrote the files.",
+            )
+
+
+def _geometry_problem(instance: DicomInstance, tolerance: float) -> str:
+    """Why the geometry values of one instance make no sense (empty when they do)."""
+    values = {
+        "ImagePositionPatient": instance.image_position,
+        "ImageOrientationPatient": instance.image_orientation,
+        "PixelSpacing": instance.pixel_spacing,
+        "SliceThickness": (instance.slice_thickness,) if instance.slice_thickness is not None else (),
+    }
+    for keyword, value in values.items():
+        if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float))):
+            return f"{keyword} is not finite (NaN or infinite)"
+    assert instance.pixel_spacing is not None and instance.image_orientation is not None
+    if min(instance.pixel_spacing) <= 0:
+        return f"PixelSpacing {instance.pixel_spacing} is zero or negative"
+    if min(instance.rows or 0, instance.columns or 0) < 1:
+        return f"Rows/Columns {instance.rows}/{instance.columns} is not a positive matrix size"
+    orientation_normal(instance.image_orientation)  # parallel directions: SeriesGeometryError
+    row = np.asarray(instance.image_orientation[:3], dtype=float)
+    col = np.asarray(instance.image_orientation[3:], dtype=float)
+    error = max(abs(np.linalg.norm(row) - 1), abs(np.linalg.norm(col) - 1), abs(float(row @ col)))
+    if error > tolerance:
+        return (
+            f"ImageOrientationPatient {tuple(round(v, 4) for v in instance.image_orientation)} "
+            f"is not two orthogonal unit vectors (deviation {error:.4f})"
+        )
+    return ""
+
+
+def _check_rescale_values(series: DicomSeries) -> None:
+    for instance in series.instances:
+        slope, intercept = instance.rescale_slope, instance.rescale_intercept
+        for keyword, value in (("RescaleSlope", slope), ("RescaleIntercept", intercept)):
+            if value is not None and not np.isfinite(value):
+                raise _Reject(
+                    QCCheck.RESCALE_VALUES,
+                    f"{keyword} of {instance.path.name} is not finite (NaN or infinite)",
+                    "The stored values cannot be converted to physical units; fix the export.",
+                )
+        if slope == 0:
+            raise _Reject(
+                QCCheck.RESCALE_VALUES,
+                f"RescaleSlope of {instance.path.name} is 0 (every voxel would get the intercept)",
+                "The stored values cannot be converted to physical units; fix the export.",
+            )
 
 
 def _check_slice_thickness(series: DicomSeries, config: QCConfig) -> None:

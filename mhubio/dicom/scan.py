@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -17,6 +17,7 @@ from pydicom.uid import UID
 
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.series import DicomInstance, DicomSeries
+from mhubio.dicom.walk import ScanLimits, walk_files
 
 __all__ = ["FileIssue", "ScanResult", "index_series", "scan_files", "scan_folder"]
 
@@ -43,6 +44,10 @@ _HEADER_KEYWORDS = (
     "Rows",
     "Columns",
     "NumberOfFrames",
+    "BitsAllocated",
+    "SamplesPerPixel",
+    "RescaleSlope",
+    "RescaleIntercept",
 )
 _SPECIFIC_TAGS = [Tag(k) for k in _HEADER_KEYWORDS] + [Tag(t) for t in _PIXEL_DATA_TAGS]
 _REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
@@ -111,7 +116,7 @@ class _Ignored(Exception):
     pass
 
 
-def scan_folder(root: Path | str) -> ScanResult:
+def scan_folder(root: Path | str, limits: ScanLimits | None = None) -> ScanResult:
     """Index all DICOM files below ``root``, whatever the layout and file names.
 
     Only the header attributes the framework needs are parsed (pixel data is
@@ -121,6 +126,8 @@ def scan_folder(root: Path | str) -> ScanResult:
     ----------
     root
         Folder to scan recursively.
+    limits
+        Depth and file-count limits (:class:`~mhubio.dicom.walk.ScanLimits`); defaults apply when ``None``.
 
     Returns
     -------
@@ -132,6 +139,8 @@ def scan_folder(root: Path | str) -> ScanResult:
     ------
     NotADirectoryError
         If ``root`` is not an existing folder.
+    InputLimitError
+        If the folder exceeds ``limits``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -142,13 +151,8 @@ def scan_folder(root: Path | str) -> ScanResult:
         reason = "permission denied" if isinstance(error, PermissionError) else str(error)
         walk_errors.append(FileIssue(Path(error.filename), f"folder: {reason}"))
 
-    def files() -> Iterator[Path]:
-        for folder, dirnames, filenames in os.walk(root, onerror=on_walk_error):
-            dirnames.sort()
-            for name in sorted(filenames):
-                yield Path(folder) / name
-
-    result = scan_files(files(), root=root)
+    files = walk_files(root, limits or ScanLimits(), on_walk_error)
+    result = scan_files(files, root=root)
     result.unreadable.extend(walk_errors)
     return result
 
@@ -331,6 +335,10 @@ def _instance_from_dataset(path: Path, ds: Dataset) -> DicomInstance:
         columns=_optional(ds, "Columns", int),
         number_of_frames=_optional(ds, "NumberOfFrames", int) or 1,
         transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")) if meta is not None else "",
+        bits_allocated=_optional(ds, "BitsAllocated", int),
+        samples_per_pixel=_optional(ds, "SamplesPerPixel", int),
+        rescale_slope=_optional(ds, "RescaleSlope", float),
+        rescale_intercept=_optional(ds, "RescaleIntercept", float),
     )
 
 

@@ -46,6 +46,11 @@ class DicomInstance:
         PixelSpacing as (row spacing, column spacing) in mm, or ``None``.
     rows, columns
         Matrix size, or ``None``.
+    bits_allocated, samples_per_pixel
+        Declared pixel layout, or ``None``; with the matrix size and NumberOfFrames
+        they bound the memory that decoding the pixel data takes.
+    rescale_slope, rescale_intercept
+        RescaleSlope and RescaleIntercept, or ``None`` when absent.
     """
 
     path: Path
@@ -69,6 +74,10 @@ class DicomInstance:
     columns: int | None = None
     number_of_frames: int = 1
     transfer_syntax_uid: str = ""
+    bits_allocated: int | None = None
+    samples_per_pixel: int | None = None
+    rescale_slope: float | None = None
+    rescale_intercept: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("sop_instance_uid", "series_instance_uid", "study_instance_uid"):

@@ -13,6 +13,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 
 from mhubio.core.fileio import atomic_path
 from mhubio.dicom._quiet import quiet_pydicom
+from mhubio.dicom.codestream import FrameHeader, check_pixel_header
 from mhubio.dicom.series import DicomInstance, DicomSeries
 
 __all__ = ["InputChangedError", "VolumeReadError", "read_series_image", "write_nifti"]
@@ -116,6 +117,8 @@ def _slice_values(series: DicomSeries, instance: DicomInstance, dataset: Dataset
     columns, rows, _ = series.geometry.size
     try:
         _ensure_transfer_syntax(dataset)
+        frame = FrameHeader(rows, columns, instance.samples_per_pixel or 1, instance.bits_allocated or 16)
+        check_pixel_header(dataset, frame)
         stored = dataset.pixel_array
     except Exception as exc:  # decoders raise many exception types
         raise VolumeReadError(

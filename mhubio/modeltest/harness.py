@@ -10,8 +10,9 @@ from pathlib import Path
 from mhubio.core.config import workflow_path
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter
+from mhubio.core.naming import RESERVED_PREFIX
 from mhubio.core.report import REPORT_NAME
-from mhubio.core.runner import LOG_DIR_NAME, RunOptions, run_workflow
+from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modeltest.compare import compare_files
 from mhubio.modeltest.spec import ModelTestCase
 
@@ -38,7 +39,7 @@ def output_files(folder: Path) -> dict[str, Path]:
     return {
         str(p.relative_to(folder)): p
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name not in IGNORED and LOG_DIR_NAME not in p.relative_to(folder).parts
+        if p.is_file() and p.name not in IGNORED and not p.relative_to(folder).parts[0].startswith(RESERVED_PREFIX)
     }
 
 

@@ -548,6 +548,333 @@ def _multi_frame_instance(path: Path) -> BadCase:
     )
 
 
+def _set_everywhere(series: SyntheticSeries, change: Callable[[Dataset], None]) -> None:
+    for victim in series.files:
+        _edit(victim, change)
+
+
+def _invalid_series_uid(path: Path, uid: str, description: str) -> BadCase:
+    series = _series(path, path.name)
+
+    def hostile(ds: Dataset) -> None:
+        ds.SeriesInstanceUID = uid
+
+    _set_everywhere(series, hostile)
+    return _case(path, description, skipped={uid: QCCheck.UID_SYNTAX})
+
+
+def _uid_path_traversal(path: Path) -> BadCase:
+    return _invalid_series_uid(
+        path, "../../../escaped", "SeriesInstanceUID '../../../escaped' (a path out of every folder)"
+    )
+
+
+def _uid_absolute_path(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "/tmp/mhub-escaped", "SeriesInstanceUID holding an absolute path")
+
+
+def _uid_reserved_report_name(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "mhub_report.json", "SeriesInstanceUID 'mhub_report.json' (the run's report)")
+
+
+def _uid_reserved_log_folder(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "mhub_logs", "SeriesInstanceUID 'mhub_logs' (the run's log folder)")
+
+
+def _uid_too_long(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1." + "2" * 70, "SeriesInstanceUID of 72 characters")
+
+
+def _uid_leading_zero(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1.2.840.0123.4", "SeriesInstanceUID with a leading zero in a component")
+
+
+def _uid_empty_component(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1.2..3", "SeriesInstanceUID with an empty component")
+
+
+def _uid_terminal_escape(path: Path) -> BadCase:
+    return _invalid_series_uid(
+        path, "1.2.3\x1b[2J[red]x", "SeriesInstanceUID with a terminal escape sequence and console markup"
+    )
+
+
+def _sop_uid_invalid_in_one_file(path: Path) -> BadCase:
+    good = _series(path / "good", path.name + "good")
+    series = _series(path / "bad", path.name + "bad", series_number=2)
+
+    def hostile(ds: Dataset) -> None:
+        ds.SOPInstanceUID = "1.2.3.abc"
+
+    _edit(series.files[3], hostile)
+    return _case(
+        path, "one file with a SOPInstanceUID of letters, beside a valid series",
+        processed={good.series_uid}, skipped={series.series_uid: QCCheck.UID_SYNTAX},
+    )
+
+
+def _study_uid_with_spaces(path: Path) -> BadCase:
+    series = _series(path, path.name)
+
+    def hostile(ds: Dataset) -> None:
+        ds.StudyInstanceUID = "1.2 .3"
+
+    _set_everywhere(series, hostile)
+    return _case(path, "StudyInstanceUID with a space inside", skipped={series.series_uid: QCCheck.UID_SYNTAX})
+
+
+def _geometry_edit(path: Path, description: str, change: Callable[[Dataset], None], victims: slice,
+                   check: QCCheck = QCCheck.GEOMETRY_VALUES) -> BadCase:
+    series = _series(path, path.name)
+    for victim in series.files[victims]:
+        _edit(victim, change)
+    return _case(path, description, skipped={series.series_uid: check})
+
+
+def _nan_position(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImagePositionPatient = [0.0, "NaN", 10.0]
+
+    return _geometry_edit(path, "ImagePositionPatient NaN in one slice", change, slice(4, 5))
+
+
+def _infinite_orientation(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, "inf", 0.0]
+
+    return _geometry_edit(path, "ImageOrientationPatient with an infinite value", change, slice(None))
+
+
+def _nan_pixel_spacing(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.PixelSpacing = ["NaN", "NaN"]
+
+    return _geometry_edit(path, "PixelSpacing NaN in every slice", change, slice(None))
+
+
+def _zero_pixel_spacing(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.PixelSpacing = [0.0, 0.0]
+
+    return _geometry_edit(path, "PixelSpacing 0 in every slice", change, slice(None))
+
+
+def _negative_pixel_spacing(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.PixelSpacing = [-0.8, 0.8]
+
+    return _geometry_edit(path, "a negative PixelSpacing in every slice", change, slice(None))
+
+
+def _infinite_slice_thickness(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.SliceThickness = "inf"
+
+    return _geometry_edit(path, "SliceThickness infinite", change, slice(None))
+
+
+def _orientation_not_orthogonal(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.6, 0.8, 0.0]
+
+    return _geometry_edit(path, "row and column directions at 53 degrees", change, slice(None))
+
+
+def _orientation_not_unit(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.ImageOrientationPatient = [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
+
+    return _geometry_edit(path, "orientation vectors of length 2", change, slice(None))
+
+
+def _nan_rescale_slope(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.RescaleSlope = "NaN"
+
+    return _geometry_edit(path, "RescaleSlope NaN in one slice", change, slice(2, 3), QCCheck.RESCALE_VALUES)
+
+
+def _zero_rescale_slope(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.RescaleSlope = 0
+
+    return _geometry_edit(path, "RescaleSlope 0 in every slice", change, slice(None), QCCheck.RESCALE_VALUES)
+
+
+def _infinite_rescale_intercept(path: Path) -> BadCase:
+    def change(ds: Dataset) -> None:
+        ds.RescaleIntercept = "-inf"
+
+    return _geometry_edit(path, "RescaleIntercept -inf in every slice", change, slice(None), QCCheck.RESCALE_VALUES)
+
+
+def _declared_huge_matrix(path: Path) -> BadCase:
+    series = _series(path, path.name)
+
+    def huge(ds: Dataset) -> None:
+        ds.Rows = ds.Columns = 65535
+
+    _set_everywhere(series, huge)
+    return _case(path, "Rows and Columns 65535 over 1 KB of pixel data: 200 GiB once decoded",
+                 skipped={series.series_uid: QCCheck.MEMORY_BUDGET})
+
+
+def _declared_huge_frame_count(path: Path) -> BadCase:
+    series = _series(path, path.name, n_slices=1)
+
+    def frames(ds: Dataset) -> None:
+        ds.NumberOfFrames = 10**8
+
+    _edit(series.files[0], frames)
+    return _case(path, "one image announcing 10^8 frames", skipped={series.series_uid: QCCheck.MEMORY_BUDGET})
+
+
+def _codestream_bomb(path: Path, syntax: str, marker: bytes, offset: int, size: bytes, description: str) -> BadCase:
+    good = _series(path / "good", path.name + "good")
+    bomb = _series(path / "bomb", path.name + "bomb", series_number=2, transfer_syntax=syntax)
+
+    def inflate(ds: Dataset) -> None:
+        data = bytearray(ds.PixelData)
+        start = data.index(marker) + offset
+        data[start : start + len(size)] = size
+        ds.PixelData = bytes(data)
+
+    _edit(bomb.files[5], inflate)
+    return _case(path, description, processed={good.series_uid},
+                 skipped={bomb.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.PARTIAL_FAILURE)
+
+
+def _jpeg2000_size_bomb(path: Path) -> BadCase:
+    # SIZ: marker, Lsiz, Rsiz, then Xsiz and Ysiz (4 bytes each)
+    return _codestream_bomb(path, JPEG2000Lossless, b"\xff\x4f\xff\x51", 8, b"\x00\x01\x00\x00" * 2,
+                            "a JPEG 2000 slice whose codestream announces 65536 x 65536 pixels")
+
+
+def _jpegls_size_bomb(path: Path) -> BadCase:
+    # SOF55: marker, length, precision, then height and width (2 bytes each)
+    return _codestream_bomb(path, JPEGLSLossless, b"\xff\xf7", 5, b"\xff\xff" * 2,
+                            "a JPEG-LS slice whose frame header announces 65535 x 65535 pixels")
+
+
+def _undecodable_slice(path: Path, syntax: str, index: int, fragment: bytes, description: str) -> BadCase:
+    """A compressed series of which slice ``index`` holds ``fragment`` as its only frame."""
+    series = _series(path, path.name, transfer_syntax=syntax)
+
+    def replace_pixels(ds: Dataset) -> None:
+        ds.PixelData = encapsulate([fragment])
+
+    _edit(series.files[index], replace_pixels)
+    return _case(path, description, skipped={series.series_uid: CONVERSION_FAILURE}, exit_code=ExitCode.ALL_FAILED)
+
+
+def _rle_header(*words: int) -> bytes:
+    header = np.zeros(16, dtype="<u4")
+    header[: len(words)] = words
+    return header.tobytes()
+
+
+def _rle_wrong_segment_count(path: Path) -> BadCase:
+    return _undecodable_slice(path, RLELossless, 3, _rle_header(1, 64) + bytes(_SHAPE[0] * _SHAPE[1] * 2),
+                              "an RLE slice with one segment where 16-bit pixels need two")
+
+
+def _compressed_without_codestream_header(path: Path) -> BadCase:
+    return _undecodable_slice(path, JPEG2000Lossless, 3, bytes(range(256)) * 4,
+                              "a JPEG 2000 slice whose fragment is not a codestream")
+
+
+def _rle_offsets_decreasing(path: Path) -> BadCase:
+    return _undecodable_slice(path, RLELossless, 6, _rle_header(2, 64, 32) + bytes(2048),
+                              "an RLE slice whose second segment starts inside the header")
+
+
+def _jpeg2000_truncated_siz(path: Path) -> BadCase:
+    return _undecodable_slice(path, JPEG2000Lossless, 0, b"\xff\x4f\xff\x51\x00\x29\x00\x00",
+                              "a JPEG 2000 slice cut inside its SIZ marker segment")
+
+
+def _uid_superscript_digit(path: Path) -> BadCase:
+    return _invalid_series_uid(path, "1.2.\u00b3", "SeriesInstanceUID with a superscript (non-ASCII) digit")
+
+
+def _deep_folder_within_limit(path: Path) -> BadCase:
+    folder = path
+    for level in range(40):
+        folder = folder / f"L{level}"
+    good = _series(folder, path.name)
+    return _case(path, "a valid series 40 folder levels down (within the scan depth limit)",
+                 processed={good.series_uid})
+
+
+def _symlink_loop(path: Path) -> BadCase:
+    good = _series(path, path.name)
+    (path / "loop").symlink_to(path / "loop")
+    return _case(path, "a symbolic link pointing at itself beside a valid series",
+                 processed={good.series_uid}, issues={"unreadable": 1})
+
+
+_ATTRIBUTE_CASES: tuple[tuple[str, str, str, object, slice, QCCheck], ...] = (
+    # name, description, keyword, value, edited slices, rejecting check
+    ("sop_class_uid_invalid", "SOPClassUID with letters", "SOPClassUID", "1.2.840.CT", slice(None),
+     QCCheck.UID_SYNTAX),
+    ("frame_of_reference_uid_invalid", "FrameOfReferenceUID with a trailing dot", "FrameOfReferenceUID",
+     "1.2.3.", slice(None), QCCheck.UID_SYNTAX),
+    ("study_uid_too_long", "StudyInstanceUID of 80 digits", "StudyInstanceUID", "1." + "3" * 78, slice(None),
+     QCCheck.UID_SYNTAX),
+    ("sop_uid_leading_zero", "SOPInstanceUID with a leading zero in one file", "SOPInstanceUID", "1.2.3.04",
+     slice(7, 8), QCCheck.UID_SYNTAX),
+    ("sop_uid_single_dot", "SOPInstanceUID '.' in one file", "SOPInstanceUID", ".", slice(2, 3),
+     QCCheck.UID_SYNTAX),
+    ("infinite_position", "ImagePositionPatient infinite in one slice", "ImagePositionPatient",
+     [0.0, 0.0, "inf"], slice(6, 7), QCCheck.GEOMETRY_VALUES),
+    ("nan_orientation", "ImageOrientationPatient NaN in every slice", "ImageOrientationPatient",
+     [1.0, 0.0, 0.0, 0.0, 1.0, "NaN"], slice(None), QCCheck.GEOMETRY_VALUES),
+    ("nan_column_spacing", "the column PixelSpacing NaN in every slice", "PixelSpacing", [0.8, "NaN"],
+     slice(None), QCCheck.GEOMETRY_VALUES),
+    ("infinite_pixel_spacing", "PixelSpacing infinite in every slice", "PixelSpacing", ["inf", "inf"],
+     slice(None), QCCheck.GEOMETRY_VALUES),
+    ("negative_column_spacing", "a negative column PixelSpacing in every slice", "PixelSpacing", [0.8, -0.8],
+     slice(None), QCCheck.GEOMETRY_VALUES),
+    ("nan_slice_thickness", "SliceThickness NaN", "SliceThickness", "NaN", slice(None), QCCheck.GEOMETRY_VALUES),
+    ("orientation_sheared", "row and column directions 5 degrees off orthogonal", "ImageOrientationPatient",
+     [1.0, 0.0, 0.0, 0.0871557, 0.9961947, 0.0], slice(None), QCCheck.GEOMETRY_VALUES),
+    ("orientation_zero_vector", "a zero row direction (no slice normal)", "ImageOrientationPatient",
+     [0.0, 0.0, 0.0, 0.0, 1.0, 0.0], slice(None), QCCheck.GEOMETRY_PRESENT),
+    ("orientation_short_vectors", "orientation vectors of length 0.5", "ImageOrientationPatient",
+     [0.5, 0.0, 0.0, 0.0, 0.5, 0.0], slice(None), QCCheck.GEOMETRY_VALUES),
+    ("infinite_rescale_slope", "RescaleSlope infinite in every slice", "RescaleSlope", "inf", slice(None),
+     QCCheck.RESCALE_VALUES),
+    ("nan_rescale_intercept", "RescaleIntercept NaN in one slice", "RescaleIntercept", "NaN", slice(9, 10),
+     QCCheck.RESCALE_VALUES),
+    ("zero_rescale_slope_one_slice", "RescaleSlope 0 in one slice", "RescaleSlope", 0, slice(0, 1),
+     QCCheck.RESCALE_VALUES),
+    ("three_frames_in_one_slice", "one file of the series announcing 3 frames",
+     "NumberOfFrames", 3, slice(1, 2), QCCheck.SINGLE_FRAME),
+    ("declared_wide_samples", "SamplesPerPixel 3 and Rows/Columns 30000 in every slice", "Rows", 30000,
+     slice(None), QCCheck.MEMORY_BUDGET),
+)
+
+
+def _attribute_case(path: Path, keyword: str, value: object, victims: slice, check: QCCheck,
+                    description: str) -> BadCase:
+    def change(ds: Dataset) -> None:
+        setattr(ds, keyword, value)
+        if keyword == "Rows":
+            ds.Columns = value
+            ds.SamplesPerPixel = 3
+
+    return _geometry_edit(path, description, change, victims, check)
+
+
+def _attribute_builder(name: str, description: str, keyword: str, value: object, victims: slice,
+                       check: QCCheck) -> Callable[[Path], BadCase]:
+    def build(path: Path) -> BadCase:
+        return _attribute_case(path, keyword, value, victims, check, description)
+
+    build.__name__ = f"_{name}"
+    return build
+
+
 _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _good_single,
     _non_dicom_only,
@@ -579,4 +906,37 @@ _BUILDERS: tuple[Callable[[Path], BadCase], ...] = (
     _mixed_matrix_and_pixel_spacing,
     _structured_report_beside_images,
     _multi_frame_instance,
+    _uid_path_traversal,
+    _uid_absolute_path,
+    _uid_reserved_report_name,
+    _uid_reserved_log_folder,
+    _uid_too_long,
+    _uid_leading_zero,
+    _uid_empty_component,
+    _uid_terminal_escape,
+    _sop_uid_invalid_in_one_file,
+    _study_uid_with_spaces,
+    _nan_position,
+    _infinite_orientation,
+    _nan_pixel_spacing,
+    _zero_pixel_spacing,
+    _negative_pixel_spacing,
+    _infinite_slice_thickness,
+    _orientation_not_orthogonal,
+    _orientation_not_unit,
+    _nan_rescale_slope,
+    _zero_rescale_slope,
+    _infinite_rescale_intercept,
+    _declared_huge_matrix,
+    _declared_huge_frame_count,
+    _jpeg2000_size_bomb,
+    _jpegls_size_bomb,
+    _rle_wrong_segment_count,
+    _compressed_without_codestream_header,
+    _uid_superscript_digit,
+    _rle_offsets_decreasing,
+    _jpeg2000_truncated_siz,
+    _deep_folder_within_limit,
+    _symlink_loop,
 )
+_BUILDERS += tuple(_attribute_builder(*case) for case in _ATTRIBUTE_CASES)

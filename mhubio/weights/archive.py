@@ -2,12 +2,13 @@
 
 Only regular files and folders are unpacked.  A member with an absolute path,
 a ``..`` component, a drive letter, or one that is a link or device makes the
-whole archive refused before anything is written.
+whole archive refused before anything is written.  The unpacked size is capped in
+total and relative to the archive's size (a compression bomb is refused while it
+unpacks, and what it wrote is removed).
 """
 
 from __future__ import annotations
 
-import shutil
 import stat
 import tarfile
 import zipfile
@@ -20,6 +21,12 @@ from typing import IO
 from mhubio.core.errors import WeightsError
 from mhubio.weights.manifest import ArchiveFormat
 
+MAX_UNPACKED_BYTES = 64 << 30
+"""Default cap on the total unpacked size of one archive (64 GiB)."""
+MAX_COMPRESSION_RATIO = 1000
+"""Default cap on unpacked size / archive size."""
+_CHUNK = 1 << 20
+
 
 @dataclass(frozen=True)
 class _Member:
@@ -28,21 +35,42 @@ class _Member:
     handle: object
 
 
-def unpack(archive: Path, fmt: ArchiveFormat, dest: Path, strip_components: int = 0) -> list[Path]:
+def unpack(
+    archive: Path,
+    fmt: ArchiveFormat,
+    dest: Path,
+    strip_components: int = 0,
+    max_bytes: int = MAX_UNPACKED_BYTES,
+    max_ratio: float = MAX_COMPRESSION_RATIO,
+) -> list[Path]:
     """Unpack ``archive`` into the existing folder ``dest``; return the files written.
 
     Raises
     ------
     WeightsError
-        A member is unsafe, a file member lies above ``strip_components``, or
-        the archive is corrupt.
+        A member is unsafe, a file member lies above ``strip_components``, the
+        archive is corrupt, or it unpacks to more than ``max_bytes`` or more than
+        ``max_ratio`` times its own size.
     """
+    cap = min(max_bytes, int(max_ratio * max(archive.stat().st_size, 1)))
+    written: list[Path] = []
+    try:
+        return _unpack(archive, fmt, dest, strip_components, cap, written)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _unpack(
+    archive: Path, fmt: ArchiveFormat, dest: Path, strip_components: int, cap: int, written: list[Path]
+) -> list[Path]:
     if fmt is ArchiveFormat.FILE:
         raise ValueError("single files are not unpacked")
     try:
         with _open(archive, fmt) as (members, read):
             plan = [(m, _destination(m.name, strip_components, archive)) for m in members]
-            written = []
+            total = 0
             for member, rel in plan:
                 if rel is None:
                     continue
@@ -52,8 +80,15 @@ def unpack(archive: Path, fmt: ArchiveFormat, dest: Path, strip_components: int 
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with read(member) as source, open(out, "xb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
-                written.append(out)
+                    written.append(out)
+                    while chunk := source.read(_CHUNK):
+                        total += len(chunk)
+                        if total > cap:
+                            raise WeightsError(
+                                f"archive {archive.name} refused: it unpacks to more than {cap} bytes, "
+                                "the cap on total size and compression ratio (a compression bomb?)"
+                            )
+                        sink.write(chunk)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise WeightsError(f"archive {archive.name} is corrupt: {exc}") from exc
     except FileExistsError as exc:

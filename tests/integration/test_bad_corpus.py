@@ -10,7 +10,7 @@ from mhubio.core.config import workflow_path
 from mhubio.core.fileio import sha256_file
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow
-from mhubio.dicom.qc import QCStatus, run_qc
+from mhubio.dicom.qc import QCCheck, QCStatus, run_qc
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.volume import VolumeReadError, read_series_image
 from mhubio.synthetic.bad_corpus import CONVERSION_FAILURE, BadCase, write_bad_corpus
@@ -60,6 +60,12 @@ def test_corpus_is_large_and_names_are_unique(corpus):
     assert all(c.path.is_dir() for c in corpus)
     kinds = {reason for c in corpus for reason in c.expected_skipped.values()}
     assert len(kinds) >= 10, "the corpus should exercise most QC checks"
+
+
+def test_corpus_covers_the_trust_boundary(corpus):
+    assert len(corpus) >= 80
+    kinds = {reason for c in corpus for reason in c.expected_skipped.values()}
+    assert {QCCheck.UID_SYNTAX, QCCheck.MEMORY_BUDGET, QCCheck.GEOMETRY_VALUES, QCCheck.RESCALE_VALUES} <= kinds
 
 
 def test_every_case_is_classified_as_expected(corpus):
@@ -112,7 +118,7 @@ def check_outputs(case: BadCase, out: Path, exit_code: int) -> list[str]:
     listed = {o["path"] for s in report["series"] for o in s["outputs"]}
     for path in out.rglob("*"):
         relative = str(path.relative_to(out))
-        if path.is_dir() or relative == "mhub_report.json" or relative.startswith("mhub_logs/"):
+        if path.is_dir() or relative.startswith("mhub_"):  # the report, mhub_reports/ and mhub_logs/
             continue
         if relative not in listed:
             problems.append(f"unlisted or partial output {relative}")

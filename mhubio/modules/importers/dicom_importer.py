@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,11 +11,13 @@ from pydantic import model_validator
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
+from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
 from mhubio.dicom.qc import QCConfig, QCResult, run_qc
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.series import DicomSeries
+from mhubio.dicom.walk import ScanLimits
 
 
 class DicomImporter(Importer):
@@ -40,11 +41,15 @@ class DicomImporter(Importer):
     qc
         Series QC settings (:class:`~mhubio.dicom.qc.QCConfig`); its
         ``modalities`` are taken from ``modalities`` above.
+    scan_limits
+        Folder depth and file count limits of the input scan
+        (:class:`~mhubio.dicom.walk.ScanLimits`).
     """
 
     class Params(Params):
         modalities: list[str] | None = None
         qc: QCConfig = QCConfig()
+        scan_limits: ScanLimits = ScanLimits()
 
         @model_validator(mode="after")
         def _modalities_once(self) -> DicomImporter.Params:
@@ -69,7 +74,7 @@ class DicomImporter(Importer):
 
     def import_instances(self, input_dir: Path) -> ImportResult:
         """Scan ``input_dir`` and QC every series found."""
-        scanned = scan_folder(input_dir)
+        scanned = scan_folder(input_dir, self.params.scan_limits)
         config = self.qc_config
         instances: list[Instance] = []
         skipped: list[SkippedSeries] = []
@@ -106,7 +111,7 @@ class DicomImporter(Importer):
         instance = Instance(
             id=series.series_uid,
             attributes=_attributes(series),
-            workdir=self.context.work_dir / _safe_name(series.series_uid),
+            workdir=path_inside(self.context.work_dir, safe_name(series.series_uid)),
         )
         files = series.sorted_files()
         instance.add(
@@ -137,6 +142,3 @@ def _attributes(series: DicomSeries) -> dict[str, str]:
         "AcquisitionTime": series.acquisition_time,
     }
 
-
-def _safe_name(uid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", uid)

@@ -32,6 +32,7 @@ from pydicom import dcmread
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
+from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.dicom.qc import QCConfig, run_qc
 from mhubio.dicom.scan import scan_folder
@@ -206,7 +207,7 @@ class PetCtPairImporter(Importer):
 
     def _instance(self, pair: SeriesPair) -> Instance:
         pet, ct = pair.pet, pair.ct
-        instance = Instance(pet.series_uid, _attributes(pet, ct), self.context.work_dir / pet.series_uid)
+        instance = Instance(pet.series_uid, _attributes(pet, ct), path_inside(self.context.work_dir, safe_name(pet.series_uid)))
         for name, series in (("pt", pet), ("ct", ct)):
             files = series.sorted_files()
             instance.add(DataItem(FileType.DICOM, _common_folder(files), {"mod": name}, files=files,

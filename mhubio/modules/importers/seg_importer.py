@@ -15,11 +15,13 @@ from pydicom.uid import SegmentationStorage
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
+from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.core.fileio import atomic_path, copy_atomic
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.dicom.scan import scan_folder
+from mhubio.seg.consistency import MissingReferencePolicy, check_seg_against_series
 from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, name_segments
 
 
@@ -51,11 +53,17 @@ class SegImporter(Module):
     with its segment map (SegmentNumber -> segment id, from the segment codes);
     its segments are also written as a label map on the series grid
     (``nifti:mod=seg``, label = SegmentNumber) unless they overlap.
+
+    The SEG must describe the series (:func:`mhubio.seg.consistency.check_seg_against_series`):
+    the same FrameOfReferenceUID, every referenced image in the series (``on_missing_references``:
+    ``reject`` fails the series, ``warn`` reports it) and at least one frame inside the volume;
+    otherwise the series fails with the name of the check.
     """
 
     class Params(Params):
         on_multiple: MultipleSegPolicy = MultipleSegPolicy.ERROR
         write_label_map: bool = True
+        on_missing_references: MissingReferencePolicy = MissingReferencePolicy.REJECT
 
     inputs = {"source": Input("dicom", description="image series the SEG must reference")}
     outputs = {
@@ -71,7 +79,7 @@ class SegImporter(Module):
         for series in scan.series.values():
             for item in series.instances:
                 if item.sop_class_uid == SegmentationStorage:
-                    self._segs.append(_read_seg_header(item.path))
+                    self._segs.append(read_seg_header(item.path))
                 elif item.frame_of_reference_uid:
                     self._series_by_for.setdefault(item.frame_of_reference_uid, set()).add(series.series_uid)
 
@@ -80,7 +88,12 @@ class SegImporter(Module):
         source: DataItem = inputs["source"]
         series = source.dicom_series()
         seg_file = self._match(instance.id, series.frame_of_reference_uid)
-        seg = hd.seg.segread(seg_file.path)
+        try:
+            seg = hd.seg.segread(seg_file.path)
+        except Exception as exc:  # highdicom and pydicom raise many types for malformed SEGs
+            raise StepError(f"DICOM SEG {seg_file.path.name} cannot be read: {type(exc).__name__}") from exc
+        for warning in check_seg_against_series(seg, series, self.params.on_missing_references):
+            instance.warn(warning)
         try:
             segment_ids, unknown = name_segments(seg)
         except ValueError as exc:
@@ -131,9 +144,20 @@ class SegImporter(Module):
         return found[-1]
 
 
-def _read_seg_header(path: Path) -> _SegFile:
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    referenced = frozenset(str(i.SeriesInstanceUID) for i in ds.get("ReferencedSeriesSequence", []))
-    stamp = "".join(str(ds.get(k, "") or "") for k in ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime"))
-    return _SegFile(path, str(ds.SOPInstanceUID), referenced, str(ds.get("FrameOfReferenceUID", "")), stamp)
+def read_seg_header(path: Path) -> _SegFile:
+    """The header of a DICOM SEG that the matching needs.
+
+    Raises
+    ------
+    StepError
+        If the file cannot be parsed or lacks SOPInstanceUID or a referenced SeriesInstanceUID.
+    """
+    try:
+        with quiet_pydicom():
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            referenced = frozenset(str(i.SeriesInstanceUID) for i in ds.get("ReferencedSeriesSequence", []))
+            stamp = "".join(str(ds.get(k, "") or "") for k in ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime"))
+            return _SegFile(path, str(ds.SOPInstanceUID), referenced, str(ds.get("FrameOfReferenceUID", "")), stamp)
+    except Exception as exc:  # malformed files make pydicom raise almost anything
+        raise StepError(f"DICOM SEG {path.name} cannot be read: {type(exc).__name__}") from exc
 

@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import field_validator
 
 from mhubio.core.data import DataItem, Instance, OutputFile
-from mhubio.core.errors import StepError
+from mhubio.core.errors import MissingOutputError, StepError
 from mhubio.core.fileio import atomic_paths, sha256_file
 from mhubio.core.module import Module
+from mhubio.core.naming import RESERVED_PREFIX, UnsafeNameError, path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.core.query import Query
 
@@ -29,8 +30,14 @@ class DataOrganizer(Module):
     Templates use the instance's DICOM attributes (``{SeriesInstanceUID}``,
     ``{StudyInstanceUID}``, ``{Modality}``, ``{SeriesNumber}``), ``{model}``,
     ``{workflow}``, ``{step}`` (the producing step) and item metadata as
-    ``{meta[key]}``.  All files of an instance are staged first and then
-    renamed into place; if any fails, none is left behind.
+    ``{meta[key]}``.  Attribute and metadata values are data: each becomes one
+    safe name (:func:`mhubio.core.naming.safe_name`), so a value can neither add
+    folders nor leave the output folder, and no target may start with ``mhub_``
+    (the run's own files).  All files of an instance are staged first and then
+    renamed into place; if any fails, none is left behind.  A series for which
+    no item matches any target fails, unless an earlier step warned why it wrote
+    nothing (e.g. a SEG whose segments are all empty): a series never ends done
+    without outputs and without a reason.
     """
 
     class Params(Params):
@@ -50,13 +57,18 @@ class DataOrganizer(Module):
         plan: dict[Path, DataItem] = {}
         for query, template in self.params.targets.items():
             for item in instance.find(query):
-                target = self.context.output_dir / self._render(template, instance, item)
+                target = self._render(template, instance, item)
                 if target in plan and plan[target] is not item:
                     raise StepError(f"two items would be written to {target.relative_to(self.context.output_dir)}")
                 plan[target] = item
-        if not plan:
-            instance.warn("no output item matched the DataOrganizer targets")
+        if not plan and instance.warnings:
+            instance.warn("no output item matched the DataOrganizer targets (see the warnings above)")
             return
+        if not plan:
+            raise MissingOutputError(
+                f"no data item matched the DataOrganizer targets ({', '.join(self.params.targets)}): "
+                "the series would end without outputs"
+            )
         with atomic_paths(list(plan)) as temporaries:
             for tmp, item in zip(temporaries, plan.values(), strict=True):
                 _export(item.path, tmp)
@@ -65,13 +77,14 @@ class DataOrganizer(Module):
                 OutputFile(target.relative_to(self.context.output_dir), sha256_file(target), target.stat().st_size)
             )
 
-    def _render(self, template: str, instance: Instance, item: DataItem) -> str:
+    def _render(self, template: str, instance: Instance, item: DataItem) -> Path:
+        """The target path of ``item``: every field value is data and becomes one safe name."""
         fields = {
-            **instance.attributes,
+            **{key: safe_name(value) for key, value in instance.attributes.items()},
             "model": self.context.model.name,
             "workflow": self.context.workflow,
             "step": item.producer,
-            "meta": _MissingMeta(item.meta),
+            "meta": _MissingMeta({key: safe_name(value) for key, value in item.meta.items()}),
         }
         try:
             rendered = template.format_map(_Fields(fields))
@@ -80,7 +93,12 @@ class DataOrganizer(Module):
         path = Path(rendered)
         if path.is_absolute() or ".." in path.parts or not rendered.strip():
             raise StepError(f"target template {template!r} gave an invalid path {rendered!r}")
-        return rendered
+        if path.parts[0].lower().startswith(RESERVED_PREFIX):
+            raise StepError(f"target template {template!r} gave {rendered!r}, a name reserved for the run's own files")
+        try:
+            return path_inside(self.context.output_dir, rendered)
+        except UnsafeNameError as exc:
+            raise StepError(f"target template {template!r}: {exc}") from exc
 
 
 def _export(source: Path, target: Path) -> None:

@@ -1,0 +1,67 @@
+"""Integrity of the output folder: one run at a time, SIGTERM as an interrupt, a full disk as a named error."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from mhubio.core.errors import ConfigError, DiskFullError
+
+__all__ = ["as_disk_full", "locked_output", "sigterm_as_interrupt"]
+
+
+@contextmanager
+def locked_output(output_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``output_dir`` (the folder itself: no lock file is left behind).
+
+    Raises
+    ------
+    ConfigError
+        At once, if another run holds the lock.
+    """
+    fd = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ConfigError(
+                f"output folder {output_dir} is in use by another mhub run; wait for it to finish or "
+                "choose another --output"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def as_disk_full(exc: BaseException) -> DiskFullError | None:
+    """A :class:`DiskFullError` when ``exc`` (or an exception it was raised from) is ENOSPC or EDQUOT."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return DiskFullError(f"no space left on device: {current.filename or current}")
+        if "No space left on device" in str(current):  # native writers (ITK, dcmqi) lose the errno
+            return DiskFullError(f"no space left on device: {str(current)[-300:]}")
+        current = current.__cause__ or current.__context__
+    return None
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (``docker stop``, a batch scheduler) into ``KeyboardInterrupt`` in the main thread."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
