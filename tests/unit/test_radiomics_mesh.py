@@ -32,7 +32,7 @@ def image_of(array: np.ndarray, spacing_xyz: tuple[float, float, float]) -> sitk
 def test_mesh_measures_equal_pyradiomics_cshape(seed, spacing):
     from radiomics import cShape
 
-    mask = np.pad(blobs((30, 48, 44), seed), 1)
+    mask = np.pad(blobs((24, 40, 36), seed), 1)
     area, volume, diameters = cShape.calculate_coefficients(mask, np.array(spacing))
     got = mesh_measures(mask, spacing)
     expected = (area, volume, *diameters)
@@ -61,7 +61,7 @@ def test_mesh_measures_need_a_padded_3d_mask():
 def test_the_14_shape_features_equal_pyradiomics_own_extractor_on_a_mask_with_many_vertices():
     from radiomics import featureextractor
 
-    labels = blobs((36, 72, 64), seed=7).astype(np.uint8)
+    labels = blobs((24, 48, 44), seed=7).astype(np.uint8)
     spacing_xyz = (0.8, 0.8, 2.5)
     image = image_of(np.zeros_like(labels, dtype=np.int16), spacing_xyz)
     mask = image_of(labels, spacing_xyz)
