@@ -160,8 +160,9 @@ def _extract(
             log.info("radiomics %d/%d %s: empty, skipped", number, len(masks), item.segment_id)
             continue
         started = time.perf_counter()
+        region = _segment_region(image, item) if _mask_only(config) else (image, item.mask)
         try:
-            raw = extractor.execute(image, item.mask, label=item.mask_value)
+            raw = extractor.execute(*region, label=item.mask_value)
         except ValueError as exc:
             missing.append(MissingSegment(item.segment_id, item.label_value, f"pyradiomics: {exc}"))
             log.info("radiomics %d/%d %s: no features (%s)", number, len(masks), item.segment_id, exc)
@@ -180,6 +181,24 @@ def _extract(
         algorithm_version=pyradiomics_version(),
         settings=_recorded_settings(config),
     )
+
+
+def _mask_only(config: ExtractionConfig) -> bool:
+    """Whether the features depend on the mask's voxels alone: shape features on the image's own grid."""
+    return config.classes == (FeatureClass.SHAPE,) and "resampledPixelSpacing" not in config.settings
+
+
+def _segment_region(image: sitk.Image, item: SegmentMask) -> tuple[sitk.Image, sitk.Image]:
+    """Image and mask cut to the segment's bounding box plus one voxel (pyradiomics crops to the box itself)."""
+    inside = sitk.GetArrayViewFromImage(item.mask) == item.mask_value
+    lower, upper = [], []
+    for axis in range(3):
+        hits = np.flatnonzero(inside.any(axis=tuple(a for a in range(3) if a != axis)))
+        lower.append(max(int(hits[0]) - 1, 0))
+        upper.append(min(int(hits[-1]) + 2, inside.shape[axis]))
+    index = [int(i) for i in lower[::-1]]
+    size = [u - low for low, u in zip(lower[::-1], upper[::-1])]
+    return sitk.RegionOfInterest(image, size, index), sitk.RegionOfInterest(item.mask, size, index)
 
 
 def _extractor(config: ExtractionConfig) -> Any:

@@ -10,8 +10,10 @@ mask).  :func:`mesh_measures` returns the same numbers faster:
   measured once per spacing by running pyradiomics' own routine on single cubes (:func:`_cube_table`), so the
   triangulation is pyradiomics' by construction; the mask then only needs its cubes counted per configuration.
 - the largest distance between points lies between two vertices of their convex hull, so the diameters compare
-  hull vertices only: per plane for the 2D diameters, and over the union of the slice-plane hull vertices (a
-  superset of the 3D hull's) for the 3D diameter.
+  hull vertices only.  A hull vertex is also an end point of every line of vertices through it, so the hulls are
+  built from the end points of the lines along x (along y for the planes of constant x), found with ``argmax``;
+  the planes are visited largest bounding box first, stopping once a plane's box diagonal is shorter than the
+  longest distance found.
 """
 
 from __future__ import annotations
@@ -65,21 +67,18 @@ def mesh_measures(mask: np.ndarray, spacing: tuple[float, float, float]) -> Mesh
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 3:
         raise ValueError(f"the mask must be 3D, got {mask.ndim} dimensions")
-    inner = mask[1:-1, 1:-1, 1:-1]
-    if mask.sum() != inner.sum():
+    if mask.sum() != mask[1:-1, 1:-1, 1:-1].sum():
         raise ValueError("the mask must be padded: a voxel on its border is inside")
     step = np.asarray(spacing, dtype=np.float64)
     area, volume = _area_and_volume(mask, step)
-    vertices = _vertices(mask)
-    diameters = [_plane_diameters(vertices, axis, step) for axis in range(3)]
-    slice_max, slice_hull = diameters[0]
+    along_y, along_x = _line_ends(mask, 1), _line_ends(mask, 2)
     return MeshMeasures(
         surface_area=area,
         volume=volume,
-        max_2d_slice=slice_max,
-        max_2d_column=diameters[1][0],
-        max_2d_row=diameters[2][0],
-        max_3d=_diameter(_hull_points(vertices[slice_hull] / 2.0 * step, 3)),
+        max_2d_slice=_plane_diameter(along_x, 0, step),
+        max_2d_column=_plane_diameter(along_x, 1, step),
+        max_2d_row=_plane_diameter(along_y, 2, step),
+        max_3d=_diameter(_hull_points(along_x / 2.0 * step, 3)),
     )
 
 
@@ -88,7 +87,7 @@ def _area_and_volume(mask: np.ndarray, step: np.ndarray) -> tuple[float, float]:
     nz, ny, nx = (s - 1 for s in mask.shape)
     config = np.zeros((nz, ny, nx), dtype=np.uint8)
     for k, (dz, dy, dx) in enumerate(_CORNERS):
-        config |= mask[dz:dz + nz, dy:dy + ny, dx:dx + nx].astype(np.uint8) << np.uint8(k)
+        config |= mask[dz:dz + nz, dy:dy + ny, dx:dx + nx].view(np.uint8) << np.uint8(k)
     surface = np.nonzero((config != 0) & (config != 255))
     configs = config[surface]
     area, volume, slope = _cube_table(tuple(float(s) for s in step))
@@ -127,49 +126,64 @@ def _cube_table(step: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarra
     return area, volume, slope
 
 
-def _vertices(mask: np.ndarray) -> np.ndarray:
-    """Mesh vertices in doubled index units (integers): midpoints of the edges between inside and outside voxels."""
+def _line_ends(mask: np.ndarray, axis: int) -> np.ndarray:
+    """First and last mesh vertex of every line of vertices parallel to ``axis``, in doubled index units.
+
+    Vertices are the midpoints of the edges between an inside and an outside voxel; for the edges along each
+    axis ``edge``, their doubled coordinates are twice the lower voxel's index plus one along ``edge``.
+    """
     found = []
-    for axis in range(3):
+    for edge in range(3):
         lower = [slice(None)] * 3
         upper = [slice(None)] * 3
-        lower[axis] = slice(None, -1)
-        upper[axis] = slice(1, None)
-        index = np.argwhere(mask[tuple(lower)] != mask[tuple(upper)]).astype(np.int64) * 2
-        index[:, axis] += 1
-        found.append(index)
+        lower[edge] = slice(None, -1)
+        upper[edge] = slice(1, None)
+        crossing = mask[tuple(lower)] != mask[tuple(upper)]
+        lines = np.nonzero(crossing.any(axis=axis))
+        length = crossing.shape[axis]
+        first = crossing.argmax(axis=axis)[lines]
+        last = length - 1 - np.flip(crossing, axis=axis).argmax(axis=axis)[lines]
+        for position in (first, last):
+            index = list(lines)
+            index.insert(axis, position)
+            points = np.stack(index, axis=1).astype(np.int64) * 2
+            points[:, edge] += 1
+            found.append(points)
     return np.concatenate(found)
 
 
-def _plane_diameters(vertices: np.ndarray, axis: int, step: np.ndarray) -> tuple[float, np.ndarray]:
-    """Largest distance between vertices sharing their coordinate along ``axis``, and the planes' hull vertices."""
-    order = np.argsort(vertices[:, axis], kind="stable")
-    keys = vertices[order, axis]
-    bounds = np.flatnonzero(np.diff(keys)) + 1
-    physical = vertices / 2.0 * step
-    in_plane = [d for d in range(3) if d != axis]
+def _plane_diameter(points: np.ndarray, axis: int, step: np.ndarray) -> float:
+    """Largest distance between vertices sharing their coordinate along ``axis``.
+
+    Planes are visited by decreasing bounding-box diagonal; none is left out whose diagonal could beat the
+    longest distance found.
+    """
+    if len(points) == 0:
+        return 0.0
+    order = np.argsort(points[:, axis], kind="stable")
+    points = points[order] / 2.0 * step
+    starts = np.flatnonzero(np.r_[True, np.diff(points[:, axis]) != 0])
+    extent = np.maximum.reduceat(points, starts) - np.minimum.reduceat(points, starts)
+    bound = np.sqrt((extent * extent).sum(axis=1))
+    ends = np.r_[starts[1:], len(points)]
     best = 0.0
-    hull_rows = []
-    for rows in np.split(order, bounds):
-        points = physical[rows]
-        hull = _hull_indices(points[:, in_plane], 2)
-        hull_rows.append(rows[hull])
-        best = max(best, _diameter(points[hull]))
-    return best, np.concatenate(hull_rows)
+    for plane in np.argsort(-bound, kind="stable"):
+        if bound[plane] < best:
+            break
+        best = max(best, _diameter(_hull_points(points[starts[plane]:ends[plane]], 2, drop=axis)))
+    return best
 
 
-def _hull_points(points: np.ndarray, dim: int) -> np.ndarray:
-    return points[_hull_indices(points, dim)]
-
-
-def _hull_indices(points: np.ndarray, dim: int) -> np.ndarray:
-    """Indices of the convex hull's vertices; all points where the hull is degenerate (too few, collinear)."""
+def _hull_points(points: np.ndarray, dim: int, drop: int | None = None) -> np.ndarray:
+    """The convex hull's vertices (in ``dim`` dimensions, leaving out coordinate ``drop``); all points where the
+    hull is degenerate (too few, collinear)."""
     if len(points) <= dim + 1:
-        return np.arange(len(points))
+        return points
+    coordinates = points if drop is None else np.delete(points, drop, axis=1)
     try:
-        return ConvexHull(points).vertices
+        return points[ConvexHull(coordinates).vertices]
     except QhullError:
-        return np.arange(len(points))
+        return points
 
 
 def _diameter(points: np.ndarray) -> float:

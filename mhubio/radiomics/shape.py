@@ -37,12 +37,17 @@ def _build() -> type:
 
         def _initSegmentBasedCalculation(self) -> None:
             self.pixelSpacing = np.array(self.inputImage.GetSpacing()[::-1])
-            self.maskArray = np.pad(sitk.GetArrayFromImage(self.inputMask) == self.label, 1)
-            self.labelledVoxelCoordinates = np.where(self.maskArray)
+            self.maskArray = np.pad(sitk.GetArrayViewFromImage(self.inputMask) == self.label, 1)
+            self.voxelCount = int(np.count_nonzero(self.maskArray))
             mesh = mesh_measures(self.maskArray, tuple(self.pixelSpacing))
             self.SurfaceArea, self.Volume = mesh.surface_area, mesh.volume
             self.diameters = (mesh.max_2d_slice, mesh.max_2d_column, mesh.max_2d_row, mesh.max_3d)
-            self.eigenValues = _eigenvalues(self.labelledVoxelCoordinates, self.pixelSpacing)
+            self.eigenValues = _eigenvalues(self.maskArray, self.pixelSpacing)
+
+        def getVoxelVolumeFeatureValue(self) -> float:  # noqa: N802 (pyradiomics' name)
+            """Number of voxels times the volume of one voxel, as pyradiomics computes it."""
+            z, y, x = self.pixelSpacing
+            return self.voxelCount * (z * x * y)
 
     class Extractor(featureextractor.RadiomicsFeatureExtractor):
         """pyradiomics' extractor; the 3D shape class is :class:`FastShape` (2D shape is not offered)."""
@@ -66,17 +71,28 @@ def _build() -> type:
     return Extractor
 
 
-def _eigenvalues(coordinates: tuple[np.ndarray, ...], spacing: np.ndarray) -> np.ndarray:
-    """Eigenvalues of the voxel coordinates' covariance, ascending, as pyradiomics computes them.
+def _eigenvalues(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Eigenvalues of the covariance of the voxels' physical coordinates, ascending (pyradiomics' axis lengths).
 
-    The covariance is symmetric: its eigenvalues are taken as real numbers (pyradiomics' general solver returns
-    complex numbers with a rounding-size imaginary part where two are equal, e.g. for a square cross-section).
+    The moments come from the mask's projections, centred in exact integer arithmetic.  The covariance is symmetric: its
+    eigenvalues are taken as real numbers (pyradiomics' general solver returns complex numbers with a
+    rounding-size imaginary part where two are equal, e.g. for a square cross-section).
     """
-    count = len(coordinates[0])
-    points = np.array(coordinates, dtype=int).T * spacing[None, :]
-    points -= points.mean(axis=0)
-    points /= np.sqrt(count)
-    values = np.linalg.eigvalsh(points.T.copy() @ points)
+    count = int(np.count_nonzero(mask))
+    index = [np.arange(n, dtype=np.int64) for n in mask.shape]
+    first = [0, 0, 0]
+    second = [[0] * 3 for _ in range(3)]
+    for a in range(3):
+        profile = mask.sum(axis=tuple(d for d in range(3) if d != a), dtype=np.int64)
+        first[a] = int(profile @ index[a])
+        second[a][a] = int(profile @ index[a] ** 2)
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        plane = mask.sum(axis=3 - a - b, dtype=np.int64)
+        second[a][b] = second[b][a] = int(index[a] @ plane @ index[b])
+    centred = np.array([[count * second[a][b] - first[a] * first[b] for b in range(3)] for a in range(3)],
+                       dtype=np.float64)
+    covariance = centred / float(count) ** 2 * np.outer(spacing, spacing)
+    values = np.linalg.eigvalsh(covariance)
     rounding = (values < 0) & (values > -1e-10)
     if rounding.any():
         logging.getLogger("mhub.module.radiomics").debug("rounding %d eigenvalues in (-1e-10, 0) to 0",
