@@ -93,10 +93,12 @@ class NnunetV1Runner(Module):
     """Number of model loads in this process (all instances); tests assert one load per run."""
 
     def declare_outputs(self) -> Mapping[str, Output]:
-        """The label map, with its segment ids known from ``label_map``."""
-        roi = ",".join(self.params.label_map.values())
-        return {"segmentation": Output(FileType.NIFTI, {"mod": "seg", "roi": roi}, inherit="image",
-                                       description="label map")}
+        """The label map, with its segment ids known from ``label_map``; a fold vote is ``fold=ensemble`` (as
+        :class:`~mhubio.modules.processors.majority_vote.MajorityVote` marks its output)."""
+        meta = {"mod": "seg", "roi": ",".join(self.params.label_map.values())}
+        if self.params.ensemble is FoldEnsemble.VOTE:
+            meta["fold"] = "ensemble"
+        return {"segmentation": Output(FileType.NIFTI, meta, inherit="image", description="label map")}
 
     @property
     def _log(self) -> logging.Logger:
