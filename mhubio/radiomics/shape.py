@@ -44,7 +44,7 @@ def _build() -> type:
             self.diameters = (mesh.max_2d_slice, mesh.max_2d_column, mesh.max_2d_row, mesh.max_3d)
             self.eigenValues = _eigenvalues(self.maskArray, self.pixelSpacing)
 
-        def getVoxelVolumeFeatureValue(self) -> float:  # noqa: N802 (pyradiomics' name)
+        def getVoxelVolumeFeatureValue(self) -> float:
             """Number of voxels times the volume of one voxel, as pyradiomics computes it."""
             z, y, x = self.pixelSpacing
             return self.voxelCount * (z * x * y)
@@ -52,7 +52,7 @@ def _build() -> type:
     class Extractor(featureextractor.RadiomicsFeatureExtractor):
         """pyradiomics' extractor; the 3D shape class is :class:`FastShape` (2D shape is not offered)."""
 
-        def computeShape(self, image, mask, boundingBox, **kwargs):  # noqa: N802 (pyradiomics' name)
+        def computeShape(self, image, mask, boundingBox, **kwargs):
             features = {}
             if "shape2D" in self.enabledFeatures:
                 raise ValueError("2D shape features are not offered; enable the 3D shape class")
