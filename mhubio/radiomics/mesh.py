@@ -29,8 +29,8 @@ __all__ = ["MeshMeasures", "mesh_measures"]
 _CORNERS = np.array([((k >> 2) & 1, (k >> 1) & 1, k & 1) for k in range(8)])
 """Corner k of a cube as (z, y, x) offsets; bit k of a cube configuration says whether it is inside."""
 
-_CHUNK = 2048
-"""Points per block in the pairwise distance search (a block of distances is _CHUNK x n doubles)."""
+_BLOCK = 1 << 22
+"""Distances per block in the pairwise search (a block holds 3 x _BLOCK doubles: 100 MB)."""
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,9 @@ def _hull_points(points: np.ndarray, dim: int, drop: int | None = None) -> np.nd
 def _diameter(points: np.ndarray) -> float:
     """Largest distance between two of ``points``, squared differences summed as pyradiomics sums them."""
     best = 0.0
-    for start in range(0, len(points), _CHUNK):
-        block = points[start:start + _CHUNK]
+    rows = max(1, _BLOCK // max(len(points), 1))
+    for start in range(0, len(points), rows):
+        block = points[start:start + rows]
         delta = block[:, None, :] - points[None, :, :]
         delta *= delta
         best = max(best, float(((delta[..., 0] + delta[..., 1]) + delta[..., 2]).max(initial=0.0)))
