@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,10 +14,12 @@ import SimpleITK as sitk
 from mhubio.radiomics.codes import coded_features
 from mhubio.radiomics.features import FeatureClass, MissingSegment, RadiomicsResult, SegmentFeatures
 from mhubio.geometry import GRID_TOLERANCE_MM, resample_labels, same_grid
+from mhubio.radiomics.shape import shape_extractor
 
 __all__ = ["DEFAULT_SHAPE_FEATURES", "ExtractionConfig", "SegmentMask", "extract_features", "extract_mask_features"]
 
-log = logging.getLogger("mhub.radiomics")
+log = logging.getLogger("mhub.module.radiomics")
+"""Progress per segment goes to the series log (segment ids and timings only, no header values)."""
 
 DEFAULT_SHAPE_FEATURES: tuple[str, ...] = tuple(c.feature for c in coded_features() if c.feature_class == "shape")
 """The 14 shape features of paper 000, Appendix D."""
@@ -151,15 +154,20 @@ def _extract(
     extractor = _extractor(config)
     found: list[SegmentFeatures] = []
     missing: list[MissingSegment] = []
-    for item in masks:
+    for number, item in enumerate(masks, start=1):
         if item.label_value not in present:
             missing.append(MissingSegment(item.segment_id, item.label_value, "empty: no voxel in the mask"))
+            log.info("radiomics %d/%d %s: empty, skipped", number, len(masks), item.segment_id)
             continue
+        started = time.perf_counter()
+        region = _segment_region(image, item) if _mask_only(config) else (image, item.mask)
         try:
-            raw = extractor.execute(image, item.mask, label=item.mask_value)
+            raw = extractor.execute(*region, label=item.mask_value)
         except ValueError as exc:
             missing.append(MissingSegment(item.segment_id, item.label_value, f"pyradiomics: {exc}"))
+            log.info("radiomics %d/%d %s: no features (%s)", number, len(masks), item.segment_id, exc)
             continue
+        log.info("radiomics %d/%d %s: %.1f s", number, len(masks), item.segment_id, time.perf_counter() - started)
         values = {
             key.removeprefix(_IMAGE_TYPE_PREFIX): float(np.asarray(value))
             for key, value in raw.items()
@@ -175,14 +183,31 @@ def _extract(
     )
 
 
+def _mask_only(config: ExtractionConfig) -> bool:
+    """Whether the features depend on the mask's voxels alone: shape features on the image's own grid."""
+    return config.classes == (FeatureClass.SHAPE,) and "resampledPixelSpacing" not in config.settings
+
+
+def _segment_region(image: sitk.Image, item: SegmentMask) -> tuple[sitk.Image, sitk.Image]:
+    """Image and mask cut to the segment's bounding box plus one voxel (pyradiomics crops to the box itself)."""
+    inside = sitk.GetArrayViewFromImage(item.mask) == item.mask_value
+    lower, upper = [], []
+    for axis in range(3):
+        hits = np.flatnonzero(inside.any(axis=tuple(a for a in range(3) if a != axis)))
+        lower.append(max(int(hits[0]) - 1, 0))
+        upper.append(min(int(hits[-1]) + 2, inside.shape[axis]))
+    index = [int(i) for i in lower[::-1]]
+    size = [u - low for low, u in zip(lower[::-1], upper[::-1])]
+    return sitk.RegionOfInterest(image, size, index), sitk.RegionOfInterest(item.mask, size, index)
+
+
 def _extractor(config: ExtractionConfig) -> Any:
     import radiomics
     import radiomics.shape
-    from radiomics import featureextractor
 
     radiomics.setVerbosity(logging.ERROR)
     logging.getLogger("radiomics").setLevel(logging.ERROR)
-    extractor = featureextractor.RadiomicsFeatureExtractor(additionalInfo=False, **config.settings)
+    extractor = shape_extractor(additionalInfo=False, **config.settings)
     extractor.disableAllImageTypes()
     extractor.enableImageTypeByName("Original")
     extractor.disableAllFeatures()

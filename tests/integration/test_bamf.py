@@ -19,6 +19,10 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
+from mhubio.core.data import DataItem, Instance
+from mhubio.core.filetypes import FileType
+from mhubio.core.module import ModelInfo, RunContext
+from mhubio.modules.runners.nnunet_v1 import NnunetV1Runner
 from mhubio.segdb import get_segment
 from mhubio.synthetic import make_ct_phantom, write_ct_series, write_mr_series
 from mhubio.testing.nnunet import write_nnunet_v1_model
@@ -128,6 +132,23 @@ def final_label_map(work: Path, step: str) -> sitk.Image:
     """The label map written by ``step`` (the one the SegEncoder encodes)."""
     (path,) = sorted(work.rglob(f"{step}.segmentation.nii*"))
     return sitk.ReadImage(str(path))
+
+
+def single_fold_label_map(results: Path, task: str, label_map: dict[int, str], fold: int, work: Path,
+                          tmp_path: Path) -> np.ndarray:
+    """What one fold of ``task`` predicts (post-processed) for the CT the workflow converted into ``work``."""
+    (ct,) = sorted(work.rglob("NiftiConverter.nifti.nii*"))
+    scratch = tmp_path / f"fold{fold}"
+    context = RunContext(scratch, scratch / "out", scratch / "work", ModelInfo("fold", "0", scratch), None)
+    params = NnunetV1Runner.Params(results_folder=str(results), task=task, label_map=label_map, folds=[fold],
+                                   use_mirroring=False, device="cpu")
+    runner = NnunetV1Runner(f"fold{fold}", params, context)
+    target = DataItem(FileType.NIFTI, scratch / "fold.nii.gz", {"mod": "seg"})
+    runner.preflight()
+    runner.ensure_setup()
+    runner.process(Instance("1.2.826.0.1.3680043.8.498.1", {"Modality": "CT"}, scratch / "work"),
+                   {"image": DataItem(FileType.NIFTI, ct, {"mod": "ct"})}, {"segmentation": target})
+    return sitk.GetArrayFromImage(sitk.ReadImage(str(target.path)))
 
 
 def check_seg(model: str, seg_path: Path, source_files: Sequence[Path], label_map: sitk.Image,
@@ -261,8 +282,9 @@ def test_kidney_votes_folds_and_keeps_two_components(ct_input, tmp_path: Path) -
         "--set", "NnunetV1Runner.use_mirroring=false")
     assert code == 0, log
     seg_path = single_output(out, model, report)
-    fold0 = sitk.GetArrayFromImage(final_label_map(work, "fold0"))
-    fold4 = sitk.GetArrayFromImage(final_label_map(work, "fold4"))
+    table = {1: "KIDNEY", 2: "KIDNEY_TUMOR", 3: "KIDNEY_CYST"}
+    fold0, fold4 = (single_fold_label_map(tmp_path / "results", "Task779_Kidneys_KIRC", table, k, work, tmp_path)
+                    for k in (0, 4))
     vote = sitk.GetArrayFromImage(final_label_map(work, "vote"))
     assert not np.array_equal(fold0, fold4)
     assert np.array_equal(vote, fold0)
@@ -302,8 +324,7 @@ def test_lung_ct_keeps_nodules_touching_lungs_within_3_to_30_mm(chest_ct_with_no
     tiny_v1_model(tmp_path / "lungs", "Task775_CT_NSCLC_RG", 1, [([1, 0], [-0.3])] * 5)
     tiny_v1_model(tmp_path / "nodules", "Task777_CT_Nodules", 1, [([0, 1], [2.0])] * 5)
     model = "bamf_nnunet_ct_lung"
-    args = local_weights([f"lungs{k}" for k in range(5)], tmp_path / "lungs")
-    args += local_weights([f"nodules{k}" for k in range(5)], tmp_path / "nodules")
+    args = local_weights(["vote_lungs"], tmp_path / "lungs") + local_weights(["vote_nodules"], tmp_path / "nodules")
     code, out, report, work, log = run_model(model, series.directory, tmp_path, *args)
     assert code == 0, log
     seg_path = single_output(out, model, report)

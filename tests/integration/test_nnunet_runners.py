@@ -252,3 +252,84 @@ def test_component_filter_matches_nnunet_v1(min_sizes):
     actual = remove_small_components(labels, classes, 2.5, min_sizes)
     assert np.count_nonzero(actual != labels) > 0
     assert np.array_equal(actual, expected)
+
+
+# --- k-fold ensembles: one preprocessing per series ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def v1_five_folds(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("v1_five")
+    write_nnunet_v1_model(root, 4, task="Task055_SegTHOR", configuration="3d_lowres", folds=(0, 1, 2, 3, 4),
+                          postprocessing_classes=(2,))
+    return root
+
+
+@pytest.fixture
+def preprocess_count(monkeypatch) -> list[int]:
+    """Calls of nnU-Net v1's ``preprocess_patient`` (one list entry per call)."""
+    from nnunet.training.network_training.nnUNetTrainer import nnUNetTrainer
+
+    calls: list[int] = []
+    original = nnUNetTrainer.preprocess_patient
+
+    def counted(self, input_files):
+        calls.append(1)
+        return original(self, input_files)
+
+    monkeypatch.setattr(nnUNetTrainer, "preprocess_patient", counted)
+    return calls
+
+
+def _predict_to(runner, tmp_path: Path, name: str) -> DataItem:
+    _ct_nifti(tmp_path / "ct.nii.gz")
+    instance = Instance("1.2.826.0.1.3680043.8.498.1", {"Modality": "CT"}, tmp_path / "work")
+    image = DataItem(FileType.NIFTI, tmp_path / "ct.nii.gz", {"mod": "ct"})
+    target = DataItem(FileType.NIFTI, tmp_path / f"{name}.nii.gz", {"mod": "seg"})
+    runner.preflight()
+    runner.ensure_setup()
+    runner.process(instance, {"image": image}, {"segmentation": target})
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ensemble", ["softmax", "vote"])
+def test_v1_five_fold_model_preprocesses_once_per_series(v1_five_folds, tmp_path, preprocess_count, ensemble):
+    runner = _v1(v1_five_folds, tmp_path, configuration="3d_lowres", use_mirroring=False, ensemble=ensemble)
+    target = _predict_to(runner, tmp_path, "first")
+    assert len(preprocess_count) == 1
+    _predict_to(runner, tmp_path, "second")
+    assert len(preprocess_count) == 2
+    assert target.algorithm.parameters["folds"] == "0,1,2,3,4"
+    assert target.algorithm.parameters["ensemble"] == ensemble
+    assert ("vote_threshold" in target.algorithm.parameters) == (ensemble == "vote")
+    assert not list((tmp_path / "work").glob("nnunet.folds.*")), "per-fold scratch files are removed"
+
+
+@pytest.mark.slow
+def test_v1_fold_vote_equals_one_step_per_fold_and_majority_vote(v1_five_folds, tmp_path, preprocess_count):
+    from mhubio.modules.processors.majority_vote import MajorityVote
+
+    ensemble = _predict_to(_v1(v1_five_folds, tmp_path, configuration="3d_lowres", use_mirroring=False,
+                               ensemble="vote"), tmp_path, "ensemble")
+    folds = [_predict_to(_v1(v1_five_folds, tmp_path, configuration="3d_lowres", use_mirroring=False, folds=[k]),
+                         tmp_path, f"fold{k}") for k in range(5)]
+    assert len(preprocess_count) == 1 + 5
+    voted = DataItem(FileType.NIFTI, tmp_path / "voted.nii.gz", {"mod": "seg"})
+    vote = MajorityVote("vote", MajorityVote.Params(folds=5, threshold=0.6), _context(tmp_path))
+    vote.process(Instance("1.2.826.0.1.3680043.8.498.1", {"Modality": "CT"}, tmp_path / "work"),
+                 {"folds": folds}, {"segmentation": voted})
+    expected = sitk.ReadImage(str(voted.path))
+    got = sitk.ReadImage(str(ensemble.path))
+    _assert_same_grid(got, expected)
+    expected_voxels = sitk.GetArrayFromImage(expected)
+    fold_voxels = [sitk.GetArrayFromImage(sitk.ReadImage(str(f.path))) for f in folds]
+    assert any(not np.array_equal(expected_voxels, f) for f in fold_voxels), "the folds must disagree somewhere"
+    assert np.array_equal(sitk.GetArrayFromImage(got), expected_voxels)
+
+
+def test_v1_vote_needs_two_folds_and_one_winner(v1_results, tmp_path):
+    with pytest.raises(ConfigError, match="ensemble 'vote' needs at least two folds"):
+        _v1(v1_results, tmp_path, configuration="3d_lowres", folds=[0], ensemble="vote").preflight()
+    with pytest.raises(ValidationError, match="lets two labels win one voxel"):
+        NnunetV1Runner.Params(task="T", label_map=SEGTHOR, results_folder="r", ensemble="vote", vote_threshold=0.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import tempfile
 import time
 from collections.abc import Mapping
 from enum import Enum
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError
@@ -24,6 +25,7 @@ from mhubio.modules.runners.nnunet_common import (
     NnunetParams, ResultsRoot, captured_stdout, full_unpickling, locate_results_root, match_label_map,
     remove_small_components, require_files,
 )
+from mhubio.postprocessing import DEFAULT_VOTE_THRESHOLD, majority_vote
 
 
 class V1Configuration(str, Enum):
@@ -32,6 +34,15 @@ class V1Configuration(str, Enum):
     TWO_D = "2d"
     LOWRES = "3d_lowres"
     FULLRES = "3d_fullres"
+
+
+class FoldEnsemble(str, Enum):
+    """How the folds of a k-fold model are combined."""
+
+    SOFTMAX = "softmax"
+    """nnU-Net's own ensemble: the mean of the folds' softmax, then one label map."""
+    VOTE = "vote"
+    """One label map per fold (exported and post-processed), voted label by label (BAMF models)."""
 
 
 class NnunetV1Runner(Module):
@@ -44,6 +55,11 @@ class NnunetV1Runner(Module):
     exported on the input grid, and post-processed with the model's ``postprocessing.json`` as
     ``nnUNet_predict`` does by default (same result, linear-time implementation: see
     :func:`~mhubio.modules.runners.nnunet_common.remove_small_components`).
+
+    With ``ensemble: vote`` every fold's label map is exported and post-processed on its own and a voxel gets a
+    label where at least ``vote_threshold`` of the folds give it that label, as one runner step per fold
+    followed by :class:`~mhubio.modules.processors.majority_vote.MajorityVote` would compute it, but the image
+    is preprocessed once and the trainer restored once.
     """
 
     class Params(NnunetParams):
@@ -57,6 +73,16 @@ class NnunetV1Runner(Module):
         tile_step_size: float = Field(0.5, gt=0.0, le=1.0)
         postprocessing: bool = Field(True, description="apply the model's postprocessing.json")
         device: DeviceChoice = DeviceChoice.AUTO
+        ensemble: FoldEnsemble = Field(FoldEnsemble.SOFTMAX, description="softmax mean or per-fold vote")
+        vote_threshold: float = Field(DEFAULT_VOTE_THRESHOLD, gt=0.0, le=1.0,
+                                      description="fraction of the folds that must agree (ensemble: vote)")
+
+        @model_validator(mode="after")
+        def _one_winner(self) -> NnunetV1Runner.Params:
+            if self.ensemble is FoldEnsemble.VOTE and len(self.label_map) > 1 and self.vote_threshold <= 0.5:
+                raise ValueError(f"vote_threshold {self.vote_threshold} lets two labels win one voxel; use > 0.5 "
+                                 f"with {len(self.label_map)} labels")
+            return self
 
     inputs: ClassVar[Mapping[str, Input]] = {"image": Input("nifti:mod=ct", description="image to segment")}
     outputs: ClassVar[Mapping[str, Output]] = {
@@ -67,10 +93,12 @@ class NnunetV1Runner(Module):
     """Number of model loads in this process (all instances); tests assert one load per run."""
 
     def declare_outputs(self) -> Mapping[str, Output]:
-        """The label map, with its segment ids known from ``label_map``."""
-        roi = ",".join(self.params.label_map.values())
-        return {"segmentation": Output(FileType.NIFTI, {"mod": "seg", "roi": roi}, inherit="image",
-                                       description="label map")}
+        """The label map, with its segment ids known from ``label_map``; a fold vote is ``fold=ensemble`` (as
+        :class:`~mhubio.modules.processors.majority_vote.MajorityVote` marks its output)."""
+        meta = {"mod": "seg", "roi": ",".join(self.params.label_map.values())}
+        if self.params.ensemble is FoldEnsemble.VOTE:
+            meta["fold"] = "ensemble"
+        return {"segmentation": Output(FileType.NIFTI, meta, inherit="image", description="label map")}
 
     @property
     def _log(self) -> logging.Logger:
@@ -101,6 +129,9 @@ class NnunetV1Runner(Module):
         folder = self.model_folder(locate_results_root(self.params, self.context, self.step_id))
         (plans_file,) = require_files([folder / "plans.pkl"], self.step_id)
         require_files(self._model_files(folder), self.step_id)
+        if self.params.ensemble is FoldEnsemble.VOTE and len(self._fold_dirs(folder)) < 2:
+            raise ConfigError(f"{self.step_id}: ensemble 'vote' needs at least two folds, "
+                              f"found {[d.name for d in self._fold_dirs(folder)]}")
         with open(plans_file, "rb") as handle:
             plans = pickle.load(handle)
         # nnU-Net v1 stores label values without class names.
@@ -156,6 +187,8 @@ class NnunetV1Runner(Module):
                 "folds": ",".join(d.name.removeprefix("fold_") for d in fold_dirs), "checkpoint": p.checkpoint,
                 "use_mirroring": str(p.use_mirroring), "tile_step_size": str(p.tile_step_size),
                 "postprocessing": str(self._postprocessing is not None), "device": device.type,
+                "ensemble": p.ensemble.value,
+                **({"vote_threshold": str(p.vote_threshold)} if p.ensemble is FoldEnsemble.VOTE else {}),
             },
             weights=root.digests_of(files),
         )
@@ -167,10 +200,11 @@ class NnunetV1Runner(Module):
         self._trainer = None
         self._fold_params = []
 
-    def _softmax(self, data: np.ndarray) -> np.ndarray:
+    def _softmax(self, data: np.ndarray, fold_params: list[Any]) -> np.ndarray:
+        """Mean softmax of the folds whose parameters are given, in the image's axis order."""
         trainer, p = self._trainer, self.params
         total = None
-        for params in self._fold_params:
+        for params in fold_params:
             if len(self._fold_params) > 1:
                 trainer.load_checkpoint_ram(params, False)
             softmax = trainer.predict_preprocessed_data_return_seg_and_softmax(
@@ -178,7 +212,7 @@ class NnunetV1Runner(Module):
                 use_sliding_window=True, step_size=p.tile_step_size, use_gaussian=True, all_in_gpu=False,
                 mixed_precision=self._mixed_precision)[1]
             total = softmax if total is None else total + softmax
-        total /= len(self._fold_params)
+        total /= len(fold_params)
         backward = trainer.plans.get("transpose_backward")
         if backward is not None:
             total = total.transpose([0] + [i + 1 for i in backward])
@@ -189,30 +223,16 @@ class NnunetV1Runner(Module):
         return [str(inputs["image"].path)]
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
-        """Predict the label map of one image and write it on the image's grid."""
-        import SimpleITK as sitk
-        from nnunet.inference.segmentation_export import save_segmentation_nifti_from_softmax
-
+        """Predict the label map of one image (preprocessed once for all folds) and write it on the image's grid."""
         trainer = self._trainer
         target = outputs["segmentation"]
-        export = trainer.plans.get("segmentation_export_params", {})
         start = time.perf_counter()
         with captured_stdout(instance.log.logger), atomic_path(target.path) as tmp:
             data, _, properties = trainer.preprocess_patient(self.input_files(inputs))
-            softmax = self._softmax(data)
-            save_segmentation_nifti_from_softmax(
-                softmax, str(tmp), properties, export.get("interpolation_order", 1),
-                getattr(trainer, "regions_class_order", None), None, None, None, None,
-                export.get("force_separate_z"), export.get("interpolation_order_z", 0))
-            written = sitk.ReadImage(str(tmp))
-            labels = sitk.GetArrayFromImage(written)
-            if self._postprocessing is not None:
-                for_which_classes, min_valid_sizes = self._postprocessing
-                labels = remove_small_components(labels, for_which_classes, float(np.prod(written.GetSpacing())),
-                                                 min_valid_sizes)
-                cleaned = sitk.GetImageFromArray(labels)
-                cleaned.CopyInformation(written)
-                sitk.WriteImage(cleaned, str(tmp), True)
+            if self.params.ensemble is FoldEnsemble.SOFTMAX:
+                labels, _ = self._export(self._softmax(data, self._fold_params), properties, tmp)
+            else:
+                labels = self._vote(data, properties, tmp)
             present = {int(v) for v in np.unique(labels)} - {0}
             unknown = sorted(present - set(self.params.label_map))
             if unknown:
@@ -222,3 +242,43 @@ class NnunetV1Runner(Module):
         target.algorithm = self._algorithm
         instance.log.info("%s: inference %.2f s; labels present: %s", self.step_id, time.perf_counter() - start,
                           ", ".join(self.params.label_map[v] for v in sorted(present)) or "none")
+
+    def _export(self, softmax: np.ndarray, properties: Mapping[str, Any], path: Path) -> tuple[np.ndarray, Any]:
+        """Write the label map of ``softmax`` on the input grid, post-processed; its voxels and its image."""
+        import SimpleITK as sitk
+        from nnunet.inference.segmentation_export import save_segmentation_nifti_from_softmax
+
+        export = self._trainer.plans.get("segmentation_export_params", {})
+        save_segmentation_nifti_from_softmax(
+            softmax, str(path), properties, export.get("interpolation_order", 1),
+            getattr(self._trainer, "regions_class_order", None), None, None, None, None,
+            export.get("force_separate_z"), export.get("interpolation_order_z", 0))
+        written = sitk.ReadImage(str(path))
+        labels = sitk.GetArrayFromImage(written)
+        if self._postprocessing is not None:
+            for_which_classes, min_valid_sizes = self._postprocessing
+            labels = remove_small_components(labels, for_which_classes, float(np.prod(written.GetSpacing())),
+                                             min_valid_sizes)
+            cleaned = sitk.GetImageFromArray(labels)
+            cleaned.CopyInformation(written)
+            sitk.WriteImage(cleaned, str(path), True)
+        return labels, written
+
+    def _vote(self, data: np.ndarray, properties: Mapping[str, Any], path: Path) -> np.ndarray:
+        """Each fold's label map, voted label by label; written to ``path`` on the input grid."""
+        import SimpleITK as sitk
+
+        self.context.work_dir.mkdir(parents=True, exist_ok=True)
+        folds = []
+        with tempfile.TemporaryDirectory(prefix=f"{self.step_id}.folds.", dir=self.context.work_dir) as scratch:
+            for index, params in enumerate(self._fold_params):
+                labels, grid = self._export(self._softmax(data, [params]), properties,
+                                            Path(scratch) / f"fold_{index}.nii.gz")
+                folds.append(labels)
+        voted = np.zeros_like(folds[0])
+        for value in self.params.label_map:
+            voted[majority_vote([f == value for f in folds], self.params.vote_threshold)] = value
+        image = sitk.GetImageFromArray(voted)
+        image.CopyInformation(grid)
+        sitk.WriteImage(image, str(path), True)
+        return voted

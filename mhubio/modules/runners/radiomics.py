@@ -38,9 +38,10 @@ class RadiomicsRunner(Module):
     segment id map) or a DICOM SEG (``dicomseg:mod=seg``; segments named from
     their codes, overlaps allowed).  Results are named by segment id; empty or
     too small segments are listed as missing and never shift the names of the
-    others.  ``include`` limits the work to some segment ids (pyradiomics'
-    maximum diameters grow with the square of the surface size, so a whole-body
-    segment can take many minutes).  Writes a JSON table (read by
+    others.  ``include`` limits the work to some segment ids.  The shape
+    features are pyradiomics' (its mesh measured in linear time, see
+    :mod:`mhubio.radiomics.mesh`); the series log gets one progress line per
+    segment.  Writes a JSON table (read by
     :class:`RadiomicsSREncoder`) and a CSV table of the same numbers.
     """
 
