@@ -16,6 +16,7 @@ from mhubio.core.data import AlgorithmInfo, Instance, InstanceStatus
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.fileio import atomic_path
 from mhubio.core.module import ImportResult, ModelInfo
+from mhubio.weights.check import trusted_unpinned_weights
 
 REPORT_NAME = "mhub_report.json"
 _TOOLS = ("pydicom", "highdicom", "SimpleITK", "numpy", "nibabel", "torch", "nnunetv2", "nnunet", "TotalSegmentator", "pyradiomics")
@@ -49,7 +50,7 @@ class RunReport:
         """JSON-ready content (paths relative to the input/output folders, no PHI)."""
         finished = datetime.now(timezone.utc)
         imported = self.imported
-        return {
+        content: dict[str, Any] = {
             "mhub_version": __version__,
             "model": {"name": self.model.name, "version": self.model.version, "workflow": self.workflow},
             "started": self.started.isoformat(timespec="seconds"),
@@ -70,6 +71,10 @@ class RunReport:
             "series": [_instance_dict(i) for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
         }
+        unpinned = trusted_unpinned_weights(self.model.name)
+        if unpinned:
+            content["unpinned_weights"] = unpinned
+        return content
 
     def write(self, output_dir: Path, input_dir: Path | None = None) -> Path:
         """Write ``mhub_report.json`` atomically and return its path."""
