@@ -232,7 +232,7 @@ def unpinned_warning(entry: WeightsEntry, sha256: str) -> str:
         f"WARNING: weights {entry.name} are NOT pinned: no sha256 was recorded in advance, so nothing proves that "
         f"{entry.url} still serves the archive the model was published with. Trusting the archive as downloaded "
         f"(sha256 {sha256}) because of --trust-unpinned; later fetches must match it. "
-        f"Pin it with: mhub weights pin MODEL"
+        "Pin it with: mhub weights pin"
     )
 
 
