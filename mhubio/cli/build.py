@@ -3,7 +3,8 @@
 ``mhub build base`` builds the base image; ``mhub build NAME`` builds the base image, then the image of
 ``models/NAME``. With ``--offline`` nothing is fetched inside ``docker build``: the operating system image is
 a local debootstrap image (made once, then kept), Python packages come from the host-side wheelhouse and
-weights from ``--weights-from``.
+weights from ``--weights-from``. ``--gpu`` builds both images with PyPI's CUDA build of torch into separate
+tags (``mhub/NAME:VERSION-gpu``) from their own wheelhouse; run them with ``docker run --gpus all``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model, c
 from mhubio.containers.docker import DockerError
 from mhubio.containers.images import BASE_NAME, ImageBuild
 from mhubio.containers.rootfs import make_local_base
+from mhubio.containers.variant import ImageVariant
 from mhubio.core.exitcodes import ExitCode
 
 #: Exit status of a failed build: a docker or pip step failed (its output is shown above the message).
@@ -47,7 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheelhouse folder (default: in the cache)")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="mhubio checkout (default: .)")
     parser.add_argument("--quiet", action="store_true", help="do not show the docker build output")
+    parser.add_argument("--gpu", action="store_true",
+                        help="GPU variant: CUDA torch from PyPI, tags VERSION-gpu and latest-gpu, own wheelhouse")
+    parser.add_argument("--trust-unpinned", action="store_true",
+                        help="build even if weights have no sha256 yet, with a warning: the observed sha256 is "
+                        "recorded in the image labels, the weights stamp and every run report")
     parser.set_defaults(func=run)
+
+
+def _variant(args: argparse.Namespace) -> ImageVariant:
+    return ImageVariant.GPU if args.gpu else ImageVariant.CPU
 
 
 def _report(build: ImageBuild) -> None:
@@ -66,6 +77,7 @@ def _build_base_image(args: argparse.Namespace, os_image: str | None, tag: str |
         offline=args.offline,
         wheelhouse=args.wheelhouse,
         stream=not args.quiet,
+        variant=_variant(args),
     )
 
 
@@ -92,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
                 wheelhouse=args.wheelhouse,
                 weights_dir=args.weights_from,
                 stream=not args.quiet,
+                variant=_variant(args),
+                trust_unpinned=args.trust_unpinned,
             )
         )
     except DockerError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -97,7 +97,8 @@ def pin(
             results.append(_pin_entry(manifest, entry, source_dir, work_dir))
         except WeightsError as exc:
             problems.append(str(exc))
-    write_pins(manifest.source, {r.entry: r for r in results if r.outcome is PinOutcome.PINNED})
+    write_pins(manifest.source, {r.entry: {"sha256": r.sha256, "size": r.size}
+                                 for r in results if r.outcome is PinOutcome.PINNED})
     if problems:
         lines = [f"- {p}" for p in problems] + [f"({len(results)} other entries were pinned or verified)"]
         raise WeightsError(f"{manifest.model.name}: {len(problems)} weights entries not pinned:\n" + "\n".join(lines))
@@ -126,19 +127,17 @@ def _pin_entry(
     return PinResult(entry.name, observed.sha256, observed.size, outcome)
 
 
-def write_pins(path: Path, pins: dict[str, PinResult]) -> None:
-    """Write ``sha256`` and ``size`` of the named entries into the manifest at ``path``.
+def write_pins(path: Path, pins: Mapping[str, Mapping[str, str | int | bool]]) -> None:
+    """Set fields (``sha256``, ``size``, ...) of the named weights entries in the manifest at ``path``.
 
-    Comments, blank lines and the order of tables and keys are kept; a new
-    ``size`` key goes after the entry's last key.
+    Comments, blank lines and the order of tables and keys are kept; a new key
+    goes after the entry's last key.
     """
     if not pins:
         return
     document = tomlkit.parse(Path(path).read_text(encoding="utf-8"))
     for table in document.get("weights", []):
-        result = pins.get(str(table.get("name")))
-        if result is not None:
-            table["sha256"] = result.sha256
-            table["size"] = result.size
+        for key, value in pins.get(str(table.get("name")), {}).items():
+            table[key] = value
     with atomic_path(Path(path)) as tmp:
         tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
