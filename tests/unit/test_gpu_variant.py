@@ -7,6 +7,7 @@ context, tags, labels, the ``mhub build`` command line) runs as in a real build.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import tomllib
@@ -206,3 +207,24 @@ def test_trust_unpinned_build_stages_the_observed_pin(recorder, tmp_path, http_r
     make_zip(tmp_path / "cache" / "archives" / "bpreg" / "public_bpr_model.zip", {**BPR, "extra": b"x"})
     with pytest.raises(WeightsError, match="archive changed and nothing was installed"):
         fetch(load_manifest(staged_model), tmp_path / "w2", source_dir=tmp_path / "cache" / "archives" / "bpreg")
+
+
+@pytest.mark.parametrize(
+    ("cuda", "variant", "level", "hint"),
+    [(None, None, "INFO", "CPU-only build"), ("13.0", "gpu", "WARNING", "--gpus all"), ("13.0", None, "INFO", None)],
+)
+def test_device_auto_without_cuda_says_why(monkeypatch, caplog, cuda, variant, level, hint):
+    torch = pytest.importorskip("torch")
+    from mhubio.modules.runners.device import DeviceChoice, select_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", cuda)
+    if variant:
+        monkeypatch.setenv("MHUB_VARIANT", variant)
+    else:
+        monkeypatch.delenv("MHUB_VARIANT", raising=False)
+    with caplog.at_level(logging.INFO, logger="mhub.runners.device"):
+        assert select_device(DeviceChoice.AUTO, "step").type == "cpu"
+    (record,) = caplog.records
+    assert record.levelname == level
+    assert (hint in record.getMessage()) if hint else record.getMessage().endswith("(device: auto)")
