@@ -19,8 +19,8 @@ import mhubio
 from mhubio.cli import main
 from mhubio.containers import build as build_module
 from mhubio.containers.docker import DockerError
-from mhubio.core.errors import WeightsError
 from mhubio.containers.variant import ImageVariant, check_variant_wheels, torch_wheels
+from mhubio.core.errors import WeightsError
 from mhubio.weights import fetch, load_manifest, read_stamp
 from tests.unit.test_weights import http_root, make_zip, sha256  # noqa: F401 (http_root: fixture)
 from tests.unit.test_weights_pin import BPR
