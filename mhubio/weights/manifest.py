@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from mhubio.core.errors import ConfigError
@@ -239,13 +239,7 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
     md5 = table.get("md5", "")
     if not isinstance(md5, str) or (md5 and not _MD5.fullmatch(md5)):
         problems.append(f"{where}.md5: 32 lower-case hex digits (got {md5!r})")
-    archive = None
-    if "archive" in table:
-        try:
-            archive = ArchiveFormat(table["archive"])
-        except ValueError:
-            allowed = ", ".join(f.value for f in ArchiveFormat)
-            problems.append(f"{where}.archive: one of {allowed} (got {table['archive']!r})")
+    archive = _enum_field(table, "archive", ArchiveFormat, problems, where)
     target = _relative_folder(table.get("target", ""))
     if "target" in table and target is None:
         problems.append(f"{where}.target: a relative folder without '..' (got {table['target']!r})")
@@ -266,13 +260,7 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
     size = table.get("size", 0)
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         problems.append(f"{where}.size: a non-negative integer, the archive's bytes (got {size!r})")
-    layout = None
-    if "layout" in table:
-        try:
-            layout = WeightsLayout(table["layout"])
-        except ValueError:
-            allowed = ", ".join(f.value for f in WeightsLayout)
-            problems.append(f"{where}.layout: one of {allowed} (got {table['layout']!r})")
+    layout = _enum_field(table, "layout", WeightsLayout, problems, where)
     trusted = table.get("trusted_unpinned", False)
     if not isinstance(trusted, bool):
         problems.append(f"{where}.trusted_unpinned: true or false (got {trusted!r})")
@@ -282,6 +270,21 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
         return None
     assert archive is not None and target is not None
     return WeightsEntry(name, url, sha256, archive, target, strip, md5, filename, subdir, size, layout, trusted)
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def _enum_field(table: Mapping[str, Any], key: str, enum: type[_E], problems: list[str], where: str) -> _E | None:
+    """``table[key]`` as a member of ``enum``; ``None`` when absent or invalid (then a problem is added)."""
+    if key not in table:
+        return None
+    try:
+        return enum(table[key])
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)
+        problems.append(f"{where}.{key}: one of {allowed} (got {table[key]!r})")
+        return None
 
 
 def _relative_folder(text: Any) -> PurePosixPath | None:
