@@ -131,7 +131,7 @@ def run_list(args: argparse.Namespace) -> int:
         except WeightsError:
             installed, state = None, "missing"
         if not entry.sha256:
-            state = "no sha256"
+            state = "trusted" if installed else "no sha256"  # trusted: installed with --trust-unpinned
         count = f" ({len(installed.files)} files)" if installed else ""
         print(f"{entry.name:48s} {state:10s} {root / entry.target}{count}  {entry.url}")
     return 0

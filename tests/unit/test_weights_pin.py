@@ -238,6 +238,10 @@ def test_trust_unpinned_warns_records_and_detects_tampering(toy, tmp_path, caplo
     problems = verify(manifest, root)
     assert len(problems) == 2 and not any("public_bpr_model" in p for p in problems)  # the two not installed
 
+    assert main(["weights", "list", str(folder), "--weights-dir", str(root)]) == 0
+    states = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert states["public_bpr_model"] == "trusted" and states["Task055_SegTHOR"] == "no"
+
     # tampering with an installed file is found by verify
     (root / "bpreg" / "public_bpr_model" / "model.pt").write_bytes(b"tampered")
     assert any("model.pt has sha256" in p for p in verify(manifest, root))
