@@ -16,6 +16,8 @@ from mhubio.containers.docker import DockerError, docker, image_size, run_tool
 from mhubio.containers.images import BASE_NAME, ImageBuild, base_image_tag, model_image_tag
 from mhubio.containers.model import ModelSource
 from mhubio.containers.paths import cache_dir
+from mhubio.containers.unpinned import observe_unpinned, stage_trusted
+from mhubio.containers.variant import VARIANT_BUILD_ARG, ImageVariant, check_variant_wheels
 from mhubio.containers.wheelhouse import build_project_wheel, make_wheelhouse, project_requirements
 from mhubio.core.errors import ConfigError
 
@@ -62,11 +64,11 @@ def _docker_build(
     docker(*args, str(context), capture=not stream, timeout=_BUILD_TIMEOUT)
 
 
-def _latest(tag: str) -> str:
-    """``tag`` with its tag part replaced by ``latest``."""
+def _latest(tag: str, variant: ImageVariant = ImageVariant.CPU) -> str:
+    """``tag`` with its tag part replaced by ``latest`` (``latest-gpu`` for the GPU variant)."""
     has_tag = ":" in tag.rsplit("/", 1)[-1]  # a ':' before the last '/' belongs to a registry port
     name = tag.rsplit(":", 1)[0] if has_tag else tag
-    return f"{name}:latest"
+    return variant.tag(f"{name}:latest")
 
 
 def _staging_dir() -> tempfile.TemporaryDirectory[str]:
@@ -97,6 +99,7 @@ def build_base(
     extras: Sequence[str] = DEFAULT_EXTRAS,
     python: str = sys.executable,
     stream: bool = False,
+    variant: ImageVariant = ImageVariant.CPU,
 ) -> ImageBuild:
     """Build the base image from ``repo_dir/base/Dockerfile``.
 
@@ -110,18 +113,20 @@ def build_base(
         Operating system image (``BASE_IMAGE`` build argument), e.g. the local image of
         :func:`~mhubio.containers.rootfs.make_local_base`.
     tag
-        Image name; default :func:`~mhubio.containers.images.base_image_tag`. The image is also tagged
-        ``latest``.
+        Image name; default :func:`~mhubio.containers.images.base_image_tag` (``-gpu`` appended for the GPU
+        variant). The image is also tagged ``latest`` (``latest-gpu``).
     offline
         Install only from the wheelhouse; otherwise pip inside the build may also use its index.
     wheelhouse
-        Wheelhouse folder, filled as needed; default the shared one in the cache.
+        Wheelhouse folder, filled as needed; default the variant's one in the cache.
     extras
         Extras of mhubio to install.
     python
         Interpreter that builds the wheels (CPython 3.11).
     stream
         Show the build output instead of capturing it.
+    variant
+        CPU or GPU (CUDA torch) image: its constraints file, wheelhouse, tag and label.
 
     Returns
     -------
@@ -129,11 +134,12 @@ def build_base(
         The image, its size and build time.
     """
     repo_dir = repo_dir.absolute()
-    tag = tag or base_image_tag()
-    constraints = repo_dir / "constraints.txt"
+    tag = tag or variant.tag(base_image_tag())
+    constraints = variant.constraints(repo_dir)
     start = time.monotonic()
     house = make_wheelhouse(
-        wheelhouse, requirements=project_requirements(repo_dir, extras), constraints=constraints, python=python
+        wheelhouse or variant.wheelhouse(), requirements=project_requirements(repo_dir, extras),
+        constraints=constraints, python=python,
     )
     with _staging_dir() as staging:
         context = Path(staging)
@@ -146,17 +152,19 @@ def build_base(
             "org.opencontainers.image.title": f"mhub-{BASE_NAME}",
             "org.opencontainers.image.version": mhubio.__version__,
             "org.mhub.os-image": base_image,
+            **variant.labels(),
         }
         revision = _git_revision(repo_dir)
         if revision:
             labels["org.opencontainers.image.revision"] = revision
         _docker_build(
             context,
-            [tag, _latest(tag)],
+            [tag, _latest(tag, variant)],
             build_args={
                 "BASE_IMAGE": base_image,
                 "PIP_NO_INDEX": "1" if offline else "0",
                 "MHUB_EXTRAS": ",".join(extras),
+                VARIANT_BUILD_ARG: variant.value,
             },
             labels=labels,
             stream=stream,
@@ -197,6 +205,8 @@ def build_model(
     weights_dir: Path | None = None,
     python: str = sys.executable,
     stream: bool = False,
+    variant: ImageVariant = ImageVariant.CPU,
+    trust_unpinned: bool = False,
 ) -> ImageBuild:
     """Build the image of model ``name`` from ``repo_dir/models/<name>`` with the shared model Dockerfile.
 
@@ -216,13 +226,15 @@ def build_model(
     repo_dir
         Checkout of the mhubio repository.
     base_image
-        Image to build on (``MHUB_BASE_IMAGE``); default the local base image of this mhubio version.
+        Image to build on (``MHUB_BASE_IMAGE``); default the local base image of this mhubio version and
+        variant.
     tag
-        Image name; default ``mhub/<name>:<version>``. The image is also tagged ``latest``.
+        Image name; default ``mhub/<name>:<version>`` (``<version>-gpu`` for the GPU variant). The image is
+        also tagged ``latest`` (``latest-gpu``).
     offline
         Install only from the wheelhouse and take the weights from ``weights_dir``.
     wheelhouse
-        Wheelhouse folder, filled as needed; default the shared one in the cache.
+        Wheelhouse folder, filled as needed; default the variant's one in the cache.
     weights_dir
         Folder with the model's weights archives as downloaded (``mhub weights fetch --from``), for builds
         without network.
@@ -230,6 +242,11 @@ def build_model(
         Interpreter that builds the wheels (CPython 3.11).
     stream
         Show the build output instead of capturing it.
+    variant
+        CPU or GPU (CUDA torch) image: its wheelhouse, tag and label; the base image must be of the same variant.
+    trust_unpinned
+        Build even though weights have no sha256: see :mod:`mhubio.containers.unpinned`. The archives are
+        taken from ``weights_dir`` or downloaded into the cache.
 
     Raises
     ------
@@ -241,24 +258,31 @@ def build_model(
     """
     repo_dir = repo_dir.absolute()
     model = check_buildable(name, repo_dir, offline=offline, weights_dir=weights_dir)
-    tag = tag or model_image_tag(name, model.version)
-    base_image = base_image or base_image_tag()
-    constraints = repo_dir / "constraints.txt"
+    tag = tag or variant.tag(model_image_tag(name, model.version))
+    base_image = base_image or variant.tag(base_image_tag())
+    constraints = variant.constraints(repo_dir)
     start = time.monotonic()
+    observed: dict[str, dict[str, str | int | bool]] = {}
+    if trust_unpinned and any(not e.sha256 for e in model.manifest.weights):
+        weights_dir = weights_dir or cache_dir() / "archives" / name
+        observed = observe_unpinned(model, weights_dir)
     house = make_wheelhouse(
-        wheelhouse,
+        wheelhouse or variant.wheelhouse(),
         requirements=project_requirements(repo_dir, DEFAULT_EXTRAS),
         requirement_files=[model.requirements] if model.requirements else [],
         constraints=constraints,
         python=python,
     )
+    check_variant_wheels(house, variant)
     build_on = base_image
     if model.system_dockerfile is not None:
         build_on = _build_system_layer(model.system_dockerfile, model.folder, base_image, f"{tag}-system", stream)
     with _staging_dir() as staging:
         context = Path(staging)
         add_file(context, repo_dir / "base" / MODEL_DOCKERFILE, "Dockerfile")
-        add_tree(context, model.folder, "model")
+        staged = add_tree(context, model.folder, "model")
+        if observed:
+            model = stage_trusted(staged, observed)
         if model.requirements is not None:
             add_file(context, model.requirements, "requirements.txt")
         else:
@@ -274,13 +298,14 @@ def build_model(
             "org.mhub.model": name,
             "org.mhub.base-image": base_image,
             "org.mhub.weights": json.dumps(model.weight_labels(), separators=(",", ":")),
+            **variant.labels(),
         }
         revision = _git_revision(repo_dir)
         if revision:
             labels["org.opencontainers.image.revision"] = revision
         _docker_build(
             context,
-            [tag, _latest(tag)],
+            [tag, _latest(tag, variant)],
             build_args={
                 "MHUB_BASE_IMAGE": build_on,
                 "MHUB_MODEL": name,

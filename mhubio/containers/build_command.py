@@ -3,7 +3,9 @@
 ``mhub build base`` builds the base image; ``mhub build NAME`` builds the base image, then the image of
 ``models/NAME``. With ``--offline`` nothing is fetched inside ``docker build``: the operating system image is
 a local debootstrap image (made once, then kept), Python packages come from the host-side wheelhouse and
-weights from ``--weights-from``. A failed build step exits 7 (its output is shown above the message).
+weights from ``--weights-from``. ``--gpu`` builds both images with PyPI's CUDA build of torch into separate
+tags (``mhub/NAME:VERSION-gpu``) from their own wheelhouse; run them with ``docker run --gpus all``. A failed
+build step exits 20 (its output is shown above the message).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from mhubio.containers.build import DEFAULT_OS_IMAGE, build_base, build_model, check_buildable
 from mhubio.containers.images import BASE_NAME, ImageBuild
 from mhubio.containers.rootfs import make_local_base
+from mhubio.containers.variant import ImageVariant
 from mhubio.core.exitcodes import ExitCode
 
 
@@ -42,7 +45,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheelhouse folder (default: in the cache)")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="mhubio checkout (default: .)")
     parser.add_argument("--quiet", action="store_true", help="do not show the docker build output")
+    parser.add_argument("--gpu", action="store_true",
+                        help="GPU variant: CUDA torch from PyPI, tags VERSION-gpu and latest-gpu, own wheelhouse")
+    parser.add_argument("--trust-unpinned", action="store_true",
+                        help="build even if weights have no sha256 yet, with a warning: the observed sha256 is "
+                        "recorded in the image labels, the weights stamp and every run report")
     parser.set_defaults(func=run)
+
+
+def _variant(args: argparse.Namespace) -> ImageVariant:
+    return ImageVariant.GPU if args.gpu else ImageVariant.CPU
 
 
 def _report(build: ImageBuild) -> None:
@@ -61,6 +73,7 @@ def _build_base_image(args: argparse.Namespace, os_image: str | None, tag: str |
         offline=args.offline,
         wheelhouse=args.wheelhouse,
         stream=not args.quiet,
+        variant=_variant(args),
     )
 
 
@@ -72,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     ConfigError
         If the model folder is incomplete or the build cannot be done as asked (exit 2).
     DockerError
-        If a build step fails (exit 7).
+        If a build step fails (exit 20).
     """
     if args.name == BASE_NAME:
         _report(_build_base_image(args, os_image=args.base_image, tag=args.tag))
@@ -93,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             wheelhouse=args.wheelhouse,
             weights_dir=args.weights_from,
             stream=not args.quiet,
+            variant=_variant(args),
+            trust_unpinned=args.trust_unpinned,
         )
     )
     return int(ExitCode.SUCCESS)

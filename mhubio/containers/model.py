@@ -47,9 +47,13 @@ class ModelSource:
         path = self.folder / "requirements.txt"
         return path if path.is_file() else None
 
-    def weight_labels(self) -> list[dict[str, str]]:
-        """Name, sha256 and URL of every weights entry, as recorded in the image labels."""
-        return [{"name": e.name, "sha256": e.sha256, "url": e.url} for e in self.manifest.weights]
+    def weight_labels(self) -> list[dict[str, str | bool]]:
+        """Name, sha256 and URL of every weights entry, as recorded in the image labels; entries whose
+        sha256 was observed by ``--trust-unpinned`` carry ``"trusted_unpinned": true``."""
+        return [
+            {"name": e.name, "sha256": e.sha256, "url": e.url, **({"trusted_unpinned": True} if e.trusted_unpinned else {})}
+            for e in self.manifest.weights
+        ]
 
     @classmethod
     def load(cls, models_dir: Path, name: str) -> ModelSource:

@@ -19,6 +19,7 @@ from mhubio.core.fileio import atomic_path
 from mhubio.core.module import ImportResult, ModelInfo
 from mhubio.core.naming import safe_name
 from mhubio.core.safetext import console_text
+from mhubio.weights.check import trusted_unpinned_weights
 
 REPORT_NAME = "mhub_report.json"
 REPORTS_DIR_NAME = "mhub_reports"
@@ -73,7 +74,7 @@ class RunReport:
             }
         finished = datetime.now(timezone.utc)
         imported = self.imported
-        return {
+        content: dict[str, Any] = {
             "mhub_version": __version__,
             "state": state.value,
             "model": {"name": self.model.name, "version": self.model.version, "workflow": self.workflow},
@@ -95,6 +96,10 @@ class RunReport:
             "series": [_instance_dict(i) for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
         }
+        unpinned = trusted_unpinned_weights(self.model.name)
+        if unpinned:
+            content["unpinned_weights"] = unpinned
+        return content
 
     def write(self, output_dir: Path, input_dir: Path | None = None, state: RunState = RunState.FINISHED) -> Path:
         """Write ``mhub_report.json`` atomically and return its path.

@@ -6,8 +6,15 @@ from a local folder, verify, unpack safely, stamp); at run time
 :func:`require_weights` only checks what is installed and never downloads.
 """
 
-from mhubio.weights.check import check_installed, fetch_command, require_weights, verify
+from mhubio.weights.check import (
+    check_installed,
+    fetch_command,
+    require_weights,
+    trusted_unpinned_weights,
+    verify,
+)
 from mhubio.weights.fetch import fetch
+from mhubio.weights.layout import WeightsLayout, check_layout, missing_paths
 from mhubio.weights.location import weights_dir
 from mhubio.weights.manifest import (
     MANIFEST_NAME,
@@ -27,14 +34,18 @@ __all__ = [
     "InstalledWeights",
     "ModelSection",
     "WeightsEntry",
+    "WeightsLayout",
     "WeightsManifest",
     "check_installed",
+    "check_layout",
     "fetch",
     "fetch_command",
     "load_manifest",
+    "missing_paths",
     "parse_manifest",
     "read_stamp",
     "require_weights",
+    "trusted_unpinned_weights",
     "verify",
     "weights_dir",
 ]

@@ -18,10 +18,15 @@ Example
 
 Optional fields of an entry: ``strip_components`` (leading folders removed
 from the members), ``subdir`` (folder inside ``target`` that receives them),
-``md5`` (a checksum published by the host, checked as well) and ``filename``
-(for ``archive = "file"``).  ``sha256`` is required; an empty string means
-"not yet known" and makes fetching and verification fail until the checksum
-is recorded.  ``[[test]]`` tables belong to ``mhub test`` and are not read here.
+``md5`` (a checksum published by the host, checked as well), ``filename``
+(for ``archive = "file"``), ``size`` (bytes of the archive, written by
+``mhub weights pin``), ``layout`` (the folder layout the runner expects,
+checked when the archive is unpacked: see :mod:`mhubio.weights.layout`) and
+``trusted_unpinned`` (the sha256 was observed by ``--trust-unpinned``, not
+pinned: written only into the manifest staged by ``mhub build``).
+``sha256`` is required; an empty string means "not yet known" and makes
+fetching and verification fail until the checksum is recorded
+(``mhub weights pin``), unless ``--trust-unpinned`` is given.  ``[[test]]`` tables belong to ``mhub test`` and are not read here.
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from mhubio.core.errors import ConfigError
+from mhubio.weights.layout import WeightsLayout
 
 MANIFEST_NAME = "mhub.toml"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -81,6 +87,12 @@ class WeightsEntry:
         ``strip_components``), for archives whose paths start below the folder
         a tool expects, e.g. nnU-Net v1 archives (``3d_fullres/...``) that
         belong under ``RESULTS_FOLDER/nnUNet``.
+    size:
+        Size of the archive in bytes; 0 while unknown.
+    layout:
+        Folder layout the unpacked files must have; ``None``: not checked.
+    trusted_unpinned:
+        ``sha256`` was observed at a ``--trust-unpinned`` fetch, not pinned.
     """
 
     name: str
@@ -92,6 +104,9 @@ class WeightsEntry:
     md5: str = ""
     filename: str = ""
     subdir: PurePosixPath | None = None
+    size: int = 0
+    layout: WeightsLayout | None = None
+    trusted_unpinned: bool = False
 
     @property
     def archive_name(self) -> str:
@@ -198,7 +213,8 @@ def _parse_model(table: Any, problems: list[str], where: str) -> ModelSection | 
     return ModelSection(name, version) if ok else None
 
 
-_ENTRY_FIELDS = ("name", "url", "sha256", "archive", "target", "strip_components", "md5", "filename", "subdir")
+_ENTRY_FIELDS = ("name", "url", "sha256", "archive", "target", "strip_components", "md5", "filename", "subdir",
+                 "size", "layout", "trusted_unpinned")
 
 
 def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | None:
@@ -223,13 +239,7 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
     md5 = table.get("md5", "")
     if not isinstance(md5, str) or (md5 and not _MD5.fullmatch(md5)):
         problems.append(f"{where}.md5: 32 lower-case hex digits (got {md5!r})")
-    archive = None
-    if "archive" in table:
-        try:
-            archive = ArchiveFormat(table["archive"])
-        except ValueError:
-            allowed = ", ".join(f.value for f in ArchiveFormat)
-            problems.append(f"{where}.archive: one of {allowed} (got {table['archive']!r})")
+    archive = _enum_field(table, "archive", ArchiveFormat, problems, where)
     target = _relative_folder(table.get("target", ""))
     if "target" in table and target is None:
         problems.append(f"{where}.target: a relative folder without '..' (got {table['target']!r})")
@@ -247,10 +257,34 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
             problems.append(f"{where}.filename: only for archive = \"file\"")
     if archive is ArchiveFormat.FILE and strip:
         problems.append(f"{where}.strip_components: only for zip and tar.gz archives")
+    size = table.get("size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        problems.append(f"{where}.size: a non-negative integer, the archive's bytes (got {size!r})")
+    layout = _enum_field(table, "layout", WeightsLayout, problems, where)
+    trusted = table.get("trusted_unpinned", False)
+    if not isinstance(trusted, bool):
+        problems.append(f"{where}.trusted_unpinned: true or false (got {trusted!r})")
+    elif trusted and not sha256:
+        problems.append(f"{where}.trusted_unpinned: needs the observed sha256")
     if len(problems) > before:
         return None
     assert archive is not None and target is not None
-    return WeightsEntry(name, url, sha256, archive, target, strip, md5, filename, subdir)
+    return WeightsEntry(name, url, sha256, archive, target, strip, md5, filename, subdir, size, layout, trusted)
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def _enum_field(table: Mapping[str, Any], key: str, enum: type[_E], problems: list[str], where: str) -> _E | None:
+    """``table[key]`` as a member of ``enum``; ``None`` when absent or invalid (then a problem is added)."""
+    if key not in table:
+        return None
+    try:
+        return enum(table[key])
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)
+        problems.append(f"{where}.{key}: one of {allowed} (got {table[key]!r})")
+        return None
 
 
 def _relative_folder(text: Any) -> PurePosixPath | None:

@@ -35,6 +35,9 @@ class InstalledWeights:
         Path relative to ``path`` (POSIX form) -> sha256 of the file.
     url:
         Where the archive was fetched from.
+    trusted_unpinned:
+        The manifest had no sha256: ``archive_sha256`` was observed at a
+        ``--trust-unpinned`` fetch and is the reference from then on.
     """
 
     name: str
@@ -42,6 +45,7 @@ class InstalledWeights:
     archive_sha256: str
     files: Mapping[str, str] = field(default_factory=dict)
     url: str = ""
+    trusted_unpinned: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", MappingProxyType(dict(sorted(self.files.items()))))
@@ -69,6 +73,8 @@ def write_stamp(installed: InstalledWeights) -> Path:
         "archive_sha256": installed.archive_sha256,
         "files": dict(installed.files),
     }
+    if installed.trusted_unpinned:
+        content["trusted_unpinned"] = True
     path = installed.path / STAMP_NAME
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
@@ -96,6 +102,7 @@ def read_stamp(folder: Path) -> InstalledWeights:
         files = data["files"]
         if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
             raise TypeError("files must map paths to sha256 strings")
-        return InstalledWeights(str(data["name"]), Path(folder), str(data["archive_sha256"]), files, str(data["url"]))
+        return InstalledWeights(str(data["name"]), Path(folder), str(data["archive_sha256"]), files, str(data["url"]),
+                                data.get("trusted_unpinned") is True)
     except (KeyError, TypeError) as exc:
         raise StampError(f"{path} is malformed: {exc}") from exc

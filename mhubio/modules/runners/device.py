@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -44,8 +45,19 @@ def select_device(requested: DeviceChoice, step: str) -> torch.device:
     if torch.cuda.is_available():
         log.info("%s: running on CUDA device 0 (%s)", step, torch.cuda.get_device_name(0))
         return torch.device("cuda", 0)
+    hint = _image_hint(torch.version.cuda)
     if requested is DeviceChoice.CUDA:
-        log.warning("%s: device 'cuda' requested but CUDA is not available; falling back to the CPU", step)
+        log.warning("%s: device 'cuda' requested but CUDA is not available; falling back to the CPU%s", step, hint)
     else:
-        log.info("%s: CUDA is not available; running on the CPU (device: auto)", step)
+        level = logging.WARNING if os.environ.get("MHUB_VARIANT") == "gpu" else logging.INFO
+        log.log(level, "%s: CUDA is not available; running on the CPU (device: auto)%s", step, hint)
     return torch.device("cpu")
+
+
+def _image_hint(torch_cuda: str | None) -> str:
+    """Why an image found no GPU: a CPU-only torch build, or a GPU image started without ``--gpus``."""
+    if torch_cuda is None:
+        return " (this torch is a CPU-only build; use the GPU image, tag VERSION-gpu)"
+    if os.environ.get("MHUB_VARIANT") == "gpu":
+        return " (this is a GPU image: start it with docker run --gpus all and the NVIDIA container toolkit)"
+    return ""
