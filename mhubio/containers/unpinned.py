@@ -12,12 +12,13 @@ import logging
 import os
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 
 from mhubio.containers.model import ModelSource
 from mhubio.core.fileio import sha256_file
 from mhubio.weights.fetch import obtain_entry, unpinned_warning
-from mhubio.weights.manifest import WeightsEntry, load_manifest
+from mhubio.weights.manifest import WeightsEntry, parse_manifest
 from mhubio.weights.pin import write_pins
 
 logger = logging.getLogger(__name__)
@@ -62,4 +63,6 @@ def observe_unpinned(model: ModelSource, archives: Path) -> dict[str, dict[str, 
 def stage_trusted(staged_folder: Path, observed: dict[str, dict[str, str | int | bool]]) -> ModelSource:
     """Write the observed pins into the staged model folder's ``mhub.toml``; the staged model."""
     write_pins(staged_folder / "mhub.toml", observed)  # replaced by rename: a hard-linked source stays as it is
-    return ModelSource(folder=staged_folder, manifest=load_manifest(staged_folder))
+    manifest_path = staged_folder / "mhub.toml"
+    manifest = parse_manifest(tomllib.loads(manifest_path.read_text(encoding="utf-8")), source=manifest_path)
+    return ModelSource(folder=staged_folder, manifest=manifest)

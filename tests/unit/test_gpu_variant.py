@@ -178,6 +178,7 @@ def test_trust_unpinned_build_stages_the_observed_pin(recorder, tmp_path, http_r
     for name in ("pyproject.toml", "constraints.txt", "constraints-gpu.txt"):
         shutil.copy(REPO / name, repo / name)
     shutil.copytree(REPO / "models" / "bpreg", repo / "models" / "bpreg")
+    shutil.copytree(REPO / "base", repo / "base")
     manifest = repo / "models" / "bpreg" / "mhub.toml"
     original = manifest.read_text().replace("https://zenodo.org/record/5113483/files", base)
     manifest.write_text(original)
@@ -187,7 +188,7 @@ def test_trust_unpinned_build_stages_the_observed_pin(recorder, tmp_path, http_r
     observed = sha256((served / "public_bpr_model.zip").read_bytes())
     assert "NOT pinned" in caplog.text and observed in caplog.text
     assert manifest.read_text() == original  # the checkout is not changed
-    staged = model["manifests"]["models/bpreg/mhub.toml"]
+    staged = model["manifests"]["model/mhub.toml"]
     (entry,) = tomllib.loads(staged)["weights"]
     assert (entry["sha256"], entry["trusted_unpinned"]) == (observed, True)
     assert "# Not yet recorded" in staged  # comments of the staged copy are kept

@@ -27,9 +27,23 @@ def nested(root: Path, depth: int) -> Path:
     return folder
 
 
+def remove_nested(root: Path, deepest: Path) -> None:
+    """Remove a tree made by :func:`nested` bottom-up: pytest's recursive clean-up of old temporary folders
+    cannot remove one deeper than Python's recursion limit."""
+    for child in deepest.iterdir():
+        child.unlink()
+    folder = deepest
+    while folder != root.parent:
+        folder.rmdir()
+        folder = folder.parent
+
+
 def test_scan_is_iterative_beyond_the_recursion_limit(tmp_path: Path):
-    nested(tmp_path / "in", 1200)
-    result = scan_folder(tmp_path / "in", ScanLimits(max_depth=2000))
+    deepest = nested(tmp_path / "in", 1200)
+    try:
+        result = scan_folder(tmp_path / "in", ScanLimits(max_depth=2000))
+    finally:
+        remove_nested(tmp_path / "in", deepest)
     assert result.n_files == 1 and len(result.non_dicom) == 1
 
 
