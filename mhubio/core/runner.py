@@ -25,6 +25,7 @@ from mhubio.core.module import ModelInfo, RunContext
 from mhubio.core.query import ANY
 from mhubio.core.registry import ModuleRegistry
 from mhubio.core.report import RunReport
+from mhubio.cohort.hooks import CohortRun, finish_cohort, start_cohort
 
 log = logging.getLogger("mhub")
 LOG_DIR_NAME = "mhub_logs"
@@ -46,6 +47,8 @@ class RunOptions:
     """Worker processes on this machine; 1 runs every series in this process."""
     scheduler: str | None = None
     """Address of a Dask scheduler (``tcp://host:8786``) whose workers run the series."""
+    resume: bool = False
+    """Skip series whose outputs are up to date (see :mod:`mhubio.cohort`)."""
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -106,10 +109,12 @@ def run_workflow(config_path: Path, options: RunOptions, progress: ProgressPrint
         return report
     work_dir = Path(options.work_dir or tempfile.mkdtemp(prefix="mhub-work-"))
     work_dir.mkdir(parents=True, exist_ok=True)
+    cohort = None
     try:
         chain = prepare_chain(config_path, options, work_dir)
         report.model = chain.importer.module.context.model
-        _execute(chain, options, report, progress)
+        cohort = start_cohort(chain, options)
+        _execute(chain, options, report, cohort.observe(progress), cohort)
     except MhubError as exc:
         report.exit_code, report.error = exc.exit_code, str(exc)
     except KeyboardInterrupt:
@@ -119,6 +124,8 @@ def run_workflow(config_path: Path, options: RunOptions, progress: ProgressPrint
             shutil.rmtree(work_dir, ignore_errors=True)
     if report.exit_code != ExitCode.CONFIG_ERROR:
         report.write(options.output_dir, options.input_dir)
+        if cohort is not None:
+            finish_cohort(cohort, report, options, progress)
     return report
 
 
@@ -136,7 +143,7 @@ def _check_folders(options: RunOptions) -> None:
         raise ConfigError(problems)
 
 
-def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter) -> None:
+def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter, cohort: CohortRun) -> None:
     for step in chain.all_steps:
         step.module.preflight()
     importer = chain.importer.module
@@ -155,14 +162,20 @@ def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: Pro
         )
     log_dir = options.output_dir / LOG_DIR_NAME
     log_dir.mkdir(exist_ok=True)
+    pending = cohort.select(imported.instances)
+    report.resumed = cohort.resumed
     try:
-        if options.uses_workers:
+        if not pending:
+            progress.note(f"--resume: all {len(imported.instances)} series are up to date")
+        elif options.uses_workers:
             from mhubio.core.parallel import run_in_workers
 
-            run_in_workers(chain, options, imported.instances, report, progress, log_dir)
+            run_in_workers(chain, options, pending, report, progress, log_dir)
         else:
-            _run_sequential(chain, options, imported.instances, report, progress, log_dir)
+            _run_sequential(chain, options, pending, report, progress, log_dir)
     finally:
+        finished = {i.id: i for i in pending}
+        imported.instances[:] = [finished.get(i.id, i) for i in imported.instances]
         importer.teardown()
     total = len(imported.instances)
     done = sum(i.status is InstanceStatus.DONE for i in imported.instances)
