@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from mhubio.core.config import Chain
@@ -18,11 +19,16 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import RunContext
 
 
-def input_fingerprint(instance: Instance) -> str:
-    """sha256 over the sorted sha256 of every DICOM file of ``instance`` (independent of names and layout)."""
-    files = sorted({f for item in instance.items if item.type is FileType.DICOM for f in item.files})
+def input_fingerprint(instance: Instance) -> str | None:
+    """sha256 over the sorted sha256 of every input file of ``instance`` (independent of names and layout).
+
+    The input files are the members of its imported DICOM items (else of any imported item); ``None`` when the
+    instance has no input file, so that its outputs are never taken as up to date.
+    """
+    items = [i for i in instance.items if i.type is FileType.DICOM] or instance.items
+    files = sorted({f for item in items for f in (item.files or (item.path,)) if Path(f).is_file()})
     if not files:
-        raise ValueError(f"instance {instance.id} has no DICOM files to fingerprint")
+        return None
     digests = sorted(sha256_file(f) for f in files)
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 

@@ -53,7 +53,7 @@ class CohortRun:
         self.resume = resume
         self.resumed: set[str] = set()
         self._rows = rows
-        self._inputs: dict[str, str] = {}
+        self._inputs: dict[str, str | None] = {}
 
     def select(self, instances: Sequence[Instance]) -> list[Instance]:
         """The instances to run; with ``resume``, up-to-date ones are restored as done and left out."""
@@ -63,7 +63,8 @@ class CohortRun:
         for instance in instances:
             state = self.store.read(instance.id)
             fingerprint = self._input_fingerprint(instance)
-            if state is not None and state.is_current(self.output_dir, self.model_fingerprint, fingerprint):
+            if (state is not None and fingerprint is not None
+                    and state.is_current(self.output_dir, self.model_fingerprint, fingerprint)):
                 _restore(instance, state)
                 self.resumed.add(instance.id)
             else:
@@ -76,7 +77,8 @@ class CohortRun:
 
     def record(self, instance: Instance) -> None:
         """Write the state of a done series; forget a failed one (it is redone on resume)."""
-        if instance.status is not InstanceStatus.DONE:
+        fingerprint = self._input_fingerprint(instance)
+        if instance.status is not InstanceStatus.DONE or fingerprint is None:
             self.store.remove(instance.id)
             return
         rows: dict[str, list[dict[str, Any]]] = {}
@@ -88,13 +90,13 @@ class CohortRun:
                 log.debug("table rows of %s failed", instance.id, exc_info=True)
         self.store.write(SeriesState(
             series_uid=instance.id, model=self.model, version=self.version, workflow=self.workflow,
-            model_fingerprint=self.model_fingerprint, input_fingerprint=self._input_fingerprint(instance),
+            model_fingerprint=self.model_fingerprint, input_fingerprint=fingerprint,
             outputs=tuple(_state_output(self.output_dir, o) for o in instance.outputs),
             steps=tuple({"step": t.step, "status": t.status, "seconds": round(t.seconds, 3)} for t in instance.timings),
             warnings=tuple(instance.warnings), rows=rows,
         ))
 
-    def _input_fingerprint(self, instance: Instance) -> str:
+    def _input_fingerprint(self, instance: Instance) -> str | None:
         if instance.id not in self._inputs:
             self._inputs[instance.id] = input_fingerprint(instance)
         return self._inputs[instance.id]
