@@ -131,3 +131,19 @@ def test_resume_with_workers_after_a_killed_run(cohort, tmp_path):
     assert resumed == finished
     assert len(report["series"]) == 4 and all(s["status"] == "done" for s in report["series"])
     assert len(_outputs(out)) == 4
+
+
+@pytest.mark.slow
+def test_resume_on_a_dask_cluster(cohort, tmp_path):
+    """The same with --scheduler: series without a state file (not finished) are run, the others restored."""
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        first = _run(cohort, out, "--scheduler", cluster.scheduler_address)
+        unfinished = sorted(s["series_uid"] for s in first["series"])[:2]
+        for uid in unfinished:
+            (out / STATE_DIR_NAME / "thresholder" / f"{uid}.json").unlink()
+        report = _run(cohort, out, "--resume", "--scheduler", cluster.scheduler_address)
+    assert sorted(s["series_uid"] for s in report["series"] if not s["resumed"]) == unfinished
+    assert all(s["status"] == "done" for s in report["series"])
