@@ -88,17 +88,25 @@ class CohortRun:
             except Exception as exc:  # a table problem must not lose the series' outputs or its state
                 instance.warn(f"no table rows for this series: {type(exc).__name__}")
                 log.debug("table rows of %s failed", instance.id, exc_info=True)
+        try:
+            outputs = tuple(_state_output(self.output_dir, o) for o in instance.outputs)
+        except OSError:  # an output vanished: the series is not known to be done
+            instance.warn("an output file is missing after the run; the series will be redone by --resume")
+            self.store.remove(instance.id)
+            return
         self.store.write(SeriesState(
             series_uid=instance.id, model=self.model, version=self.version, workflow=self.workflow,
-            model_fingerprint=self.model_fingerprint, input_fingerprint=fingerprint,
-            outputs=tuple(_state_output(self.output_dir, o) for o in instance.outputs),
+            model_fingerprint=self.model_fingerprint, input_fingerprint=fingerprint, outputs=outputs,
             steps=tuple({"step": t.step, "status": t.status, "seconds": round(t.seconds, 3)} for t in instance.timings),
             warnings=tuple(instance.warnings), rows=rows,
         ))
 
     def _input_fingerprint(self, instance: Instance) -> str | None:
         if instance.id not in self._inputs:
-            self._inputs[instance.id] = input_fingerprint(instance)
+            try:
+                self._inputs[instance.id] = input_fingerprint(instance)
+            except OSError:  # an input file became unreadable: never up to date
+                self._inputs[instance.id] = None
         return self._inputs[instance.id]
 
 
