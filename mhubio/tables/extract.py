@@ -137,20 +137,17 @@ def _voxel_volume(seg: pydicom.Dataset) -> float:
 
 
 def _sr_rows(path: Path, context: dict[str, Any]) -> Rows:
+    """Rows of a TID 1500 Measurement Report; other SR templates carry no table data."""
     sr = hd.sr.srread(path)
     rows = empty_rows()
-    reports = [sr.content] if isinstance(sr.content, hd.sr.MeasurementReport) else []
-    if not reports:
-        try:
-            reports = [hd.sr.MeasurementReport.from_sequence([sr.content])]
-        except (ValueError, AttributeError, TypeError):
-            return rows
-    sop = str(sr.SOPInstanceUID)
-    for report in reports:
-        for group in report.get_volumetric_roi_measurement_groups():
-            rows[TableName.MEASUREMENTS.value].extend(_volumetric_rows(group, {**context, "SOPInstanceUID": sop}))
-        for group in report.get_image_measurement_groups():
-            _image_group_rows(group, {**context, "SOPInstanceUID": sop}, rows)
+    report = sr.content
+    if not isinstance(report, hd.sr.MeasurementReport):
+        return rows
+    context = {**context, "SOPInstanceUID": str(sr.SOPInstanceUID)}
+    for group in report.get_volumetric_roi_measurement_groups():
+        rows[TableName.MEASUREMENTS.value].extend(_volumetric_rows(group, context))
+    for group in report.get_image_measurement_groups():
+        _image_group_rows(group, context, rows)
     return rows
 
 
