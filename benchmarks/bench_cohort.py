@@ -46,8 +46,8 @@ class Samples:
         return self.rows[-1][2], self.rows[-1][3]
 
     def growth_per_1000(self, total: int, column: int) -> float:
-        """RSS slope (MB per 1,000 series) over the samples of the second half of the series."""
-        half = [(done, row[column]) for row in self.rows if (done := row[1]) >= total / 2]
+        """RSS slope (MB per 1,000 series) over the samples taken while the second half of the series ran."""
+        half = [(done, row[column]) for row in self.rows if total / 2 <= (done := row[1]) < total]
         if len({d for d, _ in half}) < 2:
             return float("nan")
         x, y = np.array(half, dtype=float).T
