@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mhubio.cohort.hooks import CohortRun, finish_cohort, start_cohort
 from mhubio.core.config import Chain, Step, WorkflowConfig, apply_overrides, build_chain, load_config, models_root
 from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, InstanceStatus, StepTiming
 from mhubio.core.errors import ConfigError, MhubError, MissingOutputError, NoInputError, StepError
@@ -25,7 +26,6 @@ from mhubio.core.module import ModelInfo, RunContext
 from mhubio.core.query import ANY
 from mhubio.core.registry import ModuleRegistry
 from mhubio.core.report import RunReport
-from mhubio.cohort.hooks import CohortRun, finish_cohort, start_cohort
 
 log = logging.getLogger("mhub")
 LOG_DIR_NAME = "mhub_logs"
@@ -143,7 +143,9 @@ def _check_folders(options: RunOptions) -> None:
         raise ConfigError(problems)
 
 
-def _execute(chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter, cohort: CohortRun) -> None:
+def _execute(
+    chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter, cohort: CohortRun
+) -> None:
     for step in chain.all_steps:
         step.module.preflight()
     importer = chain.importer.module

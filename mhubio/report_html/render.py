@@ -20,7 +20,8 @@ SERIES_LISTED = 2000
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg text{font:11px sans-serif;fill:#333}svg rect{fill:#4a78b5}.hist rect{fill:#6a9fd8}
 .failed{color:#b00}.muted{color:#777}
@@ -131,7 +132,8 @@ def _measurement_section(con: Any) -> str:
                    END::INTEGER AS bin, count(*) AS c
             FROM m JOIN r USING (model, segment, quantity, unit) GROUP BY ALL
         )
-        SELECT r.model, r.segment, r.quantity, r.unit, r.n, r.mean, r.lo, r.hi, list(struct_pack(bin := b.bin, c := b.c))
+        SELECT r.model, r.segment, r.quantity, r.unit, r.n, r.mean, r.lo, r.hi,
+               list(struct_pack(bin := b.bin, c := b.c))
         FROM r JOIN b USING (model, segment, quantity, unit) GROUP BY ALL ORDER BY 1, 2, 3
         """
     ).fetchall()

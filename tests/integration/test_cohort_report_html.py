@@ -15,6 +15,8 @@ import SimpleITK as sitk
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REPO, run_mhub
 
+pytestmark = pytest.mark.slow
+
 ARTEFACTS = Path(os.environ.get("MHUB_TEST_ARTEFACTS", REPO / "test-artefacts"))
 
 

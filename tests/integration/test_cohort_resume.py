@@ -13,12 +13,14 @@ import pydicom
 import pytest
 
 from mhubio.cohort.state import STATE_DIR_NAME
-from mhubio.core.logs import ProgressPrinter
 from mhubio.core.config import workflow_path
+from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.synthetic import write_ct_series
 from mhubio.tables.query import query
 from tests.helpers import REPO, read_report, run_mhub
+
+pytestmark = pytest.mark.slow
 
 SHAPE = (12, 40, 40)
 
@@ -133,7 +135,6 @@ def test_resume_with_workers_after_a_killed_run(cohort, tmp_path):
     assert len(_outputs(out)) == 4
 
 
-@pytest.mark.slow
 def test_resume_on_a_dask_cluster(cohort, tmp_path):
     """The same with --scheduler: series without a state file (not finished) are run, the others restored."""
     distributed = pytest.importorskip("distributed")

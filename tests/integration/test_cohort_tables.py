@@ -22,6 +22,8 @@ from mhubio.tables.schema import TABLES_DIR_NAME
 from tests.helpers import read_report, run_mhub
 from tests.radiomics_helpers import ct_image, label_image, write_seg
 
+pytestmark = pytest.mark.slow
+
 SHAPE = (12, 48, 48)
 COLLECTIONS = {"A": (0, 1), "B": (2, 3)}
 HEART = "HEART"
@@ -147,7 +149,7 @@ def test_series_whose_regions_cover_the_whole_chest(phantom_out):
     """).to_pylist()
     whole, mid = list(truth)[:2]
     assert [r["SeriesInstanceUID"] for r in rows] == [whole]
-    chest = query(out, f"SELECT DISTINCT SeriesInstanceUID FROM findings WHERE Value.CodeMeaning = 'Chest'")
+    chest = query(out, "SELECT DISTINCT SeriesInstanceUID FROM findings WHERE Value.CodeMeaning = 'Chest'")
     assert set(chest.column("SeriesInstanceUID").to_pylist()) == {whole, mid}
     per_slice = query(out, f"SELECT count(DISTINCT referencedSOPInstanceUID) AS n FROM findings "
                            f"WHERE SeriesInstanceUID = '{whole}' AND output LIKE '%regions%'").to_pylist()
@@ -165,12 +167,14 @@ def test_run_tables_equal_the_run_outputs_and_a_rebuild(tmp_path):
                         "ORDER BY 1").to_pylist()
     assert [(s["SeriesInstanceUID"], s["status"]) for s in series] == sorted(
         (s["series_uid"], s["status"]) for s in report["series"])
-    assert {(s["model"], s["model_version"], s["qc_decision"]) for s in series} == {("thresholder", "1.0.0", "accepted")}
+    identities = {(s["model"], s["model_version"], s["qc_decision"]) for s in series}
+    assert identities == {("thresholder", "1.0.0", "accepted")}
     measured = "SELECT SeriesInstanceUID, segmentationSegmentNumber, value FROM measurements ORDER BY 1, 2"
     run_rows = query(out, measured).to_pylist()
     for s in report["series"]:
         expected = _seg_volumes(out / s["outputs"][0]["path"])
-        got = {r["segmentationSegmentNumber"]: r["value"] for r in run_rows if r["SeriesInstanceUID"] == s["series_uid"]}
+        mine = [r for r in run_rows if r["SeriesInstanceUID"] == s["series_uid"]]
+        got = {r["segmentationSegmentNumber"]: r["value"] for r in mine}
         assert got == pytest.approx(expected, rel=1e-9)
     assert run_mhub("table", out, "--rebuild").returncode == 0
     assert query(out, measured).to_pylist() == run_rows
@@ -185,3 +189,15 @@ def test_parquet_holds_no_names_ids_or_dates(phantom_out):
     for path in (out / TABLES_DIR_NAME).rglob("*.parquet"):
         text = repr(pq.read_table(path).to_pylist())
         assert not [s for s in secrets if s in text], path
+
+
+def test_table_command_errors_are_usage_errors(phantom_out, tmp_path):
+    out, _ = phantom_out
+    missing = run_mhub("table", tmp_path / "missing")
+    assert missing.returncode == 2 and "does not exist" in missing.stdout
+    bad = run_mhub("table", out, "--sql", "SELECT nope FROM measurements")
+    assert bad.returncode == 2 and "nope" in bad.stdout
+    assert run_mhub("table", out, "--csv", tmp_path / "x.csv").returncode == 2
+    assert not (tmp_path / "x.csv").exists()
+    counts = run_mhub("table", out)
+    assert counts.returncode == 0 and "measurements" in counts.stdout

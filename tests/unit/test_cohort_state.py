@@ -62,7 +62,8 @@ def test_input_fingerprint_ignores_names_and_order_but_not_content(tmp_path):
             (tmp_path / folder / name).write_bytes(content)
 
     def instance(folder, files):
-        item = DataItem(FileType.DICOM, tmp_path / folder, {"mod": "ct"}, files=tuple(tmp_path / folder / f for f in files))
+        paths = tuple(tmp_path / folder / f for f in files)
+        item = DataItem(FileType.DICOM, tmp_path / folder, {"mod": "ct"}, files=paths)
         return Instance("1.2", {}, tmp_path / "work", [item])
 
     first = input_fingerprint(instance("a", ("1.dcm", "2.dcm")))
