@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from mhubio.cohort.state import STATE_DIR_NAME, StateStore
+from mhubio.cohort.layout import STATE_DIR_NAME
+from mhubio.cohort.state import StateStore
 from mhubio.report_html import write_html_report
 from mhubio.synthetic import write_ct_series
 from mhubio.tables.writer import write_part

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mhubio.cohort.layout import STATE_DIR_NAME
 from mhubio.core.fileio import atomic_path
 
-STATE_DIR_NAME = "mhub_state"
 STATE_VERSION = 1
 
 

@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mhubio.cohort.layout import REPORT_HTML_NAME, RUN_FOLDERS
 from mhubio.core.config import workflow_path
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter
@@ -15,7 +16,7 @@ from mhubio.core.runner import LOG_DIR_NAME, RunOptions, run_workflow
 from mhubio.modeltest.compare import compare_files
 from mhubio.modeltest.spec import ModelTestCase
 
-IGNORED = {REPORT_NAME}
+IGNORED = {REPORT_NAME, REPORT_HTML_NAME}
 
 
 @dataclass
@@ -34,11 +35,12 @@ class CaseResult:
 
 
 def output_files(folder: Path) -> dict[str, Path]:
-    """Result files of an output folder by relative path (report and logs left out)."""
+    """Result files of an output folder by relative path (reports, logs, cohort tables and state left out)."""
     return {
         str(p.relative_to(folder)): p
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name not in IGNORED and LOG_DIR_NAME not in p.relative_to(folder).parts
+        if p.is_file() and p.name not in IGNORED
+        and not {LOG_DIR_NAME, *RUN_FOLDERS} & set(p.relative_to(folder).parts)
     }
 
 

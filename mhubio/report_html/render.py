@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from mhubio import __version__
+from mhubio.cohort.layout import REPORT_HTML_NAME
 from mhubio.core.fileio import atomic_path
 from mhubio.report_html.svg import bar_chart, histogram
 from mhubio.tables.query import connect
 
-REPORT_HTML_NAME = "mhub_report.html"
 HISTOGRAM_BINS = 20
 SERIES_LISTED = 2000
 """At most this many series are listed with links (failed ones first); the tables hold all of them."""

@@ -7,8 +7,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from mhubio.cohort.layout import TABLES_DIR_NAME
 from mhubio.core.fileio import atomic_path
-from mhubio.tables.schema import TABLES, TABLES_DIR_NAME, TableName
+from mhubio.tables.schema import TABLES, TableName
 
 
 def connect(output_dir: Path) -> duckdb.DuckDBPyConnection:

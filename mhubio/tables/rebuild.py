@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mhubio.cohort.state import STATE_DIR_NAME
+from mhubio.cohort.layout import RUN_FOLDERS
 from mhubio.tables.extract import Rows, output_rows
-from mhubio.tables.schema import TABLES_DIR_NAME, TableName, empty_rows
+from mhubio.tables.schema import TableName, empty_rows
 from mhubio.tables.writer import remove_parts, write_part
 
 REBUILD_PART = "rebuild"
-_SKIPPED_FOLDERS = {TABLES_DIR_NAME, STATE_DIR_NAME, "mhub_logs"}
+_SKIPPED_FOLDERS = {*RUN_FOLDERS, "mhub_logs"}
 
 
 def output_files(output_dir: Path) -> list[Path]:

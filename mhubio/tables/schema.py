@@ -7,8 +7,6 @@ from typing import Any
 
 import pyarrow as pa
 
-TABLES_DIR_NAME = "mhub_tables"
-
 CODE = pa.struct([
     ("CodeValue", pa.string()), ("CodingSchemeDesignator", pa.string()), ("CodeMeaning", pa.string()),
 ])

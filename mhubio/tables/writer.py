@@ -10,9 +10,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mhubio.cohort.layout import TABLES_DIR_NAME
 from mhubio.core.fileio import atomic_path
 from mhubio.tables.extract import Rows
-from mhubio.tables.schema import TABLES, TABLES_DIR_NAME, TableName
+from mhubio.tables.schema import TABLES, TableName
 
 BATCH_ROWS = 50_000
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from mhubio.cohort.state import STATE_DIR_NAME
+from mhubio.cohort.layout import STATE_DIR_NAME
 from mhubio.core.config import workflow_path
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow

@@ -12,13 +12,13 @@ import pydicom
 import pytest
 
 from mhubio.bpr.testing import result_from_curve
+from mhubio.cohort.layout import TABLES_DIR_NAME
 from mhubio.radiomics import SegmentFeatures
 from mhubio.seg import load_source_images
 from mhubio.sr.bpr import encode_landmark_sr, encode_region_sr
 from mhubio.sr.radiomics import encode_radiomics_sr
 from mhubio.synthetic import write_ct_series
 from mhubio.tables.query import query
-from mhubio.tables.schema import TABLES_DIR_NAME
 from tests.helpers import read_report, run_mhub
 from tests.radiomics_helpers import ct_image, label_image, write_seg
 
