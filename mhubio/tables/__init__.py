@@ -6,7 +6,8 @@ structs, so IDC queries carry over):
 
 - ``series``: one row per series and model (UIDs, modality, QC decision, status, step timings, model, version);
 - ``measurements``: one row per numeric value (SEG segment volumes, TID 1500 features, BPR landmark positions);
-- ``findings``: one row per coded result (BPR body part regions and landmarks per referenced slice).
+- ``findings``: one row per coded result (BPR body part regions and landmarks per referenced slice, qualitative
+  evaluations of TID 1500 SRs).
 
 No names, IDs or dates are written.  Files: ``OUT_DIR/mhub_tables/<table>/<part>.parquet``, one part per model
 (rewritten atomically at the end of each run) or ``rebuild`` (``mhub table OUT_DIR --rebuild``).

@@ -145,13 +145,14 @@ def _sr_rows(path: Path, context: dict[str, Any]) -> Rows:
         return rows
     context = {**context, "SOPInstanceUID": str(sr.SOPInstanceUID)}
     for group in report.get_volumetric_roi_measurement_groups():
-        rows[TableName.MEASUREMENTS.value].extend(_volumetric_rows(group, context))
+        _volumetric_rows(group, context, rows)
     for group in report.get_image_measurement_groups():
         _image_group_rows(group, context, rows)
     return rows
 
 
-def _volumetric_rows(group: Any, context: dict[str, Any]) -> Iterable[dict[str, Any]]:
+def _volumetric_rows(group: Any, context: dict[str, Any], rows: Rows) -> None:
+    """Measurements of a group that references a SEG segment; its qualitative evaluations as findings."""
     segment = group.referenced_segment
     sites = group.finding_sites
     base = {
@@ -170,7 +171,17 @@ def _volumetric_rows(group: Any, context: dict[str, Any]) -> Iterable[dict[str, 
     for measurement in group.get_measurements():
         value = float(measurement.value)
         if math.isfinite(value):
-            yield {**base, "Quantity": code_of(measurement.name), "value": value, "Units": code_of(measurement.unit)}
+            rows[TableName.MEASUREMENTS.value].append(
+                {**base, "Quantity": code_of(measurement.name), "value": value, "Units": code_of(measurement.unit)}
+            )
+    _qualitative_rows(group, base, rows)
+
+
+def _qualitative_rows(group: Any, base: dict[str, Any], rows: Rows) -> None:
+    for evaluation in group.get_qualitative_evaluations():
+        rows[TableName.FINDINGS.value].append(
+            {**base, "Quantity": code_of(evaluation.name), "Value": code_of(evaluation.value)}
+        )
 
 
 def _image_group_rows(group: Any, context: dict[str, Any], rows: Rows) -> None:
@@ -190,6 +201,7 @@ def _image_group_rows(group: Any, context: dict[str, Any], rows: Rows) -> None:
                 **base, "referencedSOPInstanceUID": image, "Value": code_of(site.value),
                 "Modifier": code_of(modifier) if modifier is not None else None,
             })
+    _qualitative_rows(group, {**base, "referencedSOPInstanceUID": images[0]}, rows)
     for measurement in group.get_measurements():
         rows[TableName.MEASUREMENTS.value].append({
             **base, "Quantity": code_of(measurement.name), "value": float(measurement.value),

@@ -67,6 +67,8 @@ TABLES: dict[TableName, pa.Schema] = {
     TableName.FINDINGS: pa.schema([
         *_COMMON,
         ("referencedSOPInstanceUID", pa.string()),
+        ("segmentationInstanceUID", pa.string()),
+        ("segmentationSegmentNumber", pa.int32()),
         ("Quantity", CODE),
         ("Value", CODE),
         ("Modifier", CODE),

@@ -64,6 +64,8 @@ def phantom_out(tmp_path_factory):
     sr = encode_radiomics_sr(features, seg, load_source_images(first.files), algorithm_name="pyradiomics",
                              algorithm_version="3.0.1", segment_numbers={HEART: heart_number})
     sr.dataset.save_as(out / first.series_uid / "phantom.radiomics.sr.dcm", enforce_file_format=True)
+    _qualitative_sr(seg, heart_number, first).save_as(out / first.series_uid / "reader.qualitative.sr.dcm",
+                                                      enforce_file_format=True)
     z = SHAPE[0]
     for uid, (low, high) in zip(uids[:2], [(25.0, 75.0), (48.0, 58.0)]):
         series = truth[uid]["series"]
@@ -79,6 +81,43 @@ def phantom_out(tmp_path_factory):
     done = run_mhub("table", out, "--rebuild")
     assert done.returncode == 0, done.stdout
     return out, truth
+
+
+PRESENT = hd.sr.CodedConcept("52101004", "SCT", "Present")
+CALCIFICATION = hd.sr.CodedConcept("18115005", "SCT", "Pathologic calcification")
+
+
+def _qualitative_sr(seg: pydicom.Dataset, segment_number: int, series) -> hd.sr.EnhancedSR:
+    """Another tool's TID 1500 SR: a qualitative evaluation of the heart segment."""
+    group = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Heart finding"),
+        referenced_segment=hd.sr.ReferencedSegment(
+            sop_class_uid=seg.SOPClassUID, sop_instance_uid=seg.SOPInstanceUID, segment_number=segment_number,
+            source_series=hd.sr.SourceSeriesForSegmentation(series.series_uid)),
+        finding_type=hd.sr.CodedConcept("80891009", "SCT", "Heart"),
+        qualitative_evaluations=[hd.sr.QualitativeEvaluation(CALCIFICATION, PRESENT)],
+    )
+    observer = hd.sr.ObserverContext(
+        observer_type=hd.sr.CodedConcept("121007", "DCM", "Device"),
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(uid=hd.UID()))
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=hd.sr.CodedConcept("363679005", "SCT", "Imaging procedure"),
+        imaging_measurements=[group])
+    return hd.sr.EnhancedSR(evidence=[seg, *load_source_images(series.files)], content=report[0],
+                            series_instance_uid=hd.UID(), series_number=50, sop_instance_uid=hd.UID(),
+                            instance_number=1, manufacturer="Other tool")
+
+
+def test_qualitative_evaluations_of_other_tools_are_findings(phantom_out):
+    out, truth = phantom_out
+    uid = next(iter(truth))
+    rows = query(out, "SELECT SeriesInstanceUID, model, Quantity.CodeMeaning AS q, Value.CodeMeaning AS v, "
+                      "segmentationSegmentNumber AS n FROM findings WHERE output LIKE '%qualitative%'").to_pylist()
+    seg = pydicom.dcmread(out / uid / "phantom.seg.dcm", stop_before_pixels=True)
+    heart = next(int(s.SegmentNumber) for s in seg.SegmentSequence if s.SegmentLabel.upper() == "HEART")
+    assert rows == [{"SeriesInstanceUID": uid, "model": "reader", "q": CALCIFICATION.meaning, "v": PRESENT.meaning,
+                     "n": heart}]
 
 
 def test_rebuilt_volumes_equal_the_seg_read_with_highdicom(phantom_out):
