@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mhubio.cohort.resume import CohortRun
 from mhubio.core.config import Chain
@@ -25,9 +26,12 @@ def start_cohort(chain: Chain, options: RunOptions) -> CohortRun:
     return CohortRun(chain, options.output_dir, options.workflow, options.resume, rows=rows)
 
 
-def finish_cohort(cohort: CohortRun, report: RunReport, options: RunOptions, progress: Any) -> None:
-    """Write the model's part of the cohort tables and ``mhub_report.html``; a failure here is a note, not a
-    failed run (the outputs and the JSON report are already written, and ``mhub table --rebuild`` recovers)."""
+def finish_cohort(cohort: CohortRun, report: RunReport, options: RunOptions) -> None:
+    """Write the model's part of the cohort tables and ``mhub_report.html``.
+
+    A failure here is printed (also with ``--quiet``) but does not fail the run: the outputs and the JSON report
+    are already written, and ``mhub table OUT_DIR --rebuild`` recovers the tables.
+    """
     from mhubio.report_html import write_html_report
     from mhubio.tables.run import write_run_tables
 
@@ -36,5 +40,5 @@ def finish_cohort(cohort: CohortRun, report: RunReport, options: RunOptions, pro
         write_html_report(options.output_dir)
     except Exception as exc:
         log.debug("cohort tables or report failed", exc_info=True)
-        progress.note(f"the cohort tables or HTML report could not be written ({type(exc).__name__}: {exc}); "
-                      f"run: mhub table {options.output_dir} --rebuild")
+        print(f"mhub: the cohort tables or HTML report could not be written ({type(exc).__name__}: {exc}); "
+              f"run: mhub table {options.output_dir} --rebuild", file=sys.stderr)

@@ -125,7 +125,7 @@ def run_workflow(config_path: Path, options: RunOptions, progress: ProgressPrint
     if report.exit_code != ExitCode.CONFIG_ERROR:
         report.write(options.output_dir, options.input_dir)
         if cohort is not None:
-            finish_cohort(cohort, report, options, progress)
+            finish_cohort(cohort, report, options)
     return report
 
 
