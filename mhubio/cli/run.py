@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="process series on the workers of a Dask scheduler, e.g. tcp://host:8786 (needs "
                         "mhubio[dask]; folders must be at the same paths on every worker)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip series whose outputs in the output folder are up to date (same input, model, "
+                        "workflow, parameters and weights); redo the others")
     p.add_argument("--weights-dir", type=Path,
                    help="folder with model weights (default: $MHUB_WEIGHTS_DIR, /app/weights in images, "
                         "else ~/.mhub/weights)")
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         input_dir=args.input, output_dir=args.output, overrides=args.set, fail_fast=args.fail_fast,
         work_dir=args.work_dir, keep_work=args.keep_work, weights_dir=args.weights_dir, workflow=args.workflow,
-        workers=args.workers, scheduler=args.scheduler,
+        workers=args.workers, scheduler=args.scheduler, resume=args.resume,
     )
     with sigterm_as_interrupt():
         report = run_workflow(config, options, ProgressPrinter(quiet=args.quiet))

@@ -26,6 +26,8 @@ class RunOptions:
     """Worker processes on this machine; 1 runs every series in this process."""
     scheduler: str | None = None
     """Address of a Dask scheduler (``tcp://host:8786``) whose workers run the series."""
+    resume: bool = False
+    """Skip series whose outputs are up to date (see :mod:`mhubio.cohort`)."""
 
     def __post_init__(self) -> None:
         if self.workers < 1:

@@ -57,6 +57,8 @@ class RunReport:
     algorithms: dict[str, AlgorithmInfo] = field(default_factory=dict)
     exit_code: ExitCode = ExitCode.SUCCESS
     error: str | None = None
+    resumed: set[str] = field(default_factory=set)
+    """Ids of the series restored as up to date by ``--resume`` (done in an earlier run)."""
 
     def to_dict(self, input_dir: Path | None = None, state: RunState = RunState.FINISHED) -> dict[str, Any]:
         """JSON-ready content (paths relative to the input/output folders, no PHI).
@@ -93,7 +95,7 @@ class RunReport:
                 for step, a in self.algorithms.items()
             },
             "input": _input_summary(imported, input_dir),
-            "series": [_instance_dict(i) for i in self.instances],
+            "series": [{**_instance_dict(i), "resumed": i.id in self.resumed} for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
         }
         unpinned = trusted_unpinned_weights(self.model.name)
@@ -164,8 +166,9 @@ def print_summary(report: RunReport, report_path: Path | None, stream: Any = Non
     console = Console(file=stream or sys.stderr, highlight=False)
     c = report.counts()
     style = "green" if report.exit_code == ExitCode.SUCCESS else "red"
+    earlier = f" ({len(report.resumed)} of them up to date from earlier runs)" if report.resumed else ""
     console.print(
-        f"[bold]{report.model.name}[/bold] ({report.workflow}): {c['done']} done, {c['failed']} failed, "
+        f"[bold]{report.model.name}[/bold] ({report.workflow}): {c['done']} done{earlier}, {c['failed']} failed, "
         f"{c['skipped']} skipped -> exit {int(report.exit_code)} [{style}]{report.exit_code.description}[/{style}]"
     )
     for instance in report.instances:

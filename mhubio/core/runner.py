@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from mhubio.cohort.hooks import CohortRun, finish_cohort, start_cohort
 from mhubio.core.config import Chain
 from mhubio.core.data import InstanceStatus
 from mhubio.core.errors import ConfigError, MhubError, NoInputError
@@ -53,11 +54,13 @@ def _run_locked(
     """The run, holding the output folder's lock; a ``running`` report replaces the old one before any output."""
     work_dir = Path(options.work_dir or tempfile.mkdtemp(prefix="mhub-work-"))
     work_dir.mkdir(parents=True, exist_ok=True)
+    cohort = None
     try:
         chain = prepare_chain(config_path, options, work_dir, registry)
         report.model = chain.importer.module.context.model
         report.write(options.output_dir, options.input_dir, RunState.RUNNING)
-        _execute(chain, options, report, progress, registry)
+        cohort = start_cohort(chain, options)
+        _execute(chain, options, report, cohort.observe(progress), registry, cohort)
     except MhubError as exc:
         report.exit_code, report.error = exc.exit_code, str(exc)
     except KeyboardInterrupt:
@@ -72,6 +75,8 @@ def _run_locked(
             shutil.rmtree(work_dir, ignore_errors=True)
     if report.exit_code != ExitCode.CONFIG_ERROR:
         _write_final(report, options)
+        if cohort is not None:
+            finish_cohort(cohort, report, options)
     return report
 
 
@@ -102,7 +107,8 @@ def _check_folders(options: RunOptions) -> None:
 
 
 def _execute(
-    chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter, registry: ModuleRegistry | None
+    chain: Chain, options: RunOptions, report: RunReport, progress: ProgressPrinter, registry: ModuleRegistry | None,
+    cohort: CohortRun,
 ) -> None:
     for step in chain.all_steps:
         step.module.preflight()
@@ -122,12 +128,19 @@ def _execute(
         )
     log_dir = options.output_dir / LOG_DIR_NAME
     log_dir.mkdir(exist_ok=True)
-    progress.run_started(len(imported.instances), len(imported.skipped))
+    pending = cohort.select(imported.instances)
+    report.resumed = cohort.resumed
+    progress.run_started(len(pending), len(imported.skipped))
     try:
-        executor = make_executor(chain, options, log_dir, progress, registry, len(imported.instances))
-        run_series_on(executor, imported.instances, report.algorithms, progress, options.fail_fast)
+        if not pending:
+            progress.note(f"--resume: all {len(imported.instances)} series are up to date")
+        else:
+            executor = make_executor(chain, options, log_dir, progress, registry, len(pending))
+            run_series_on(executor, pending, report.algorithms, progress, options.fail_fast)
     finally:
         progress.run_finished()
+        finished = {i.id: i for i in pending}
+        imported.instances[:] = [finished.get(i.id, i) for i in imported.instances]
         importer.teardown()
     total = len(imported.instances)
     done = sum(i.status is InstanceStatus.DONE for i in imported.instances)

@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mhubio.cohort.layout import REPORT_HTML_NAME, RUN_FOLDERS
 from mhubio.core.config import workflow_path
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter
@@ -16,7 +17,7 @@ from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modeltest.compare import compare_files
 from mhubio.modeltest.spec import ModelTestCase
 
-IGNORED = {REPORT_NAME}
+IGNORED = {REPORT_NAME, REPORT_HTML_NAME}
 
 
 @dataclass
@@ -35,7 +36,7 @@ class CaseResult:
 
 
 def output_files(folder: Path) -> dict[str, Path]:
-    """Result files of an output folder by relative path (report and logs left out)."""
+    """Result files of an output folder by relative path (reports, logs, cohort tables and state left out)."""
     return {
         str(p.relative_to(folder)): p
         for p in sorted(folder.rglob("*"))

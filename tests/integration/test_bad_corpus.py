@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,11 @@ def run_thresholder(case: BadCase, out: Path, work: Path):
     return run_workflow(workflow_path("thresholder"), options, ProgressPrinter(quiet=True))
 
 
+# Run-level files beside the outputs: the HTML report, the cohort tables and the series state files (complete
+# files only: a temporary ".tmp-..." left behind is still reported as partial).
+RUN_FILES = re.compile(r"mhub_report\.html|mhub_tables/\w+/\w[\w.-]*\.parquet|mhub_state/[\w.-]+/[0-9.]+\.json")
+
+
 def check_outputs(case: BadCase, out: Path, exit_code: int) -> list[str]:
     """Problems of one run's output folder and report compared with the case expectations."""
     problems = []
@@ -118,7 +124,8 @@ def check_outputs(case: BadCase, out: Path, exit_code: int) -> list[str]:
     listed = {o["path"] for s in report["series"] for o in s["outputs"]}
     for path in out.rglob("*"):
         relative = str(path.relative_to(out))
-        if path.is_dir() or relative.startswith("mhub_"):  # the report, mhub_reports/ and mhub_logs/
+        if path.is_dir() or relative == "mhub_report.json" or relative.startswith(("mhub_logs/", "mhub_reports/")) \
+                or RUN_FILES.fullmatch(relative):
             continue
         if relative not in listed:
             problems.append(f"unlisted or partial output {relative}")

@@ -1,0 +1,160 @@
+"""Cohort scale: many small generated CT series through the thresholder, memory per series and table/report time.
+
+Run: ``.venv/bin/python benchmarks/bench_cohort.py [--series 1000] [--slices 12] [--size 32] [--dask]``.
+Runs ``mhub run --workers 2`` (and, with ``--dask``, ``mhub run --scheduler`` on a 2-worker Dask LocalCluster)
+as a user would, sampling every half second the resident memory (RSS) of the run's processes and the number of
+finished series (state files).  Prints, per executor: wall time, series per minute, RSS of the caller and of the
+workers at 10 %, 50 % and 100 % of the series, the RSS growth per 1,000 series fitted over the second half
+(flat memory: close to 0), the time from the last series to the end of the run (tables and HTML report), and the
+time to rewrite the tables and the report alone.  Asserts nothing: speed and memory are measured, not tested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from mhubio.cohort.layout import STATE_DIR_NAME
+from mhubio.cohort.state import StateStore
+from mhubio.report_html import write_html_report
+from mhubio.synthetic import write_ct_series
+from mhubio.tables.writer import write_part
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Samples:
+    """(seconds, series done, caller RSS MB, workers RSS MB) over a run."""
+
+    rows: list[tuple[float, int, float, float]] = field(default_factory=list)
+
+    def at_fraction(self, total: int, fraction: float) -> tuple[float, float]:
+        """Caller and workers RSS at the first sample with at least ``fraction`` of the series done."""
+        for _, done, caller, workers in self.rows:
+            if done >= fraction * total:
+                return caller, workers
+        return self.rows[-1][2], self.rows[-1][3]
+
+    def growth_per_1000(self, total: int, column: int) -> float:
+        """RSS slope (MB per 1,000 series) over the samples taken while the second half of the series ran."""
+        half = [(done, row[column]) for row in self.rows if total / 2 <= (done := row[1]) < total]
+        if len({d for d, _ in half}) < 2:
+            return float("nan")
+        x, y = np.array(half, dtype=float).T
+        return float(np.polyfit(x, y, 1)[0] * 1000)
+
+
+def _rss(processes: list[psutil.Process]) -> float:
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / MB
+
+
+def _sample(run: subprocess.Popen, states: Path, worker_root: psutil.Process | None, stop: threading.Event,
+            samples: Samples) -> None:
+    start = time.perf_counter()
+    caller = psutil.Process(run.pid)
+    while not stop.is_set():
+        try:
+            workers = (worker_root or caller).children(recursive=True)
+        except psutil.Error:
+            workers = []
+        done = sum(1 for _ in os.scandir(states)) if states.is_dir() else 0
+        samples.rows.append((time.perf_counter() - start, done, _rss([caller]), _rss(workers)))
+        stop.wait(0.5)
+
+
+def measure(command: list[str], output_dir: Path, worker_root: psutil.Process | None) -> tuple[float, Samples, float]:
+    """Wall seconds, samples, and seconds from the last finished series to the end of the run."""
+    samples = Samples()
+    states = output_dir / STATE_DIR_NAME / "thresholder"
+    stop = threading.Event()
+    start = time.perf_counter()
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = threading.Thread(target=_sample, args=(run, states, worker_root, stop, samples), daemon=True)
+    sampler.start()
+    output, _ = run.communicate()
+    wall = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    if run.returncode != 0:
+        raise SystemExit(f"exit {run.returncode}:\n{output[-3000:]}")
+    last = max(p.stat().st_mtime for p in states.iterdir())
+    finish = (output_dir / "mhub_report.html").stat().st_mtime - last
+    return wall, samples, finish
+
+
+def tables_and_report_seconds(output_dir: Path) -> tuple[float, float]:
+    """Seconds to rewrite the tables from the state files, and to render the HTML report."""
+    start = time.perf_counter()
+    write_part(output_dir, "thresholder", (s.rows for s in StateStore(output_dir, "thresholder")))
+    tables = time.perf_counter() - start
+    start = time.perf_counter()
+    write_html_report(output_dir)
+    return tables, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument("--slices", type=int, default=12)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dask", action="store_true", help="also run on a Dask LocalCluster of --workers workers")
+    parser.add_argument("--work", type=Path, help="folder for inputs and outputs (default: a temporary folder)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mhub-bench-cohort-", dir=args.work) as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        for seed in range(args.series):
+            write_ct_series(root / "in" / f"ct{seed:05d}", shape=(args.slices, args.size, args.size), seed=seed)
+        print(f"generated {args.series} series of {args.slices}x{args.size}x{args.size} in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+        base = [sys.executable, "-m", "mhubio", "run", "--model", "thresholder", "--input", str(root / "in"),
+                "--quiet"]
+        runs = [(f"--workers {args.workers}", [*base, "--output", str(root / "pool"), "--workers", str(args.workers)],
+                 root / "pool", None)]
+        cluster = None
+        if args.dask:
+            from distributed import LocalCluster
+
+            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None)
+            runs.append(("Dask LocalCluster", [*base, "--output", str(root / "dask"), "--scheduler",
+                                               cluster.scheduler_address], root / "dask", psutil.Process()))
+        print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
+        print(f"{'executor':<18} {'wall s':>7} {'series/min':>10} {'caller MB 10/50/100%':>21} "
+              f"{'workers MB 10/50/100%':>22} {'MB/1000 series c/w':>19} {'finish s':>8} {'tables s':>8} "
+              f"{'html s':>6}")
+        try:
+            for name, command, output_dir, worker_root in runs:
+                wall, samples, finish = measure(command, output_dir, worker_root)
+                tables, html = tables_and_report_seconds(output_dir)
+                caller = "/".join(f"{samples.at_fraction(args.series, f)[0]:.0f}" for f in (0.1, 0.5, 1.0))
+                workers = "/".join(f"{samples.at_fraction(args.series, f)[1]:.0f}" for f in (0.1, 0.5, 1.0))
+                growth = (f"{samples.growth_per_1000(args.series, 2):+.0f}/"
+                          f"{samples.growth_per_1000(args.series, 3):+.0f}")
+                print(f"{name:<18} {wall:>7.0f} {60 * args.series / wall:>10.1f} {caller:>21} {workers:>22} "
+                      f"{growth:>19} {finish:>8.1f} {tables:>8.2f} {html:>6.2f}", flush=True)
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Resumable runs: restore up-to-date series, record every series as it finishes.
+
+:class:`CohortRun` is created once per run after the chain is validated.  With ``--resume``,
+:meth:`CohortRun.select` marks every series whose state matches the current input and model as done (restored
+from its state file, not run again) and returns the others.  :meth:`CohortRun.observe` wraps the run's progress
+printer so that each series is recorded in the main process the moment it finishes, whichever executor ran it
+(in-process, ``--workers`` or ``--scheduler``): a run killed at any point leaves a state file exactly for the
+series it completed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mhubio.cohort.fingerprint import input_fingerprint, model_fingerprint
+from mhubio.cohort.state import SeriesState, StateOutput, StateStore
+from mhubio.core.config import Chain
+from mhubio.core.data import Instance, InstanceStatus, OutputFile, StepTiming
+
+log = logging.getLogger("mhub")
+
+RowExtractor = Callable[[Instance, Path], dict[str, list[dict[str, Any]]]]
+"""Table rows of a finished series, from its instance and the output folder (see :mod:`mhubio.tables`)."""
+
+
+class CohortRun:
+    """The cohort bookkeeping of one run.
+
+    Parameters
+    ----------
+    chain:
+        The validated chain of the run.
+    output_dir:
+        The run's output folder.
+    workflow:
+        The workflow name.
+    resume:
+        Whether up-to-date series are restored instead of run.
+    rows:
+        Extracts a finished series' table rows, kept in its state file.
+    """
+
+    def __init__(self, chain: Chain, output_dir: Path, workflow: str, resume: bool,
+                 rows: RowExtractor | None = None) -> None:
+        model = chain.importer.module.context.model
+        self.model, self.version, self.workflow = model.name, model.version, workflow
+        self.output_dir = Path(output_dir)
+        self.store = StateStore(self.output_dir, model.name)
+        self.model_fingerprint = model_fingerprint(chain, workflow)
+        self.resume = resume
+        self.resumed: set[str] = set()
+        self._rows = rows
+        self._inputs: dict[str, str | None] = {}
+
+    def select(self, instances: Sequence[Instance]) -> list[Instance]:
+        """The instances to run; with ``resume``, up-to-date ones are restored as done and left out."""
+        if not self.resume:
+            return list(instances)
+        pending = []
+        for instance in instances:
+            state = self.store.read(instance.id)
+            fingerprint = self._input_fingerprint(instance)
+            if (state is not None and fingerprint is not None
+                    and state.is_current(self.output_dir, self.model_fingerprint, fingerprint)):
+                _restore(instance, state)
+                self.resumed.add(instance.id)
+            else:
+                pending.append(instance)
+        return pending
+
+    def observe(self, progress: Any) -> _RecordingProgress:
+        """``progress`` with :meth:`record` called on every finished series."""
+        return _RecordingProgress(progress, self.record)
+
+    def record(self, instance: Instance) -> None:
+        """Write the state of a done series; forget a failed one (it is redone on resume)."""
+        fingerprint = self._input_fingerprint(instance)
+        if instance.status is not InstanceStatus.DONE or fingerprint is None:
+            self.store.remove(instance.id)
+            return
+        rows: dict[str, list[dict[str, Any]]] = {}
+        if self._rows is not None:
+            try:
+                rows = self._rows(instance, self.output_dir)
+            except Exception as exc:  # a table problem must not lose the series' outputs or its state
+                instance.warn(f"no table rows for this series: {type(exc).__name__}")
+                log.debug("table rows of %s failed", instance.id, exc_info=True)
+        try:
+            outputs = tuple(_state_output(self.output_dir, o) for o in instance.outputs)
+        except OSError:  # an output vanished: the series is not known to be done
+            instance.warn("an output file is missing after the run; the series will be redone by --resume")
+            self.store.remove(instance.id)
+            return
+        self.store.write(SeriesState(
+            series_uid=instance.id, model=self.model, version=self.version, workflow=self.workflow,
+            model_fingerprint=self.model_fingerprint, input_fingerprint=fingerprint, outputs=outputs,
+            steps=tuple({"step": t.step, "status": t.status, "seconds": round(t.seconds, 3)} for t in instance.timings),
+            warnings=tuple(instance.warnings), rows=rows,
+        ))
+
+    def _input_fingerprint(self, instance: Instance) -> str | None:
+        if instance.id not in self._inputs:
+            try:
+                self._inputs[instance.id] = input_fingerprint(instance)
+            except OSError:  # an input file became unreadable: never up to date
+                self._inputs[instance.id] = None
+        return self._inputs[instance.id]
+
+
+class _RecordingProgress:
+    """Delegates to a progress printer; records each series before reporting it finished."""
+
+    def __init__(self, inner: Any, record: Callable[[Instance], None]) -> None:
+        self._inner, self._record = inner, record
+
+    def series_finished(self, instance: Instance) -> None:
+        self._record(instance)
+        self._inner.series_finished(instance)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _state_output(output_dir: Path, output: OutputFile) -> StateOutput:
+    stat = (output_dir / output.path).stat()
+    return StateOutput(str(output.path), output.sha256, output.size, stat.st_mtime_ns)
+
+
+def _restore(instance: Instance, state: SeriesState) -> None:
+    instance.status = InstanceStatus.DONE
+    instance.outputs = [OutputFile(Path(o.path), o.sha256, o.size) for o in state.outputs]
+    instance.timings = [StepTiming(str(s["step"]), str(s["status"]), float(s["seconds"])) for s in state.steps]
+    instance.warnings = list(state.warnings)

@@ -1,0 +1,73 @@
+"""mhubio.cohort: series state files and input fingerprints."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mhubio.cohort.fingerprint import input_fingerprint
+from mhubio.cohort.state import SeriesState, StateOutput, StateStore
+from mhubio.core.data import DataItem, Instance
+from mhubio.core.filetypes import FileType
+
+
+def _state(tmp_path, uid="1.2.3") -> SeriesState:
+    output = tmp_path / uid / "m.seg.dcm"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(b"seg")
+    stat = output.stat()
+    return SeriesState(uid, "m", "1.0", "default", "model-fp", "input-fp",
+                       (StateOutput(f"{uid}/m.seg.dcm", "sha", stat.st_size, stat.st_mtime_ns),),
+                       steps=({"step": "S", "status": "done", "seconds": 0.5},), rows={"series": [{"a": 1}]})
+
+
+def test_state_round_trip_and_currency(tmp_path):
+    store = StateStore(tmp_path, "m")
+    state = _state(tmp_path)
+    store.write(state)
+    read = store.read("1.2.3")
+    assert read == state and list(store) == [state]
+    assert read.is_current(tmp_path, "model-fp", "input-fp")
+    assert not read.is_current(tmp_path, "other-model", "input-fp")
+    assert not read.is_current(tmp_path, "model-fp", "other-input")
+    output = tmp_path / "1.2.3" / "m.seg.dcm"
+    os.utime(output, ns=(0, 0))
+    assert not read.is_current(tmp_path, "model-fp", "input-fp")
+    output.unlink()
+    assert not read.is_current(tmp_path, "model-fp", "input-fp")
+    store.remove("1.2.3")
+    assert store.read("1.2.3") is None and list(store) == []
+
+
+def test_unreadable_or_foreign_state_is_ignored(tmp_path):
+    store = StateStore(tmp_path, "m")
+    store.folder.mkdir(parents=True)
+    store.path("1.2.3").write_text("{not json")
+    store.path("1.2.4").write_text('{"state_version": 99}')
+    assert store.read("1.2.3") is None and store.read("1.2.4") is None and list(store) == []
+
+
+@pytest.mark.parametrize("uid", ["", "../x", ".hidden", "a/b"])
+def test_state_rejects_unsafe_series_uids(tmp_path, uid):
+    with pytest.raises(ValueError, match="series UID"):
+        SeriesState(uid, "m", "1", "w", "a", "b", ())
+
+
+def test_input_fingerprint_ignores_names_and_order_but_not_content(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder, names in (("a", ("1.dcm", "2.dcm")), ("b", ("z", "y"))):
+        for name, content in zip(names, (b"one", b"two")):
+            (tmp_path / folder / name).write_bytes(content)
+
+    def instance(folder, files):
+        paths = tuple(tmp_path / folder / f for f in files)
+        item = DataItem(FileType.DICOM, tmp_path / folder, {"mod": "ct"}, files=paths)
+        return Instance("1.2", {}, tmp_path / "work", [item])
+
+    first = input_fingerprint(instance("a", ("1.dcm", "2.dcm")))
+    assert first == input_fingerprint(instance("b", ("y", "z")))
+    (tmp_path / "b" / "z").write_bytes(b"changed")
+    assert first != input_fingerprint(instance("b", ("y", "z")))
+    assert input_fingerprint(Instance("1.3", {}, tmp_path / "work")) is None
