@@ -45,6 +45,7 @@ COMMANDS: tuple[SubCommand, ...] = (
     SubCommand("models", "mhubio.cli.models", "list the available models"),
     SubCommand("check-config", "mhubio.cli.check_config", "validate a workflow file or a model's workflow"),
     SubCommand("weights", "mhubio.cli.weights", "install and verify model weights"),
+    SubCommand("table", "mhubio.cli.table", "query the cohort tables of an output folder with SQL (DuckDB)"),
     SubCommand("demo", "mhubio.cli.demo", "run a model on generated demo CT data (offline)"),
     SubCommand("demo-data", "mhubio.cli.demo_data", "write synthetic DICOM series (obviously fake patients)"),
     SubCommand("build", "mhubio.containers.build_command", "build the base image or a model image"),

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mhubio.cohort.layout import REPORT_HTML_NAME, RUN_FOLDERS
+from mhubio.cohort.layout import REPORT_HTML_NAME
 from mhubio.core.config import workflow_path
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter

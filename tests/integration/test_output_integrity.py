@@ -115,7 +115,8 @@ def test_two_models_into_one_folder_keep_both_reports(input_dir: Path, tmp_path:
     shutil.copytree(REPO / "models" / "thresholder", tmp_path / "second_model",
                     ignore=shutil.ignore_patterns("__pycache__"))
     config = tmp_path / "second_model" / "config" / "default.yml"
-    config.write_text(config.read_text().replace("model: thresholder", "model: second_model", 1))
+    manifest = tmp_path / "second_model" / "mhub.toml"
+    manifest.write_text(manifest.read_text().replace('name = "thresholder"', 'name = "second_model"', 1))
     out = tmp_path / "out"
     first = run_mhub("run", "--model", "thresholder", "--input", input_dir / "s0", "--output", out)
     second = run_mhub("run", "--config", config, "--input", input_dir / "s0", "--output", out)
