@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     PARTIAL_FAILURE = 4
     ALL_FAILED = 5
     WEIGHTS_ERROR = 6
+    PUSH_FAILED = 7
+    DICOMWEB_ERROR = 8
     INTERRUPTED = 130
 
     @property
@@ -31,5 +33,7 @@ _DESCRIPTIONS = {
     ExitCode.PARTIAL_FAILURE: "some series failed, the others were processed",
     ExitCode.ALL_FAILED: "every eligible series failed",
     ExitCode.WEIGHTS_ERROR: "model weights missing or not matching their sha256",
+    ExitCode.PUSH_FAILED: "every series was processed and its results written, but pushing them (--push) failed",
+    ExitCode.DICOMWEB_ERROR: "DICOMweb input server unreachable, TLS failure, credentials refused, or no series downloaded",
     ExitCode.INTERRUPTED: "interrupted by the user",
 }

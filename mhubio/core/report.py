@@ -44,6 +44,8 @@ class RunReport:
     algorithms: dict[str, AlgorithmInfo] = field(default_factory=dict)
     exit_code: ExitCode = ExitCode.SUCCESS
     error: str | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
+    """Further JSON-ready top-level sections written by features around the run (e.g. ``dicomweb_push``)."""
 
     def to_dict(self, input_dir: Path | None = None) -> dict[str, Any]:
         """JSON-ready content (paths relative to the input/output folders, no PHI)."""
@@ -69,6 +71,7 @@ class RunReport:
             "input": _input_summary(imported, input_dir),
             "series": [_instance_dict(i) for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
+            **self.sections,
         }
 
     def write(self, output_dir: Path, input_dir: Path | None = None) -> Path:
