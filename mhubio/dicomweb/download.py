@@ -17,7 +17,7 @@ from mhubio.dicomweb.errors import TRANSFER_ERRORS, DicomwebError, explain, is_s
 from mhubio.dicomweb.location import DicomwebLocation
 
 log = logging.getLogger("mhub")
-_STUDY_UID, _SERIES_UID = "0020000D", "0020000E"
+_STUDY_UID, _SERIES_UID, _INSTANCE_COUNT = "0020000D", "0020000E", "00201209"
 # the instances as stored on the server: no transcoding (which could be lossy or unsupported)
 _AS_STORED = (("application/dicom", "*"),)
 
@@ -29,6 +29,8 @@ class SeriesDownload:
     study_uid: str
     series_uid: str
     folder: str
+    expected: int | None = None
+    """NumberOfSeriesRelatedInstances from the QIDO-RS search (None when the server does not say)."""
     instances: int = 0
     error: str | None = None
 
@@ -72,8 +74,8 @@ def download_series(client: DICOMwebClient, location: DicomwebLocation, folder: 
     if not targets:
         raise NoInputError(f"no series on {location.describe()['server']} matches the input URL")
     result = DownloadResult(location, folder, [])
-    for number, (study_uid, series_uid) in enumerate(targets, start=1):
-        entry = SeriesDownload(study_uid, series_uid, f"series-{number:03d}")
+    for number, (study_uid, series_uid, expected) in enumerate(targets, start=1):
+        entry = SeriesDownload(study_uid, series_uid, f"series-{number:03d}", expected)
         result.series.append(entry)
         target = folder / entry.folder
         try:
@@ -83,6 +85,9 @@ def download_series(client: DICOMwebClient, location: DicomwebLocation, folder: 
                     pydicom.dcmwrite(tmp, dataset, enforce_file_format=True)
             if entry.instances == 0:
                 entry.error = "the server returned no instance"
+            elif expected is not None and entry.instances != expected:
+                # a server that loses an instance may end the multipart stream early without an error
+                entry.error = f"incomplete: the server sent {entry.instances} of its {expected} instances"
         except TRANSFER_ERRORS as exc:
             shutil.rmtree(target, ignore_errors=True)
             if is_server_problem(exc):
@@ -98,26 +103,28 @@ def download_series(client: DICOMwebClient, location: DicomwebLocation, folder: 
     return result
 
 
-def _find_series(client: DICOMwebClient, location: DicomwebLocation) -> list[tuple[str, str]]:
+def _find_series(client: DICOMwebClient, location: DicomwebLocation) -> list[tuple[str, str, int | None]]:
+    """(study, series, instance count) of every series of ``location``, from a QIDO-RS search."""
+    filters = dict(location.filters)
     if location.series_uid is not None:
-        assert location.study_uid is not None  # checked by DicomwebLocation
-        return [(location.study_uid, location.series_uid)]
+        filters["SeriesInstanceUID"] = location.series_uid
     try:
         found = client.search_for_series(
-            study_instance_uid=location.study_uid, search_filters=dict(location.filters) or None,
-            fields=["StudyInstanceUID", "SeriesInstanceUID"], get_remaining=True,
+            study_instance_uid=location.study_uid, search_filters=filters or None,
+            fields=["StudyInstanceUID", "SeriesInstanceUID", "NumberOfSeriesRelatedInstances"], get_remaining=True,
         )
     except TRANSFER_ERRORS as exc:
         raise DicomwebError(f"searching the series (QIDO-RS) failed: {explain(exc, client.base_url)}") from None
-    series = []
+    series: dict[tuple[str, str], int | None] = {}
     for item in found:
         study = _value(item, _STUDY_UID) or location.study_uid
         uid = _value(item, _SERIES_UID)
-        if study and uid and (study, uid) not in series:
-            series.append((study, uid))
-    return series
+        count = _value(item, _INSTANCE_COUNT)
+        if study and uid:
+            series.setdefault((str(study), str(uid)), int(count) if count is not None else None)
+    return [(study, uid, count) for (study, uid), count in series.items()]
 
 
-def _value(item: dict[str, Any], tag: str) -> str | None:
+def _value(item: dict[str, Any], tag: str) -> Any:
     values = item.get(tag, {}).get("Value") or [None]
     return values[0]

@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
+import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.errors import InvalidDicomError
 
 from mhubio.dicomweb.errors import TRANSFER_ERRORS, explain
 
 log = logging.getLogger("mhub")
+# STOW-RS answers that refuse the instances themselves: bad request, conflict (none stored), too large, unsupported
+_REFUSAL_STATUS = (400, 409, 413, 415)
 
 
 class PushStatus(enum.Enum):
@@ -78,7 +81,8 @@ def _push_one(client: DICOMwebClient, output_dir: Path, relative: str) -> PushRe
     try:
         answer = client.store_instances([dataset], study_instance_uid=study)
     except TRANSFER_ERRORS as exc:
-        return PushRecord(relative, PushStatus.FAILED, sop, explain(exc, client.base_url))
+        status = PushStatus.REJECTED if _is_refusal(exc) else PushStatus.FAILED
+        return PushRecord(relative, status, sop, explain(exc, client.base_url))
     refusal = _refusal(answer, sop)
     if refusal is not None:
         return PushRecord(relative, PushStatus.REJECTED, sop, refusal)
@@ -104,6 +108,12 @@ def _refusal(answer: pydicom.Dataset, sop: str) -> str | None:
     if answer.get("ReferencedSOPSequence") is not None and sop not in stored:
         return "the server's answer does not list the instance as stored"
     return None
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """Whether a failed STOW-RS request was an answer about the instance (not a network or credential problem)."""
+    response = getattr(exc, "response", None)
+    return isinstance(exc, requests.HTTPError) and response is not None and response.status_code in _REFUSAL_STATUS
 
 
 def _sop_uid(item: dict[str, Any]) -> str | None:
