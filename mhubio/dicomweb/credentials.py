@@ -79,9 +79,8 @@ class Credentials:
         return cls(user=user, password=password, ca_bundle=ca)
 
     def apply(self, session: requests.Session) -> None:
-        """Set authentication and TLS verification on ``session`` (verification is always on)."""
+        """Set authentication on ``session``."""
         if self.token is not None:
             session.headers["Authorization"] = f"Bearer {self.token}"
         elif self.user is not None:
             session.auth = (self.user, self.password or "")
-        session.verify = str(self.ca_bundle) if self.ca_bundle is not None else True

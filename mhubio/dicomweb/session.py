@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
 import requests
-from dicomweb_client import DICOMwebClient
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from dicomweb_client import DICOMwebClient
 
 from mhubio.dicomweb.credentials import Credentials
 
-# dicomweb-client and urllib3 log request headers and URLs (credentials, query values) at debug level
-for _name in ("dicomweb_client", "urllib3"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+# dicomweb-client and urllib3 log request headers and URLs (credentials, query values) at debug level, and retrying
+# logs each failed try with a traceback (URLs again): the outcome is reported by mhubio instead
+for _name in ("dicomweb_client", "urllib3", "retrying"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class RetryPolicy:
     attempts:
         Tries per request, the first included.
     backoff_s:
-        Wait before the second try; doubled before each further one.
+        Wait before the second try; doubled before each further one (4 tries: 0.5 + 1 + 2 s of waiting).
     timeout_s:
         Connect and read timeout of one request.
     """
@@ -47,24 +48,34 @@ TRANSIENT_STATUS = (
 )
 
 
+class _TrustAdapter(HTTPAdapter):
+    """Verifies TLS against one CA file (requests lets REQUESTS_CA_BUNDLE override ``Session.verify``)."""
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self.ca_bundle = ca_bundle
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Send with verification against ``ca_bundle``, whatever the environment says."""
+        kwargs["verify"] = self.ca_bundle
+        return super().send(request, **kwargs)
+
+
 def connect(root: str, credentials: Credentials, retry: RetryPolicy | None = None) -> DICOMwebClient:
     """A client of the DICOMweb service at ``root``.
 
-    Refused connections are retried by the HTTP adapter and transient HTTP answers (408, 429, 502, 503, 504) by the
-    client, both with exponential backoff; TLS failures and other answers are not retried.
+    Failed connections and transient HTTP answers (408, 429, 502, 503, 504) are retried by dicomweb-client with
+    exponential backoff; other HTTP answers are not.
     """
     retry = retry or RetryPolicy()
     session = requests.Session()
     credentials.apply(session)
-    adapter = HTTPAdapter(max_retries=Retry(
-        total=None, connect=retry.attempts - 1, read=0, status=0, other=0, redirect=3,
-        backoff_factor=retry.backoff_s, allowed_methods=None, raise_on_status=False,
-    ))
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    if credentials.ca_bundle is not None:
+        session.mount("https://", _TrustAdapter(str(credentials.ca_bundle)))
     client = DICOMwebClient(root, session=session, timeout=retry.timeout_s)
+    # dicomweb-client waits multiplier * 2**n ms before try n + 1
     client.set_http_retry_params(
         retry=retry.attempts > 1, max_attempts=retry.attempts,
-        wait_exponential_multiplier=max(1, int(retry.backoff_s * 1000)), retriable_error_codes=TRANSIENT_STATUS,
+        wait_exponential_multiplier=max(1, int(retry.backoff_s * 500)), retriable_error_codes=TRANSIENT_STATUS,
     )
     return client
