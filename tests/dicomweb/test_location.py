@@ -71,3 +71,11 @@ def test_credentials_from_variables_and_file(tmp_path):
 def test_bad_credential_settings_are_configuration_errors(env):
     with pytest.raises(ConfigError):
         Credentials.from_environment(env)
+
+
+def test_a_later_input_overrides_the_image_entry_points_folder():
+    from mhubio.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--model", "thresholder", "--input", "/app/data/input_data", "--output",
+                                      "/app/data/output_data", "--input", f"{ROOT}/studies/1.2.3"])
+    assert args.input == f"{ROOT}/studies/1.2.3"
