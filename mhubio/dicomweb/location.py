@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 from mhubio.core.errors import ConfigError
 
@@ -88,7 +88,7 @@ class DicomwebLocation:
         }
 
 
-def _checked(url: str):
+def _checked(url: str) -> SplitResult:
     parts = urlsplit(url)
     if not is_dicomweb_url(url) or not parts.hostname:
         raise ConfigError(f"{redact(url)} is not a DICOMweb URL (http:// or https:// with a host)")

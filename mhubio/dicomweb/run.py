@@ -55,15 +55,18 @@ def run_with_dicomweb(
         if dicomweb.source is not None:
             _check_config(config_path, options)
             download_dir = Path(tempfile.mkdtemp(prefix="mhub-dicomweb-", dir=_scratch_parent(options)))
-            outcome = _download(dicomweb, download_dir, options, progress)
-            if isinstance(outcome, RunReport):
-                return outcome
+            progress.note(f"downloading the input from {escape(redact(dicomweb.source.root))}")
+            client = connect(dicomweb.source.root, dicomweb.credentials, dicomweb.retry)
+            try:
+                downloaded = download_series(client, dicomweb.source, download_dir)
+            except MhubError as exc:
+                return _report_download_failure(exc, dicomweb.source, options)
             options = dataclasses.replace(options, input_dir=download_dir)
         report = run_workflow(config_path, options, progress)
         if report.exit_code in (ExitCode.CONFIG_ERROR, ExitCode.INTERRUPTED):
             return report
         if dicomweb.source is not None:
-            _record_download(report, outcome)
+            _record_download(report, downloaded)
         if dicomweb.push is not None:
             _push(report, dicomweb, options, progress)
         report.write(options.output_dir, options.input_dir)
@@ -89,20 +92,13 @@ def _scratch_parent(options: RunOptions) -> Path | None:
     return options.work_dir
 
 
-def _download(
-    dicomweb: DicomwebOptions, folder: Path, options: RunOptions, progress: ProgressPrinter,
-) -> DownloadResult | RunReport:
-    source = dicomweb.source
-    assert source is not None
-    progress.note(f"downloading the input from {escape(redact(source.root))}")
-    try:
-        return download_series(connect(source.root, dicomweb.credentials, dicomweb.retry), source, folder)
-    except MhubError as exc:
-        report = RunReport(ModelInfo("?", "?"), options.workflow, exit_code=exc.exit_code, error=str(exc))
-        report.sections[INPUT_SECTION] = source.describe()
-        options.output_dir.mkdir(parents=True, exist_ok=True)
-        report.write(options.output_dir)
-        return report
+def _report_download_failure(exc: MhubError, source: DicomwebLocation, options: RunOptions) -> RunReport:
+    """The report of a run that ended before any series was processed."""
+    report = RunReport(ModelInfo("?", "?"), options.workflow, exit_code=exc.exit_code, error=str(exc))
+    report.sections[INPUT_SECTION] = source.describe()
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    report.write(options.output_dir)
+    return report
 
 
 def _record_download(report: RunReport, result: DownloadResult) -> None:
