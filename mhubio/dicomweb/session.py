@@ -8,8 +8,8 @@ from http import HTTPStatus
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from dicomweb_client import DICOMwebClient
+from requests.adapters import HTTPAdapter
 
 from mhubio.dicomweb.credentials import Credentials
 

@@ -118,9 +118,8 @@ def start_orthanc(folder: Path, lua: str | None = None) -> Orthanc:
         (folder / "filter.lua").write_text(lua)
         config["LuaScripts"] = [str(folder / "filter.lua")]
     (folder / "orthanc.json").write_text(json.dumps(config))
-    log = open(folder / "orthanc.log", "wb")
-    process = subprocess.Popen([binary, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    with open(folder / "orthanc.log", "wb") as log:
+        process = subprocess.Popen([binary, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
     server = Orthanc(port, folder, process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -183,3 +183,15 @@ def test_credentials_in_the_url_are_refused_and_not_echoed(tmp_path, monkeypatch
     assert code == ExitCode.CONFIG_ERROR, text
     assert "MHUB_DICOMWEB_USER" in text
     assert PASSWORD not in text and "someone" not in text
+
+
+def test_push_with_wrong_credentials_keeps_the_results_and_exits_7(server, tmp_path, monkeypatch, capsys):
+    write_ct_series(tmp_path / "in", shape=SHAPE, seed=23, patient_id="MHUB-WEB-C")
+    code, text = _mhub(monkeypatch, capsys, "--input", tmp_path / "in", "--output", tmp_path / "out",
+                       "--push", server.dicomweb, password="wrong-pass-2")
+    assert code == ExitCode.PUSH_FAILED, text
+    report = read_report(tmp_path / "out")
+    (record,) = report["dicomweb_push"]["files"]
+    assert record["status"] == "failed" and "refused the credentials (HTTP 401)" in record["reason"]
+    assert (tmp_path / "out" / record["path"]).is_file()
+    assert "wrong-pass-2" not in text + json.dumps(report)

@@ -8,7 +8,15 @@ import pytest
 from mhubio.cli import main
 from mhubio.core.errors import NoInputError
 from mhubio.core.exitcodes import ExitCode
-from mhubio.dicomweb import Credentials, DicomwebError, DicomwebLocation, PushStatus, connect, download_series, push_files
+from mhubio.dicomweb import (
+    Credentials,
+    DicomwebError,
+    DicomwebLocation,
+    PushStatus,
+    connect,
+    download_series,
+    push_files,
+)
 from mhubio.dicomweb.session import RetryPolicy
 from mhubio.synthetic import write_ct_series
 from tests.dicomweb.fake_server import dicom_json, fake_dicomweb, self_signed_certificate
@@ -59,7 +67,7 @@ def test_push_refused_by_the_server_is_rejected_with_its_reason(ct_file):
 
 
 def test_push_conflict_answer_is_a_rejection(ct_file):
-    with fake_dicomweb(lambda method, path, count: (409, "text/plain", b"conflict")) as (root, seen):
+    with fake_dicomweb(lambda method, path, count: (409, "text/plain", b"conflict")) as (root, _):
         (record,) = push_files(connect(root, Credentials(), FAST), ct_file.parent, [ct_file.name])
     assert record.status is PushStatus.REJECTED and "HTTP 409" in record.reason
 
@@ -81,7 +89,7 @@ def test_self_signed_server_through_the_cli_exits_8_with_the_reason(tmp_path, mo
     for name in ("MHUB_DICOMWEB_USER", "MHUB_DICOMWEB_PASSWORD", "MHUB_DICOMWEB_TOKEN", "MHUB_DICOMWEB_CREDENTIALS",
                  "MHUB_DICOMWEB_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
-    with fake_dicomweb(lambda method, path, count: dicom_json([]), tls=(cert, key)) as (root, seen):
+    with fake_dicomweb(lambda method, path, count: dicom_json([]), tls=(cert, key)) as (root, _):
         code = main(["run", "--model", "thresholder", "--input", f"{root}/studies/1.2.3", "--output",
                      str(tmp_path / "out")])
     assert code == ExitCode.DICOMWEB_ERROR
