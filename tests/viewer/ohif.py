@@ -46,8 +46,12 @@ def chromium() -> str:
 
 
 def ensure_ohif() -> Path:
-    """The OHIF site and puppeteer-core, fetched by npm into :data:`CACHE` once; skips the test without npm/node."""
-    if (SITE / "index.html").is_file() and (CACHE / "node_modules" / "puppeteer-core").is_dir():
+    """The OHIF site and puppeteer-core, fetched by npm into :data:`CACHE` once; skips the test without npm/node.
+
+    A marker file is written only after both are complete, so an interrupted fetch is redone.
+    """
+    ready = CACHE / f".ready-ohif-{OHIF_VERSION}-puppeteer-{PUPPETEER_VERSION}"
+    if ready.is_file():
         return SITE
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
@@ -55,15 +59,17 @@ def ensure_ohif() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (SITE / "index.html").is_file():
-            subprocess.run([npm, "pack", f"@ohif/app@{OHIF_VERSION}", "--silent"], cwd=CACHE, check=True,
-                           capture_output=True, timeout=600)
-            with tarfile.open(CACHE / f"ohif-app-{OHIF_VERSION}.tgz") as archive:
-                members = [m for m in archive.getmembers() if m.name.startswith("package/dist/")]
-                archive.extractall(CACHE, members=members, filter="data")
-        if not (CACHE / "node_modules" / "puppeteer-core").is_dir():
-            subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(CACHE),
-                            f"puppeteer-core@{PUPPETEER_VERSION}"], check=True, capture_output=True, timeout=600)
+        if ready.is_file():
+            return SITE
+        shutil.rmtree(CACHE / "package", ignore_errors=True)
+        subprocess.run([npm, "pack", f"@ohif/app@{OHIF_VERSION}", "--silent"], cwd=CACHE, check=True,
+                       capture_output=True, timeout=600)
+        with tarfile.open(CACHE / f"ohif-app-{OHIF_VERSION}.tgz") as archive:
+            members = [m for m in archive.getmembers() if m.name.startswith("package/dist/")]
+            archive.extractall(CACHE, members=members, filter="data")
+        subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(CACHE),
+                        f"puppeteer-core@{PUPPETEER_VERSION}"], check=True, capture_output=True, timeout=600)
+        ready.touch()
     return SITE
 
 
