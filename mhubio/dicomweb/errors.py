@@ -53,4 +53,5 @@ def is_server_problem(exc: BaseException) -> bool:
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return True
     response = getattr(exc, "response", None)
-    return isinstance(exc, requests.exceptions.HTTPError) and response is not None and response.status_code in (401, 403)
+    refused = response is not None and response.status_code in (401, 403)
+    return isinstance(exc, requests.exceptions.HTTPError) and refused

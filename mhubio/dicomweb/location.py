@@ -75,7 +75,9 @@ class DicomwebLocation:
         """Parse a service root (the ``--push`` target), e.g. ``https://host/dicom-web``."""
         parts = _checked(url)
         if parts.query or _PATH.match(parts.path):
-            raise ConfigError(f"--push takes the DICOMweb service root (e.g. https://host/dicom-web), not {redact(url)}")
+            raise ConfigError(
+                f"--push takes the DICOMweb service root (e.g. https://host/dicom-web), not {redact(url)}"
+            )
         return cls(urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", "")))
 
     def describe(self) -> dict[str, object]:

@@ -92,7 +92,8 @@ def _push_one(client: DICOMwebClient, output_dir: Path, relative: str) -> PushRe
             fields=["SOPInstanceUID"],
         )
     except TRANSFER_ERRORS as exc:
-        return PushRecord(relative, PushStatus.FAILED, sop, f"stored, but the check failed: {explain(exc, client.base_url)}")
+        reason = f"stored, but the check failed: {explain(exc, client.base_url)}"
+        return PushRecord(relative, PushStatus.FAILED, sop, reason)
     if not any(_sop_uid(item) == sop for item in found):
         return PushRecord(relative, PushStatus.NOT_FOUND, sop, "stored, but a QIDO-RS search does not find it")
     return PushRecord(relative, PushStatus.STORED, sop)

@@ -106,7 +106,9 @@ def _record_download(report: RunReport, result: DownloadResult) -> None:
     failed = result.failed
     if not failed:
         return
-    message = f"{len(failed)} of {len(result.series)} series could not be downloaded (see {INPUT_SECTION} in the report)"
+    message = (
+        f"{len(failed)} of {len(result.series)} series could not be downloaded (see {INPUT_SECTION} in the report)"
+    )
     report.error = f"{report.error}; {message}" if report.error else message
     if report.exit_code == ExitCode.SUCCESS:
         report.exit_code = ExitCode.PARTIAL_FAILURE

@@ -124,7 +124,8 @@ def start_orthanc(folder: Path, lua: str | None = None) -> Orthanc:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"Orthanc exited with {process.returncode}: {(folder / 'orthanc.log').read_text()[-2000:]}")
+            log_tail = (folder / "orthanc.log").read_text()[-2000:]
+            raise RuntimeError(f"Orthanc exited with {process.returncode}: {log_tail}")
         try:
             if requests.get(f"{server.url}/system", auth=(USER, PASSWORD), timeout=2).ok:
                 return server

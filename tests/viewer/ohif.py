@@ -62,12 +62,13 @@ def ensure_ohif() -> Path:
         if ready.is_file():
             return SITE
         shutil.rmtree(CACHE / "package", ignore_errors=True)
-        subprocess.run([npm, "pack", f"@ohif/app@{OHIF_VERSION}", "--silent"], cwd=CACHE, check=True,
+        npm_options = ["--cache", str(CACHE / "npm-cache"), "--no-audit", "--no-fund"]
+        subprocess.run([npm, "pack", f"@ohif/app@{OHIF_VERSION}", "--silent", *npm_options], cwd=CACHE, check=True,
                        capture_output=True, timeout=600)
         with tarfile.open(CACHE / f"ohif-app-{OHIF_VERSION}.tgz") as archive:
             members = [m for m in archive.getmembers() if m.name.startswith("package/dist/")]
             archive.extractall(CACHE, members=members, filter="data")
-        subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(CACHE),
+        subprocess.run([npm, "install", "--no-save", *npm_options, "--prefix", str(CACHE),
                         f"puppeteer-core@{PUPPETEER_VERSION}"], check=True, capture_output=True, timeout=600)
         ready.touch()
     return SITE
@@ -161,8 +162,10 @@ def screenshot(url: str, png: Path, timeout_s: int = 150) -> dict:
         pytest.skip("node is not installed")
     done = subprocess.run(
         [node, str(SCREENSHOT_SCRIPT), chromium(), url, str(png)], cwd=CACHE, capture_output=True, text=True,
-        timeout=timeout_s, check=False, env={"NODE_PATH": str(CACHE / "node_modules"), "PATH": "/usr/bin:/bin", "HOME": str(CACHE)},
+        timeout=timeout_s, check=False,
+        env={"NODE_PATH": str(CACHE / "node_modules"), "PATH": "/usr/bin:/bin", "HOME": str(CACHE)},
     )
     if done.returncode != 0:
-        raise AssertionError(f"screenshot script failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        raise AssertionError(f"screenshot script failed ({done.returncode}):\n{output}")
     return json.loads(done.stdout.strip().splitlines()[-1])
