@@ -14,6 +14,8 @@ from mhubio.core.logs import ProgressPrinter
 from mhubio.core.report import REPORT_NAME, print_summary
 from mhubio.core.safetext import plain_text
 from mhubio.core.runner import RunOptions, run_workflow
+from mhubio.dicomweb.run import parse_options as parse_dicomweb
+from mhubio.dicomweb.run import run_with_dicomweb
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,10 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--model", "-m", help="model name (a folder of models/)")
     which.add_argument("--config", "-c", type=Path, help="workflow YAML file")
     p.add_argument("--workflow", "-w", default="default", help="workflow of --model (default: default)")
-    p.add_argument("--input", "-i", type=Path, required=True, help="folder with DICOM files (any layout)")
+    p.add_argument("--input", "-i", required=True,
+                   help="folder with DICOM files (any layout), or a DICOMweb URL of a study, series or QIDO-RS query "
+                        "(credentials: MHUB_DICOMWEB_* variables, see README)")
     p.add_argument("--output", "-o", type=Path, required=True, help="output folder")
     p.add_argument("--set", "-s", action="append", default=[], metavar="TARGET.PARAM=VALUE",
                    help="override a parameter, e.g. Thresholder.lower_hu=-400 (repeatable)")
+    p.add_argument("--push", metavar="URL", help="store the SEG/SR outputs on this DICOMweb server (STOW-RS)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed series")
     p.add_argument("--workers", type=_worker_count, default=1, metavar="N",
                    help="process series in N worker processes, each loading the models once (default: 1, in this "
@@ -51,13 +56,20 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None and args.workflow != "default":
         raise ConfigError("--workflow goes with --model, not with --config")
     config = args.config if args.config is not None else workflow_path(args.model, args.workflow)
+    dicomweb = parse_dicomweb(args.input, args.push)  # None for a folder run without --push
+    downloaded = dicomweb is not None and dicomweb.source is not None
     options = RunOptions(
-        input_dir=args.input, output_dir=args.output, overrides=args.set, fail_fast=args.fail_fast,
+        input_dir=Path() if downloaded else Path(args.input), output_dir=args.output, overrides=args.set,
+        fail_fast=args.fail_fast,
         work_dir=args.work_dir, keep_work=args.keep_work, weights_dir=args.weights_dir, workflow=args.workflow,
         workers=args.workers, scheduler=args.scheduler, resume=args.resume,
     )
+    progress = ProgressPrinter(quiet=args.quiet)
     with sigterm_as_interrupt():
-        report = run_workflow(config, options, ProgressPrinter(quiet=args.quiet))
+        if dicomweb is None:
+            report = run_workflow(config, options, progress)
+        else:
+            report = run_with_dicomweb(config, options, dicomweb, progress)
     if report.exit_code == ExitCode.CONFIG_ERROR:
         print(f"mhub: configuration error in {config}:\n{report.error}", file=sys.stderr)
         return int(report.exit_code)

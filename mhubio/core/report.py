@@ -59,6 +59,8 @@ class RunReport:
     error: str | None = None
     resumed: set[str] = field(default_factory=set)
     """Ids of the series restored as up to date by ``--resume`` (done in an earlier run)."""
+    sections: dict[str, Any] = field(default_factory=dict)
+    """Further JSON-ready top-level sections written by features around the run (e.g. ``dicomweb_push``)."""
 
     def to_dict(self, input_dir: Path | None = None, state: RunState = RunState.FINISHED) -> dict[str, Any]:
         """JSON-ready content (paths relative to the input/output folders, no PHI).
@@ -97,6 +99,7 @@ class RunReport:
             "input": _input_summary(imported, input_dir),
             "series": [{**_instance_dict(i), "resumed": i.id in self.resumed} for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
+            **self.sections,
         }
         unpinned = trusted_unpinned_weights(self.model.name)
         if unpinned:
