@@ -84,7 +84,7 @@ def resample_in_plane(
         Resampled slices of shape (z, round(a * spacing_a / target), round(b * spacing_b / target)).
     """
     sizes = []
-    for n, pixel_spacing in zip(slices.shape[1:], spacing):
+    for n, pixel_spacing in zip(slices.shape[1:], spacing, strict=True):
         new_size = int(n * pixel_spacing / settings.target_pixel_spacing + 0.5)
         if new_size < 2:
             raise ValueError(
@@ -94,7 +94,7 @@ def resample_in_plane(
         sizes.append(new_size)
     sigma = [
         s * settings.reference_downscaling_factor / (new / n)
-        for s, new, n in zip(settings.sigma, sizes, slices.shape[1:])
+        for s, new, n in zip(settings.sigma, sizes, slices.shape[1:], strict=True)
     ]
     blurred = gaussian_filter(slices, sigma=(0.0, sigma[0], sigma[1]), truncate=3.0)
     tensor = torch.from_numpy(np.ascontiguousarray(blurred, dtype=np.float32))[:, None]

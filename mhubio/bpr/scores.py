@@ -7,6 +7,7 @@ and z-ordering checks, "body part examined" and "body part examined tag" follow 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.ndimage import gaussian_filter
 
 from mhubio.core.fileio import atomic_path
@@ -256,12 +258,12 @@ def _remove_tail_outliers(
     return values
 
 
-def clean_scores(raw_scores: Sequence[float], z_spacing: float, settings: ScoreProcessingSettings) -> CleanedScores:
+def clean_scores(raw_scores: npt.ArrayLike, z_spacing: float, settings: ScoreProcessingSettings) -> CleanedScores:
     """Clean raw network slice scores as bpreg does.
 
     Parameters
     ----------
-    raw_scores: Sequence[float]
+    raw_scores: array_like of float
         Network output per slice, in volume order.
     z_spacing: float
         Slice spacing in mm.
@@ -396,7 +398,7 @@ def landmark_positions(cleaned: CleanedScores, lookup_table: LookupTable) -> dic
         if not (valid_scores.min() < score < valid_scores.max()):
             continue
         crossings = []
-        for i, j in zip(valid[:-1], valid[1:]):
+        for i, j in itertools.pairwise(valid):
             lo, hi = values[i] - score, values[j] - score
             if lo == 0:
                 crossings.append(float(i))

@@ -2,7 +2,7 @@
 
 from mhubio.modeltest.compare import compare_files, compare_seg, compare_sr, dice
 from mhubio.modeltest.harness import CaseResult, output_files, run_case
-from mhubio.modeltest.spec import Sample, ModelTestCase, load_test_cases
+from mhubio.modeltest.spec import ModelTestCase, Sample, load_test_cases
 
 __all__ = [
     "CaseResult", "Sample", "ModelTestCase", "compare_files", "compare_seg", "compare_sr", "dice",

@@ -55,7 +55,8 @@ def compare_seg(produced: Path, reference: Path) -> list[str]:
             continue
         score = dice(a.array, b.array)
         if score < DICE_THRESHOLD:
-            problems.append(f"{produced.name}: segment {number} ({got_codes[number - 1][0]}) Dice {score:.4f} < {DICE_THRESHOLD}")
+            name = got_codes[number - 1][0]
+            problems.append(f"{produced.name}: segment {number} ({name}) Dice {score:.4f} < {DICE_THRESHOLD}")
     return problems
 
 
@@ -64,9 +65,8 @@ def _segment_codes(seg: hd.seg.Segmentation) -> list[tuple]:
     for number in seg.segment_numbers:
         d = seg.get_segment_description(number)
         type_item = d.SegmentedPropertyTypeCodeSequence[0]
-        modifier = tuple(
-            (m.CodingSchemeDesignator, m.CodeValue) for m in type_item.get("SegmentedPropertyTypeModifierCodeSequence", [])
-        )
+        modifiers = type_item.get("SegmentedPropertyTypeModifierCodeSequence", [])
+        modifier = tuple((m.CodingSchemeDesignator, m.CodeValue) for m in modifiers)
         codes.append((
             d.tracking_id,
             (d.segmented_property_category.scheme_designator, d.segmented_property_category.value),
@@ -86,7 +86,7 @@ def compare_sr(produced: Path, reference: Path) -> list[str]:
     if len(got) != len(want):
         return [f"{produced.name}: {len(got)} content items, reference has {len(want)}"]
     problems = []
-    for (path_a, value_a), (path_b, value_b) in zip(got, want):
+    for (path_a, value_a), (path_b, value_b) in zip(got, want, strict=True):
         if path_a != path_b:
             problems.append(f"{produced.name}: item {path_a} where the reference has {path_b}")
         elif not _equal(value_a, value_b):
@@ -128,7 +128,7 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-9)
     if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-        return all(_equal(x, y) for x, y in zip(a, b))
+        return all(_equal(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -152,7 +152,8 @@ def _compare_values(got: Any, want: Any, where: str) -> list[str]:
     if isinstance(got, list) and isinstance(want, list):
         if len(got) != len(want):
             return [f"{where}: {len(got)} items, reference has {len(want)}"]
-        return [p for i, (x, y) in enumerate(zip(got, want)) for p in _compare_values(x, y, f"{where}[{i}]")]
+        pairs = enumerate(zip(got, want, strict=True))
+        return [p for i, (x, y) in pairs for p in _compare_values(x, y, f"{where}[{i}]")]
     if isinstance(got, int | float) and isinstance(want, int | float) and not isinstance(got, bool):
         return [] if _equal(float(got), float(want)) else [f"{where}: {got} != {want}"]
     return [] if got == want else [f"{where}: {got!r} != {want!r}"]

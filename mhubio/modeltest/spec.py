@@ -50,6 +50,7 @@ class Sample:
             return self.path
         from mhubio.synthetic import write_demo_dataset
 
+        assert self.kind is not None  # validated in __post_init__: a sample without a path has a kind
         write_demo_dataset(target, kind=self.kind, n_series=self.series, seed=self.seed)
         return target
 

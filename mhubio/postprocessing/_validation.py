@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from enum import Enum, IntEnum
-from typing import TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -30,6 +30,11 @@ class Connectivity(IntEnum):
     """Voxels sharing a face or an edge."""
     VERTEX = 26
     """Voxels sharing a face, an edge or a corner."""
+
+    @property
+    def cc3d(self) -> Literal[6, 18, 26]:
+        """The value as :func:`cc3d.connected_components` takes it."""
+        return cast(Literal[6, 18, 26], int(self))
 
 
 def check_label_map(label_map: object, name: str = "label_map") -> np.ndarray:
@@ -111,7 +116,7 @@ def check_spacing(spacing: object) -> tuple[float, float, float]:
         If it does not hold exactly three positive finite numbers.
     """
     try:
-        values = tuple(float(s) for s in spacing)  # type: ignore[union-attr]
+        values = tuple(float(s) for s in cast(Iterable[Any], spacing))
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"spacing must be three numbers (x, y, z) in mm; got {spacing!r}"
@@ -121,7 +126,7 @@ def check_spacing(spacing: object) -> tuple[float, float, float]:
             f"spacing must be three positive finite numbers (x, y, z) in mm, "
             f"as SimpleITK.Image.GetSpacing() returns; got {spacing!r}"
         )
-    return values  # type: ignore[return-value]
+    return cast(tuple[float, float, float], values)
 
 
 def spacing_zyx(spacing: Spacing) -> np.ndarray:

@@ -16,9 +16,9 @@ import cc3d
 import numpy as np
 
 from mhubio.postprocessing._validation import (
-    check_choice,
     Connectivity,
     Spacing,
+    check_choice,
     check_connectivity,
     check_label_map,
     selected_labels,
@@ -77,7 +77,7 @@ def find_components(
         whose first voxel comes first in C order.
     """
     connectivity = check_connectivity(connectivity)
-    image, count = cc3d.connected_components(mask, connectivity=int(connectivity), return_N=True)
+    image, count = cc3d.connected_components(mask, connectivity=connectivity.cc3d, return_N=True)
     if count == 0:
         return image, []
     flat = image.ravel()
@@ -279,7 +279,7 @@ def keep_centermost_component(
         centre = (np.array(mask.shape, dtype=np.float64) - 1.0) / 2.0
         distances = _centre_distances(image, candidates, centre, scale, distance)
         ranked = sorted(
-            zip(candidates, distances), key=lambda p: (p[1], -p[0].voxel_count, p[0].first_voxel)
+            zip(candidates, distances, strict=True), key=lambda p: (p[1], -p[0].voxel_count, p[0].first_voxel)
         )
         keep = image == ranked[0][0].index if ranked else np.zeros_like(mask)
         result[mask & ~keep] = 0

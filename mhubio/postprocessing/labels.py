@@ -17,7 +17,6 @@ from mhubio.postprocessing._validation import (
     present_values,
 )
 
-
 _LOOKUP_LIMIT = 1 << 16
 """Largest label value for which remapping uses a lookup table indexed by value."""
 
@@ -96,7 +95,7 @@ def remap_labels(
             f"label map holds labels {leftover} that the mapping does not cover; map them or "
             "choose unmapped='keep' or 'zero'"
         )
-    table = dict(zip(sources, targets))
+    table = dict(zip(sources, targets, strict=True))
     values = present_values(label_map)
     default = (lambda v: v) if unmapped is Unmapped.KEEP else (lambda v: 0)
     new_values = [table.get(int(v), default(int(v))) if v != 0 else 0 for v in values]
@@ -125,7 +124,7 @@ def label_voxel_counts(label_map: np.ndarray) -> dict[int, int]:
     if small is not None:
         return {int(v): int(small[v]) for v in np.flatnonzero(small) if v != 0}
     values, counts = np.unique(label_map, return_counts=True)
-    return {int(v): int(c) for v, c in zip(values, counts) if v != 0}
+    return {int(v): int(c) for v, c in zip(values, counts, strict=True) if v != 0}
 
 
 def merge_labels(label_map: np.ndarray, sources: Sequence[int], target: int) -> np.ndarray:

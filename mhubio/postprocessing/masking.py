@@ -12,13 +12,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from mhubio.postprocessing._validation import (
-    check_choice,
     Connectivity,
+    check_choice,
     check_connectivity,
+    check_fill_label,
     check_label_map,
     check_labels,
     check_mask,
-    check_fill_label,
     selected_labels,
 )
 
@@ -145,7 +145,7 @@ def keep_components_connected_to_region(
     connectivity = check_connectivity(connectivity)
     fill_label = check_fill_label(fill_label, label_map.dtype)
     selected = _selected(label_map, labels)
-    joined = cc3d.connected_components(selected | region, connectivity=int(connectivity))
+    joined = cc3d.connected_components(selected | region, connectivity=connectivity.cc3d)
     connected_ids = np.unique(joined[region])
     result = label_map.copy()
     result[selected & ~np.isin(joined, connected_ids)] = fill_label

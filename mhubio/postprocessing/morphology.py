@@ -72,7 +72,7 @@ def close_label(
     mask = label_map == label
     pad = [(0, 0) if per_slice else (radius, radius), (radius, radius), (radius, radius)]
     closed = ndimage.binary_closing(np.pad(mask, pad), structure=element)
-    closed = closed[tuple(slice(before, before + n) for (before, _), n in zip(pad, mask.shape))]
+    closed = closed[tuple(slice(before, before + n) for (before, _), n in zip(pad, mask.shape, strict=True))]
     added = closed & ~mask
     if not overwrite:
         added &= label_map == 0
@@ -132,7 +132,7 @@ def zero_inside_bounding_box(
     chosen = selected_labels(label_map, labels)
     box = tuple(
         slice(max(int(idx.min()) - m, 0), int(idx.max()) + m + 1)
-        for idx, m in zip(np.nonzero(region), margins)
+        for idx, m in zip(np.nonzero(region), margins, strict=True)
     )
     window = result[box]
     window[np.isin(window, chosen)] = 0

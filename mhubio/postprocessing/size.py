@@ -21,13 +21,13 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from mhubio.postprocessing._validation import (
-    check_choice,
     Connectivity,
     Spacing,
+    check_binary_volume,
+    check_choice,
+    check_fill_label,
     check_label_map,
     check_labels,
-    check_binary_volume,
-    check_fill_label,
     spacing_zyx,
 )
 from mhubio.postprocessing.components import Component, find_components
@@ -90,7 +90,7 @@ def measure_components(
     else:
         extents = _max_extents(image, scale)
         diameters = [extents[c.index] for c in components]
-    return image, [MeasuredComponent(c, float(d)) for c, d in zip(components, diameters)]
+    return image, [MeasuredComponent(c, float(d)) for c, d in zip(components, diameters, strict=True)]
 
 
 def _max_extents(image: np.ndarray, scale: np.ndarray) -> dict[int, float]:
@@ -112,7 +112,7 @@ def _max_extents(image: np.ndarray, scale: np.ndarray) -> dict[int, float]:
     voxel_ids = ids[ends]
     splits = np.flatnonzero(voxel_ids[1:] != voxel_ids[:-1]) + 1
     extents: dict[int, float] = {}
-    for index, group in zip(voxel_ids[np.r_[0, splits]], np.split(voxels, splits)):
+    for index, group in zip(voxel_ids[np.r_[0, splits]], np.split(voxels, splits), strict=True):
         corners = (group[:, None, :] + _CORNER_OFFSETS).reshape(-1, 3)
         points = np.unique(corners, axis=0) * scale
         hull = points[ConvexHull(points).vertices]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
+
+from mhubio.core.resources import packaged_csv_rows
 
 __all__ = ["FeatureCode", "coded_features", "feature_code", "parse_feature_codes"]
 
@@ -103,9 +103,8 @@ def parse_feature_codes(rows: Iterable[Mapping[str, str]], source: str) -> dict[
 
 @cache
 def _table() -> dict[str, FeatureCode]:
-    path = files("mhubio.radiomics") / "data" / "feature_codes.csv"
-    with path.open(encoding="utf-8", newline="") as handle:
-        return parse_feature_codes(csv.DictReader(handle), "radiomics feature_codes.csv")
+    rows = packaged_csv_rows("mhubio.radiomics", "data", "feature_codes.csv")
+    return parse_feature_codes(rows, "radiomics feature_codes.csv")
 
 
 def coded_features() -> list[FeatureCode]:

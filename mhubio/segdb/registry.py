@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -11,6 +10,7 @@ from importlib.resources.abc import Traversable
 
 from pydicom.sr.coding import Code
 
+from mhubio.core.resources import packaged_csv_rows
 from mhubio.segdb.definition import SegmentDefinition
 
 __all__ = [
@@ -95,7 +95,7 @@ def parse_segments(rows: Iterable[Mapping[str, str]], source: str) -> dict[str, 
             category=category,
             type=segment_type,
             modifier=_code(row, "modifier", where),
-            color=tuple(_int(row, f"color_{c}", where) for c in "rgb"),
+            color=(_int(row, "color_r", where), _int(row, "color_g", where), _int(row, "color_b", where)),
             anatomic_region=_code(row, "region", where),
             anatomic_region_modifier=_code(row, "region_modifier", where),
         )
@@ -114,9 +114,7 @@ def parse_segments(rows: Iterable[Mapping[str, str]], source: str) -> dict[str, 
 
 @cache
 def _registry() -> dict[str, SegmentDefinition]:
-    table = _data_dir() / "segments.csv"
-    with table.open(encoding="utf-8", newline="") as f:
-        return parse_segments(csv.DictReader(f), "segdb segments.csv")
+    return parse_segments(packaged_csv_rows("mhubio.segdb", "data", "segments.csv"), "segdb segments.csv")
 
 
 def segment_ids() -> list[str]:
@@ -229,9 +227,8 @@ def _label_map(name: str) -> Mapping[str, str]:
     available = label_map_names()
     if name not in available:
         raise KeyError(f"Unknown label map {name!r}; available: {', '.join(available)}.")
-    table = _data_dir() / "label_maps" / f"{name}.csv"
-    with table.open(encoding="utf-8", newline="") as f:
-        return parse_label_map(csv.DictReader(f), f"segdb label map {name}", _registry())
+    rows = packaged_csv_rows("mhubio.segdb", "data", "label_maps", f"{name}.csv")
+    return parse_label_map(rows, f"segdb label map {name}", _registry())
 
 
 def load_label_map(name: str) -> dict[str, str]:

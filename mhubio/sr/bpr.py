@@ -8,12 +8,10 @@ the region SR has one group per slice with at least one region.
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 
 import highdicom as hd
 import numpy as np
@@ -21,6 +19,7 @@ import pydicom
 from pydicom.sr.codedict import codes
 
 from mhubio.bpr.scores import BodyPartResult
+from mhubio.core.resources import packaged_csv_rows
 
 log = logging.getLogger("mhub.module.sr.bpr")
 
@@ -48,8 +47,7 @@ class LandmarkCode:
 
 
 def _data_rows(name: str) -> list[dict[str, str]]:
-    with files("mhubio.sr").joinpath("data", name).open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return packaged_csv_rows("mhubio.sr", "data", name)
 
 
 @cache

@@ -57,7 +57,7 @@ class CombineLabelMaps(Module):
                             f"(size {base.image.GetSize()}); resample one first")
         dtype = np.min_scalar_type(max(self.params.table))
         result = np.zeros(base.array.shape, dtype=dtype)
-        painted = {"base": [], "overlay": []}
+        painted: dict[str, list[tuple[LabelMap, int, str]]] = {"base": [], "overlay": []}
         for value, segment_id in self.params.table.items():
             source, name = self._source(segment_id, base, overlay)
             painted[name].append((source, value, segment_id))
