@@ -26,13 +26,13 @@ from pathlib import Path
 import highdicom as hd
 import numpy as np
 import SimpleITK as sitk
+from highdicom.seg import SegmentationTypeValues
 from pydicom.sr.codedict import codes
 
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.volume import read_series_image
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
-from highdicom.seg import SegmentationTypeValues
 from mhubio.segdb import get_segment, load_label_map, to_segment_description
 from mhubio.synthetic import write_ct_series
 
@@ -49,9 +49,9 @@ def _label_map(image: sitk.Image, count: int, seed: int = 0) -> sitk.Image:
     step = [n / cells for n in shape]
     for value in range(1, count + 1):
         cell = np.unravel_index(value - 1, (cells,) * 3)
-        centre = [(c + 0.5) * s for c, s in zip(cell, step)]
+        centre = [(c + 0.5) * s for c, s in zip(cell, step, strict=True)]
         radius = [s * rng.uniform(0.25, 0.45) for s in step]
-        inside = sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radius)) <= 1.0
+        inside = sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radius, strict=True)) <= 1.0
         labels[inside] = value
     result = sitk.GetImageFromArray(labels)
     result.CopyInformation(image)

@@ -82,7 +82,9 @@ def _mhub_run(input_dir: Path, output_dir: Path, device: str) -> dict[str, Any]:
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(f"mhub run on {device} exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"mhub run on {device} exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     report = json.loads((output_dir / "mhub_report.json").read_text())
     devices = sorted({a["parameters"].get("device") for a in report["algorithms"].values()} - {None})
     return {"seconds": round(seconds, 2), "devices": devices}
@@ -120,7 +122,9 @@ def compare_demo(work: Path, device: str, shape: tuple[int, int, int]) -> dict[s
     (seg_cpu,) = (work / "demo_cpu").glob(f"*/{DEMO_MODEL}.seg.dcm")
     test, cpu = _segments(seg_test, reference), _segments(seg_cpu, reference)
     empty = np.zeros(reference.GetSize()[::-1], dtype=bool)
-    scores = {name: round(dice(test.get(name, empty), cpu.get(name, empty)), 6) for name in sorted(set(test) | set(cpu))}
+    scores = {
+        name: round(dice(test.get(name, empty), cpu.get(name, empty)), 6) for name in sorted(set(test) | set(cpu))
+    }
     devices_ok = runs["test"]["devices"] == [device] and runs["cpu"]["devices"] == ["cpu"]
     return {"device": device, "runs": runs, "dice": scores, "dice_min": min(scores.values(), default=1.0),
             "devices_reported": devices_ok,

@@ -107,7 +107,7 @@ class Work(Module):
         if behaviour.startswith("sleep"):
             time.sleep(float(behaviour[5:]))
         instance.warn("checked " + instance.id)
-        outputs["result"].path.write_text('{"loads": %d}' % self.loads)
+        outputs["result"].path.write_text(f'{{"loads": {self.loads:d}}}')
         outputs["result"].algorithm = AlgorithmInfo("work", "2.0", parameters={"mode": "test"})
 
 

@@ -12,8 +12,8 @@ from mhubio.core.exitcodes import ExitCode
 from mhubio.core.integrity import sigterm_as_interrupt
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.report import REPORT_NAME, print_summary
-from mhubio.core.safetext import plain_text
 from mhubio.core.runner import RunOptions, run_workflow
+from mhubio.core.safetext import plain_text
 from mhubio.dicomweb.run import parse_options as parse_dicomweb
 from mhubio.dicomweb.run import run_with_dicomweb
 

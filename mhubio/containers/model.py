@@ -51,7 +51,8 @@ class ModelSource:
         """Name, sha256 and URL of every weights entry, as recorded in the image labels; entries whose
         sha256 was observed by ``--trust-unpinned`` carry ``"trusted_unpinned": true``."""
         return [
-            {"name": e.name, "sha256": e.sha256, "url": e.url, **({"trusted_unpinned": True} if e.trusted_unpinned else {})}
+            {"name": e.name, "sha256": e.sha256, "url": e.url,
+             **({"trusted_unpinned": True} if e.trusted_unpinned else {})}
             for e in self.manifest.weights
         ]
 

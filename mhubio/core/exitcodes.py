@@ -40,7 +40,9 @@ _DESCRIPTIONS = {
     ExitCode.INPUT_LIMIT: "the input folder exceeds a scan limit (folder depth or file count)",
     ExitCode.DISK_FULL: "no space left in the output or scratch folder",
     ExitCode.PUSH_FAILED: "every series was processed and its results written, but pushing them (--push) failed",
-    ExitCode.DICOMWEB_ERROR: "DICOMweb input server unreachable, TLS failure, credentials refused, or no series downloaded",
+    ExitCode.DICOMWEB_ERROR: (
+        "DICOMweb input server unreachable, TLS failure, credentials refused, or no series downloaded"
+    ),
     ExitCode.BUILD_FAILED: "an image build step failed (docker, pip, git or debootstrap; its output is shown)",
     ExitCode.CHECK_FAILED: "`mhub check-model` or `mhub test` found a problem (each one is listed)",
     ExitCode.INTERRUPTED: "interrupted by the user (Ctrl-C) or by SIGTERM",

@@ -62,7 +62,7 @@ def captured_library_warnings(
             warnings.simplefilter("always")
             yield count
     finally:
-        for lg, (handlers, propagate) in zip(loggers, saved):
+        for lg, (handlers, propagate) in zip(loggers, saved, strict=True):
             lg.handlers, lg.propagate = handlers, propagate
         for item in caught:
             target.warning("%s: %s", item.category.__name__, redact(str(item.message), values))

@@ -6,8 +6,8 @@ import json
 import platform
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,10 @@ class RunState(str, Enum):
 
     RUNNING = "running"
     FINISHED = "finished"
-_TOOLS = ("pydicom", "highdicom", "SimpleITK", "numpy", "nibabel", "torch", "nnunetv2", "nnunet", "TotalSegmentator", "pyradiomics")
+_TOOLS = (
+    "pydicom", "highdicom", "SimpleITK", "numpy", "nibabel", "torch", "nnunetv2", "nnunet", "TotalSegmentator",
+    "pyradiomics",
+)
 
 
 def tool_versions() -> dict[str, str]:
@@ -51,7 +54,7 @@ class RunReport:
 
     model: ModelInfo
     workflow: str
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
     imported: ImportResult | None = None
     instances: list[Instance] = field(default_factory=list)
     algorithms: dict[str, AlgorithmInfo] = field(default_factory=dict)
@@ -76,7 +79,7 @@ class RunReport:
                 "series": [],
                 "skipped_series": [],
             }
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         imported = self.imported
         content: dict[str, Any] = {
             "mhub_version": __version__,
@@ -114,7 +117,8 @@ class RunReport:
         """
         text = json.dumps(self.to_dict(input_dir, state), indent=2) + "\n"
         target = Path(output_dir) / REPORT_NAME
-        per_model = Path(output_dir) / REPORTS_DIR_NAME / f"{safe_name(self.model.name)}.{safe_name(self.workflow)}.json"
+        per_model_name = f"{safe_name(self.model.name)}.{safe_name(self.workflow)}.json"
+        per_model = Path(output_dir) / REPORTS_DIR_NAME / per_model_name
         for path in (per_model, target):
             with atomic_path(path) as tmp:
                 tmp.write_text(text)

@@ -9,6 +9,7 @@ pixel data is decoded.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -94,7 +95,7 @@ def _rle_segments(head: bytes) -> int:
     if not 1 <= count <= 15:
         raise CodestreamError(f"RLE header announces {count} segments (1 to 15 allowed)")
     used = offsets[:count]
-    if used[0] != 64 or any(b <= a for a, b in zip(used, used[1:])):
+    if used[0] != 64 or any(b <= a for a, b in itertools.pairwise(used)):
         raise CodestreamError("RLE segment offsets are not increasing from the end of the header")
     return count
 

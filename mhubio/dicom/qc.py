@@ -21,6 +21,7 @@ excludes the whole series).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -271,65 +272,77 @@ def run_qc(series: DicomSeries, config: QCConfig | None = None) -> QCResult:
     )
 
 
+_Check = Callable[[DicomSeries, "QCConfig", list[str]], None]
+
+
 def _run_checks(
     series: DicomSeries, config: QCConfig, warnings: list[str]
 ) -> tuple[DicomSeries, tuple[Path, ...]]:
-    on = config.is_enabled
-    if on(QCCheck.UID_SYNTAX):
-        _check_uid_syntax(series)
-    if on(QCCheck.MODALITY):
-        _check_modality(series, config)
-    if on(QCCheck.MEMORY_BUDGET):
-        _check_memory_budget(series, config)
+    _run_enabled(_BEFORE_LOCALIZERS, series, config, warnings)
     dropped: tuple[Path, ...] = ()
-    if on(QCCheck.NO_LOCALIZER):
+    if config.is_enabled(QCCheck.NO_LOCALIZER):
         series, dropped = _check_localizers(series, config, warnings)
     _check_single_frame(series)
     _check_geometry_present(series)
     _check_geometry_values(series, config)
-    if on(QCCheck.RESCALE_VALUES):
-        _check_rescale_values(series)
-    if on(QCCheck.REQUIRED_UIDS):
-        _check_uids(series)
-    if on(QCCheck.MIN_SLICES):
-        assert config.min_slices is not None
-        if len(series) < config.min_slices:
-            raise _Reject(
-                QCCheck.MIN_SLICES,
-                f"{len(series)} slice(s), at least {config.min_slices} required",
-                "Check that the whole series was exported, or lower qc.min_slices.",
-            )
-    if on(QCCheck.SLICE_THICKNESS):
-        _check_slice_thickness(series, config)
-    if on(QCCheck.SINGLE_ORIENTATION):
-        _check_single_orientation(series, config)
-    if on(QCCheck.AXIAL_ORIENTATION):
-        _check_axial(series)
-    if on(QCCheck.CONSTANT_PIXEL_SPACING):
-        _check_constant(
-            series,
-            QCCheck.CONSTANT_PIXEL_SPACING,
-            "PixelSpacing",
-            [i.pixel_spacing for i in series.instances],
-            config.pixel_spacing_tolerance_mm,
-        )
-    if on(QCCheck.CONSTANT_ROWS_COLUMNS):
-        _check_constant(
-            series,
-            QCCheck.CONSTANT_ROWS_COLUMNS,
-            "Rows/Columns",
-            [(i.rows, i.columns) for i in series.instances],
-            0.0,
-        )
+    _run_enabled(_AFTER_LOCALIZERS, series, config, warnings)
     ordered = series.sorted_instances()
     locations = series.slice_locations(ordered)
-    if on(QCCheck.UNIQUE_POSITIONS):
+    if config.is_enabled(QCCheck.UNIQUE_POSITIONS):
         _check_unique_positions(ordered, locations, config)
-    if on(QCCheck.NO_TILT):
+    if config.is_enabled(QCCheck.NO_TILT):
         _check_no_tilt(series, ordered, config, warnings)
-    if on(QCCheck.REGULAR_SPACING):
+    if config.is_enabled(QCCheck.REGULAR_SPACING):
         _check_regular_spacing(series, ordered, locations, config, warnings)
     return series, dropped
+
+
+def _run_enabled(
+    checks: Sequence[tuple[QCCheck, _Check]], series: DicomSeries, config: QCConfig, warnings: list[str]
+) -> None:
+    for check, run in checks:
+        if config.is_enabled(check):
+            run(series, config, warnings)
+
+
+def _check_min_slices(series: DicomSeries, config: QCConfig) -> None:
+    assert config.min_slices is not None
+    if len(series) < config.min_slices:
+        raise _Reject(
+            QCCheck.MIN_SLICES,
+            f"{len(series)} slice(s), at least {config.min_slices} required",
+            "Check that the whole series was exported, or lower qc.min_slices.",
+        )
+
+
+def _check_constant_pixel_spacing(series: DicomSeries, config: QCConfig) -> None:
+    spacings = [i.pixel_spacing for i in series.instances]
+    _check_constant(series, QCCheck.CONSTANT_PIXEL_SPACING, "PixelSpacing", spacings, config.pixel_spacing_tolerance_mm)
+
+
+def _check_constant_rows_columns(series: DicomSeries) -> None:
+    sizes = [(i.rows, i.columns) for i in series.instances]
+    _check_constant(series, QCCheck.CONSTANT_ROWS_COLUMNS, "Rows/Columns", sizes, 0.0)
+
+
+_BEFORE_LOCALIZERS: tuple[tuple[QCCheck, _Check], ...] = (
+    (QCCheck.UID_SYNTAX, lambda series, config, warnings: _check_uid_syntax(series)),
+    (QCCheck.MODALITY, lambda series, config, warnings: _check_modality(series, config)),
+    (QCCheck.MEMORY_BUDGET, lambda series, config, warnings: _check_memory_budget(series, config)),
+)
+"""Checks of the headers alone, run before localizers are dropped."""
+
+_AFTER_LOCALIZERS: tuple[tuple[QCCheck, _Check], ...] = (
+    (QCCheck.RESCALE_VALUES, lambda series, config, warnings: _check_rescale_values(series)),
+    (QCCheck.REQUIRED_UIDS, lambda series, config, warnings: _check_uids(series)),
+    (QCCheck.MIN_SLICES, lambda series, config, warnings: _check_min_slices(series, config)),
+    (QCCheck.SLICE_THICKNESS, lambda series, config, warnings: _check_slice_thickness(series, config)),
+    (QCCheck.SINGLE_ORIENTATION, lambda series, config, warnings: _check_single_orientation(series, config)),
+    (QCCheck.AXIAL_ORIENTATION, lambda series, config, warnings: _check_axial(series)),
+    (QCCheck.CONSTANT_PIXEL_SPACING, lambda series, config, warnings: _check_constant_pixel_spacing(series, config)),
+    (QCCheck.CONSTANT_ROWS_COLUMNS, lambda series, config, warnings: _check_constant_rows_columns(series)),
+)
+"""Checks of the series left after localizers are dropped, in order; the position checks follow."""
 
 
 def _check_modality(series: DicomSeries, config: QCConfig) -> None:

@@ -323,8 +323,8 @@ class DicomSeries:
         indexed = [i.sop_instance_uid for i in self.sorted_instances()]
         given = [str(ds.get("SOPInstanceUID", "")).strip() for ds in datasets]
         if given != indexed:
-            changed = next((i.path.name for i, uid in zip(self.sorted_instances(), given) if i.sop_instance_uid != uid),
-                           "a file")
+            pairs = zip(self.sorted_instances(), given, strict=False)  # a file may have been removed
+            changed = next((i.path.name for i, uid in pairs if i.sop_instance_uid != uid), "a file")
             raise SeriesGeometryError(f"{self.label}: {changed} changed since the input was scanned")
         self.__dict__["_headers"] = tuple(datasets)
 

@@ -15,7 +15,9 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 def new_model(name: str, models_root: Path) -> Path:
     """Copy the template to ``models_root/name`` with the name filled in; returns the folder."""
     if not _NAME.match(name):
-        raise ConfigError(f"model name {name!r}: use lower case letters, digits and underscores, starting with a letter")
+        raise ConfigError(
+            f"model name {name!r}: use lower case letters, digits and underscores, starting with a letter"
+        )
     template, target = models_root / "_template", models_root / name
     if not template.is_dir():
         raise ConfigError(f"template folder {template} is missing")

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from mhubio.geometry import GRID_TOLERANCE_MM, resample_labels, same_grid
 from mhubio.radiomics.codes import coded_features
 from mhubio.radiomics.features import FeatureClass, MissingSegment, RadiomicsResult, SegmentFeatures
-from mhubio.geometry import GRID_TOLERANCE_MM, resample_labels, same_grid
 from mhubio.radiomics.shape import shape_extractor
 
 __all__ = ["DEFAULT_SHAPE_FEATURES", "ExtractionConfig", "SegmentMask", "extract_features", "extract_mask_features"]
@@ -197,7 +197,7 @@ def _segment_region(image: sitk.Image, item: SegmentMask) -> tuple[sitk.Image, s
         lower.append(max(int(hits[0]) - 1, 0))
         upper.append(min(int(hits[-1]) + 2, inside.shape[axis]))
     index = [int(i) for i in lower[::-1]]
-    size = [u - low for low, u in zip(lower[::-1], upper[::-1])]
+    size = [u - low for low, u in zip(lower[::-1], upper[::-1], strict=True)]
     return sitk.RegionOfInterest(image, size, index), sitk.RegionOfInterest(item.mask, size, index)
 
 

@@ -16,7 +16,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], width: int = 420, 
     height = bar_height * len(values) + 4
     parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
              f'xmlns="http://www.w3.org/2000/svg" role="img">']
-    for index, (label, value) in enumerate(zip(labels, values)):
+    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = index * bar_height + 2
         length = max(1.0, span * value / top) if value > 0 else 0.0
         parts.append(

@@ -1,8 +1,8 @@
 """DICOM Segmentation encoding of label maps."""
 
 from mhubio.seg.encode import (
-    EmptySegmentationError,
     ENCODABLE_TYPES,
+    EmptySegmentationError,
     SegOptions,
     SegResult,
     encode_segmentation,

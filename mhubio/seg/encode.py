@@ -106,12 +106,16 @@ def load_source_images(files: Sequence[Path]) -> list[pydicom.Dataset]:
     return sort_datasets(datasets)
 
 
+DEFAULT_SEG_OPTIONS = SegOptions()
+"""The options of a SEG encoded without explicit ones (frozen, so one instance serves every call)."""
+
+
 def encode_segmentation(
     labels: sitk.Image,
     source_images: Sequence[pydicom.Dataset],
     segments: Mapping[int, str],
     algorithm: AlgorithmInfo,
-    options: SegOptions = SegOptions(),
+    options: SegOptions = DEFAULT_SEG_OPTIONS,
 ) -> SegResult:
     """Encode a label map as a DICOM SEG referencing ``source_images``.
 
@@ -157,7 +161,7 @@ def encode_segmentation(
         parameters=dict(algorithm.parameters) or None,
     )
     descriptions = [to_segment_description(definitions[v], numbers[v], algorithm_id) for v in kept]
-    for value, description in zip(kept, descriptions):
+    for value, description in zip(kept, descriptions, strict=True):
         # TrackingID carries the registry id so readers can match segments by meaning.
         description.TrackingID = definitions[value].id
         description.TrackingUID = hd.UID()

@@ -19,8 +19,8 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import SegmentationStorage
 
 from mhubio import __version__
-from mhubio.radiomics import SegmentFeatures, coded_features
 from mhubio.geometry import sort_datasets
+from mhubio.radiomics import SegmentFeatures, coded_features
 from mhubio.sr.segments import check_segment_numbers, segment_coding, segment_numbers_by_codes
 
 __all__ = ["RadiomicsSROptions", "RadiomicsSRResult", "encode_radiomics_sr"]

@@ -11,7 +11,12 @@ from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, common_da
 from mhubio.synthetic.geometry import AXIAL, SeriesGeometry
 from mhubio.synthetic.phantom import Phantom, make_ct_phantom
 from mhubio.synthetic.series import (
-    FileNaming, PixelEncoding, SliceOrder, SyntheticSeries, phantom_and_geometry, series_identity,
+    FileNaming,
+    PixelEncoding,
+    SliceOrder,
+    SyntheticSeries,
+    phantom_and_geometry,
+    series_identity,
     write_phantom_series,
 )
 

@@ -92,7 +92,7 @@ class SeriesGeometry:
         """
         row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
         normal = np.cross(row, col)
-        half = [(n - 1) * s / 2.0 for n, s in zip((shape[2], shape[1], shape[0]), spacing)]
+        half = [(n - 1) * s / 2.0 for n, s in zip((shape[2], shape[1], shape[0]), spacing, strict=True)]
         origin = np.asarray(center, float) - half[0] * row - half[1] * col - half[2] * normal
         return cls(tuple(float(round(v, 4)) for v in origin), tuple(float(v) for v in orientation),
                    tuple(float(s) for s in spacing), tuple(int(n) for n in shape))

@@ -18,7 +18,12 @@ from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, common_da
 from mhubio.synthetic.geometry import AXIAL, SeriesGeometry
 from mhubio.synthetic.phantom import make_pet_ct_phantoms
 from mhubio.synthetic.series import (
-    FileNaming, PixelEncoding, SliceOrder, SyntheticSeries, series_identity, write_phantom_series,
+    FileNaming,
+    PixelEncoding,
+    SliceOrder,
+    SyntheticSeries,
+    series_identity,
+    write_phantom_series,
 )
 from mhubio.synthetic.uids import synthetic_uid
 

@@ -8,8 +8,19 @@ import numpy as np
 from scipy import ndimage
 
 from mhubio.synthetic.anatomy import (
-    CT_DEFAULT_NOISE_HU, CT_HU, CT_NOISE_HU, CT_SEGMENTS, MR_NOISE, MR_SEGMENTS, MR_T2, PET_CT_SEGMENTS, PET_SUV,
-    BodyBox, abdomen_pelvis, breasts_and_tumors, thorax_abdomen,
+    CT_DEFAULT_NOISE_HU,
+    CT_HU,
+    CT_NOISE_HU,
+    CT_SEGMENTS,
+    MR_NOISE,
+    MR_SEGMENTS,
+    MR_T2,
+    PET_CT_SEGMENTS,
+    PET_SUV,
+    BodyBox,
+    abdomen_pelvis,
+    breasts_and_tumors,
+    thorax_abdomen,
 )
 from mhubio.synthetic.geometry import SeriesGeometry
 from mhubio.synthetic.shapes import PaintedVolume, Structure, paint

@@ -13,7 +13,11 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import get_encoder
 from pydicom.uid import (
-    UID, ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless, RLELossless,
+    UID,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    RLELossless,
 )
 from pydicom.valuerep import DSfloat
 

@@ -87,7 +87,7 @@ def _seg_rows(path: Path, header: pydicom.Dataset, context: dict[str, Any]) -> R
         frame = np.asarray(seg.get_stored_frame(index + 1))
         if labelmap:
             values, numbers = np.unique(frame[frame > 0], return_counts=True)
-            for value, number in zip(values.tolist(), numbers.tolist()):
+            for value, number in zip(values.tolist(), numbers.tolist(), strict=True):
                 counts[value] = counts.get(value, 0) + number
         else:
             number = int(per_frame[index].SegmentIdentificationSequence[0].ReferencedSegmentNumber)

@@ -131,8 +131,8 @@ def _open(archive: Path, fmt: ArchiveFormat) -> Iterator[tuple[list[_Member], ob
                     raise WeightsError(
                         f"archive {archive.name} refused: member {info.filename!r} is a link or special file"
                     )
-                members.append(_Member(info.filename + ("/" if info.is_dir() and not info.filename.endswith("/") else ""),
-                                       info.is_dir(), info))
+                suffix = "/" if info.is_dir() and not info.filename.endswith("/") else ""
+                members.append(_Member(info.filename + suffix, info.is_dir(), info))
 
             def read(member: _Member) -> IO[bytes]:
                 return zf.open(member.handle)  # type: ignore[arg-type]

@@ -207,7 +207,9 @@ def _obtain(entry: WeightsEntry, dest: Path, source_dir: Path | None) -> tuple[s
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
             return _copy_hashing(response, dest)
     except urllib.error.HTTPError as exc:
-        raise WeightsError(f"weights {entry.name}: download of {entry.url} failed: HTTP {exc.code} {exc.reason}") from exc
+        raise WeightsError(
+            f"weights {entry.name}: download of {entry.url} failed: HTTP {exc.code} {exc.reason}"
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise WeightsError(

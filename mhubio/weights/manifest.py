@@ -26,14 +26,15 @@ checked when the archive is unpacked: see :mod:`mhubio.weights.layout`) and
 pinned: written only into the manifest staged by ``mhub build``).
 ``sha256`` is required; an empty string means "not yet known" and makes
 fetching and verification fail until the checksum is recorded
-(``mhub weights pin``), unless ``--trust-unpinned`` is given.  ``[[test]]`` tables belong to ``mhub test`` and are not read here.
+(``mhub weights pin``), unless ``--trust-unpinned`` is given.  ``[[test]]`` tables
+belong to ``mhub test`` and are not read here.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
@@ -167,9 +168,8 @@ def load_manifest(model_dir: Path) -> WeightsManifest:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     manifest = parse_manifest(raw, source=path)
     if manifest.model.name != Path(model_dir).resolve().name:
-        raise ConfigError(
-            f"{path}: model.name {manifest.model.name!r} differs from the folder name {Path(model_dir).resolve().name!r}"
-        )
+        folder_name = Path(model_dir).resolve().name
+        raise ConfigError(f"{path}: model.name {manifest.model.name!r} differs from the folder name {folder_name!r}")
     return manifest
 
 
@@ -217,6 +217,43 @@ _ENTRY_FIELDS = ("name", "url", "sha256", "archive", "target", "strip_components
                  "size", "layout", "trusted_unpinned")
 
 
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(_NAME.fullmatch(value))
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and urlparse(value).scheme in _URL_SCHEMES and bool(urlparse(value).path)
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and (not value or bool(_SHA256.fullmatch(value)))
+
+
+def _is_md5(value: Any) -> bool:
+    return isinstance(value, str) and (not value or bool(_MD5.fullmatch(value)))
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_file_name(value: Any) -> bool:
+    return isinstance(value, str) and not (value and ("/" in value or "\\" in value or value in (".", "..")))
+
+
+_FIELD_RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("name", _is_name, "letters, digits, '_', '.', '-' only"),
+    ("url", _is_url, "must be an http, https or file URL with a path"),
+    ("sha256", _is_sha256, '64 lower-case hex digits, or "" while unknown'),
+    ("md5", _is_md5, "32 lower-case hex digits"),
+    ("strip_components", _is_count, "a non-negative integer"),
+    ("filename", _is_file_name, "a plain file name"),
+    ("size", _is_count, "a non-negative integer, the archive's bytes"),
+    ("trusted_unpinned", lambda value: isinstance(value, bool), "true or false"),
+)
+"""Per-field value checks of a ``[[weights]]`` entry: (field, check, what the field must be)."""
+
+
 def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | None:
     if not isinstance(table, dict):
         problems.append(f"{where}: must be a table")
@@ -224,21 +261,10 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
     before = len(problems)
     unknown = sorted(set(table) - set(_ENTRY_FIELDS))
     problems += [f"{where}.{k}: unknown field (allowed: {', '.join(_ENTRY_FIELDS)})" for k in unknown]
-    for key in ("name", "url", "sha256", "archive", "target"):
-        if key not in table:
-            problems.append(f"{where}.{key}: required")
-    name = table.get("name", "")
-    if "name" in table and (not isinstance(name, str) or not _NAME.fullmatch(name)):
-        problems.append(f"{where}.name: letters, digits, '_', '.', '-' only (got {name!r})")
-    url = table.get("url", "")
-    if "url" in table and (not isinstance(url, str) or urlparse(url).scheme not in _URL_SCHEMES or not urlparse(url).path):
-        problems.append(f"{where}.url: must be an http, https or file URL with a path (got {url!r})")
-    sha256 = table.get("sha256", "")
-    if "sha256" in table and (not isinstance(sha256, str) or (sha256 and not _SHA256.fullmatch(sha256))):
-        problems.append(f"{where}.sha256: 64 lower-case hex digits, or \"\" while unknown (got {sha256!r})")
-    md5 = table.get("md5", "")
-    if not isinstance(md5, str) or (md5 and not _MD5.fullmatch(md5)):
-        problems.append(f"{where}.md5: 32 lower-case hex digits (got {md5!r})")
+    required = ("name", "url", "sha256", "archive", "target")
+    problems += [f"{where}.{key}: required" for key in required if key not in table]
+    problems += [f"{where}.{key}: {must} (got {table[key]!r})" for key, valid, must in _FIELD_RULES
+                 if key in table and not valid(table[key])]
     archive = _enum_field(table, "archive", ArchiveFormat, problems, where)
     target = _relative_folder(table.get("target", ""))
     if "target" in table and target is None:
@@ -246,25 +272,15 @@ def _parse_entry(table: Any, problems: list[str], where: str) -> WeightsEntry | 
     subdir = _relative_folder(table.get("subdir", ".")) if "subdir" in table else None
     if "subdir" in table and subdir is None:
         problems.append(f"{where}.subdir: a relative folder without '..' (got {table['subdir']!r})")
-    strip = table.get("strip_components", 0)
-    if not isinstance(strip, int) or isinstance(strip, bool) or strip < 0:
-        problems.append(f"{where}.strip_components: a non-negative integer (got {strip!r})")
-    filename = table.get("filename", "")
-    if not isinstance(filename, str) or (filename and ("/" in filename or "\\" in filename or filename in (".", ".."))):
-        problems.append(f"{where}.filename: a plain file name (got {filename!r})")
-    if archive is not None and archive is not ArchiveFormat.FILE:
-        if filename:
-            problems.append(f"{where}.filename: only for archive = \"file\"")
+    name, url, sha256 = table.get("name", ""), table.get("url", ""), table.get("sha256", "")
+    md5, filename, strip = table.get("md5", ""), table.get("filename", ""), table.get("strip_components", 0)
+    size, trusted = table.get("size", 0), table.get("trusted_unpinned", False)
+    if archive is not None and archive is not ArchiveFormat.FILE and filename:
+        problems.append(f"{where}.filename: only for archive = \"file\"")
     if archive is ArchiveFormat.FILE and strip:
         problems.append(f"{where}.strip_components: only for zip and tar.gz archives")
-    size = table.get("size", 0)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        problems.append(f"{where}.size: a non-negative integer, the archive's bytes (got {size!r})")
     layout = _enum_field(table, "layout", WeightsLayout, problems, where)
-    trusted = table.get("trusted_unpinned", False)
-    if not isinstance(trusted, bool):
-        problems.append(f"{where}.trusted_unpinned: true or false (got {trusted!r})")
-    elif trusted and not sha256:
+    if trusted is True and not sha256:
         problems.append(f"{where}.trusted_unpinned: needs the observed sha256")
     if len(problems) > before:
         return None

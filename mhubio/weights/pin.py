@@ -116,7 +116,8 @@ def _pin_entry(
                 check_checksums(manifest, entry, observed)
             except WeightsError as exc:
                 raise WeightsError(f"{exc}. The entry is pinned: the pin was left unchanged; if the publisher "
-                                   "replaced the archive on purpose, check the new one and edit the pin by hand") from None
+                                   "replaced the archive on purpose, check the new one and edit the pin "
+                                   "by hand") from None
         elif entry.md5 and observed.md5 != entry.md5:
             raise WeightsError(f"weights {entry.name}: md5 of {entry.archive_name} is {observed.md5}, not the "
                                f"published {entry.md5}; not pinned")

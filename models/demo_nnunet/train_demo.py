@@ -104,17 +104,19 @@ def _random_patches(cases: list[tuple[np.ndarray, np.ndarray]], batch: int,
     images, labels = [], []
     for _ in range(batch):
         data, seg = cases[int(rng.integers(len(cases)))]
-        pad = [(0, 0), (0, 0)] + [(0, max(0, p - s)) for p, s in zip(PATCH_SIZE, data.shape[2:])]
+        pad = [(0, 0), (0, 0)] + [(0, max(0, p - s)) for p, s in zip(PATCH_SIZE, data.shape[2:], strict=True)]
         data = np.pad(data, pad, constant_values=float(data.min()))
         seg = np.pad(seg, pad)
         if rng.random() < 0.5:
             foreground = np.argwhere(seg[0] > 0)
             z, *centre = foreground[int(rng.integers(len(foreground)))]
-            corner = [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, PATCH_SIZE, data.shape[2:])]
+            corner = [
+                int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, PATCH_SIZE, data.shape[2:], strict=True)
+            ]
         else:
             z = int(rng.integers(data.shape[1]))
-            corner = [int(rng.integers(0, s - p + 1)) for p, s in zip(PATCH_SIZE, data.shape[2:])]
-        window = (slice(None), int(z), *(slice(c, c + p) for c, p in zip(corner, PATCH_SIZE)))
+            corner = [int(rng.integers(0, s - p + 1)) for p, s in zip(PATCH_SIZE, data.shape[2:], strict=True)]
+        window = (slice(None), int(z), *(slice(c, c + p) for c, p in zip(corner, PATCH_SIZE, strict=True)))
         images.append(data[window])
         labels.append(seg[window])
     return np.stack(images), np.stack(labels)

@@ -5,8 +5,8 @@ examples every run). CI's bounded fuzz run selects the long, random one::
 
     MHUB_FUZZ=1 pytest -n 0 tests/fuzz
 
-``MHUB_FUZZ_EXAMPLES`` sets its number of examples per target (default 4000: 100 s measured on a shared 2-core machine). An input that ever
-crashed a target is added to ``tests/fuzz/regressions/`` and replayed by the normal suite.
+``MHUB_FUZZ_EXAMPLES`` sets its number of examples per target (default 4000: 100 s measured on a shared 2-core machine).
+An input that ever crashed a target is added to ``tests/fuzz/regressions/`` and replayed by the normal suite.
 """
 
 from __future__ import annotations

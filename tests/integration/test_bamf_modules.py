@@ -62,7 +62,8 @@ def test_combine_paints_overlay_over_base_and_drops_unlisted_labels(tmp_path: Pa
 @pytest.mark.parametrize("table, message", [({1: "LUNG", 2: "KIDNEY"}, "neither"), ({1: "LUNG"}, "both")])
 def test_combine_refuses_missing_or_doubled_segments(tmp_path: Path, table, message) -> None:
     array = np.ones((2, 2, 2), np.uint8)
-    inputs = {"base": _item(tmp_path, "base", array, {1: "LUNG"}), "overlay": _item(tmp_path, "overlay", array, {1: "LUNG"})}
+    inputs = {"base": _item(tmp_path, "base", array, {1: "LUNG"}),
+              "overlay": _item(tmp_path, "overlay", array, {1: "LUNG"})}
     if message == "neither":
         inputs["overlay"] = _item(tmp_path, "overlay", array, {1: "LIVER"})
     with pytest.raises(StepError, match=message):

@@ -136,8 +136,8 @@ def test_breast_pet_ct_to_seg_on_pet_grid(tmp_path: Path, breast_setup) -> None:
 
 def test_two_cts_for_one_pet_end_the_run_with_no_input(tmp_path: Path, lung_setup) -> None:
     ct, pet = _pair(tmp_path)
-    write_ct_series(tmp_path / "in" / "CT2", shape=(12, 32, 32), spacing=(6.0, 6.0, 6.0), seed=9, study_uid=ct.study_uid,
-                    frame_of_reference_uid=ct.frame_of_reference_uid, series_number=7)
+    write_ct_series(tmp_path / "in" / "CT2", shape=(12, 32, 32), spacing=(6.0, 6.0, 6.0), seed=9,
+                    study_uid=ct.study_uid, frame_of_reference_uid=ct.frame_of_reference_uid, series_number=7)
     code, out, report, _, log = run_model("bamf_pet_ct_lung_tumor", tmp_path / "in", tmp_path, *lung_setup["args"],
                                           env=lung_setup["env"])
     assert code == 3, log

@@ -17,7 +17,9 @@ from mhubio.bpr.series import read_ct_slices
 
 REAL_CT = Path("/work/shared/data/pancreas-ct-cb001")
 #: dcm2niix on PATH or beside the interpreter (the pip package installs it into the environment's bin folder).
-DCM2NIIX = shutil.which("dcm2niix", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+DCM2NIIX = shutil.which(
+    "dcm2niix", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
 
 
 @pytest.mark.slow

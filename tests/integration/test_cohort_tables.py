@@ -67,7 +67,7 @@ def phantom_out(tmp_path_factory):
     _qualitative_sr(seg, heart_number, first).save_as(out / first.series_uid / "reader.qualitative.sr.dcm",
                                                       enforce_file_format=True)
     z = SHAPE[0]
-    for uid, (low, high) in zip(uids[:2], [(25.0, 75.0), (48.0, 58.0)]):
+    for uid, (low, high) in zip(uids[:2], [(25.0, 75.0), (48.0, 58.0)], strict=True):
         series = truth[uid]["series"]
         slope = (high - low) / ((z - 1) * series.spacing[2])
         result = result_from_curve(list(np.linspace(low, high, z)), series.spacing[2], slope_mean=slope)

@@ -14,12 +14,13 @@ import pytest
 
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.logs import ProgressPrinter
+from mhubio.core.module import ModelInfo, RunContext
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modules.importers.dicom_importer import DicomImporter
-from mhubio.core.module import ModelInfo, RunContext
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REPO
 from tests.radiomics_helpers import THRESHOLDER_WITH_RADIOMICS
+
 
 @pytest.fixture()
 def reads(monkeypatch) -> Counter:

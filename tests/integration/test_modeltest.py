@@ -36,7 +36,9 @@ def test_altered_segment_mask_fails(tmp_path):
     path = _seg_file(case.reference)
     source = pydicom.dcmread(path)
     frames = source.pixel_array  # blank every frame of segment 2 (LUNG) in the reference
-    numbers = [f.SegmentIdentificationSequence[0].ReferencedSegmentNumber for f in source.PerFrameFunctionalGroupsSequence]
+    numbers = [
+        f.SegmentIdentificationSequence[0].ReferencedSegmentNumber for f in source.PerFrameFunctionalGroupsSequence
+    ]
     frames[[n == 2 for n in numbers]] = 0
     source.PixelData = np.packbits(frames.astype(np.uint8).reshape(-1), bitorder="little").tobytes()
     source.save_as(path)

@@ -13,9 +13,9 @@ import pytest
 import SimpleITK as sitk
 
 from mhubio.core.data import AlgorithmInfo
+from mhubio.geometry import reference_image
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
-from mhubio.geometry import reference_image
 from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub, tool

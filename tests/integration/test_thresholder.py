@@ -7,7 +7,15 @@ import pytest
 import SimpleITK as sitk
 
 from mhubio.synthetic import write_ct_series
-from tests.helpers import REAL_CT, read_seg_type, dciodvfy_errors, dcmqi_segments, read_report, run_mhub, seg_label_counts
+from tests.helpers import (
+    REAL_CT,
+    dciodvfy_errors,
+    dcmqi_segments,
+    read_report,
+    read_seg_type,
+    run_mhub,
+    seg_label_counts,
+)
 
 
 def _label_map(work_dir):
@@ -31,7 +39,8 @@ def _check_run(input_dir, tmp_path, workflow="default", validators=True):
 
     labels = _label_map(work)
     array = sitk.GetArrayFromImage(labels)
-    expected = {name: int(np.count_nonzero(array == value)) for value, name in {1: "BODY", 2: "LUNG", 3: "BONE"}.items()}
+    label_names = {1: "BODY", 2: "LUNG", 3: "BONE"}
+    expected = {name: int(np.count_nonzero(array == value)) for value, name in label_names.items()}
     assert all(expected.values()), expected
     assert seg_label_counts(seg_path) == expected
 

@@ -86,7 +86,9 @@ def build_release(root: Path, winners: dict[int, str | None]) -> Path:
         )
     model_dir = root / "models" / "totalsegmentator"
     model_dir.mkdir(parents=True)
-    (model_dir / "mhub.toml").write_text('[model]\nname = "totalsegmentator"\nversion = "2.18.0"\n\n' + "\n".join(entries))
+    (model_dir / "mhub.toml").write_text(
+        '[model]\nname = "totalsegmentator"\nversion = "2.18.0"\n\n' + "\n".join(entries)
+    )
     return model_dir
 
 
@@ -96,8 +98,8 @@ def ct_nifti(series_dir: Path, path: Path) -> Path:
 
 
 def make_runner(tmp_path: Path, model_dir: Path, **params) -> TotalSegmentatorRunner:
-    context = RunContext(tmp_path, tmp_path / "out", tmp_path / "work", ModelInfo("totalsegmentator", "2.18.0", model_dir),
-                         weights_dir=tmp_path / "weights")
+    context = RunContext(tmp_path, tmp_path / "out", tmp_path / "work",
+                         ModelInfo("totalsegmentator", "2.18.0", model_dir), weights_dir=tmp_path / "weights")
     runner = TotalSegmentatorRunner("TotalSegmentatorRunner", TotalSegmentatorRunner.Params(device="cpu", **params),
                                     context)
     runner.preflight()
@@ -161,7 +163,8 @@ def test_missing_weights_stop_preflight_with_the_fetch_command(tmp_path):
     (model_dir / "mhub.toml").write_text(
         '[model]\nname = "totalsegmentator"\nversion = "2.18.0"\n\n[[weights]]\n'
         'name = "Dataset297_TotalSegmentator_total_3mm_1559subj"\nurl = "https://example.org/d.zip"\n'
-        f'sha256 = "{"5" * 64}"\narchive = "zip"\ntarget = "totalsegmentator/Dataset297_TotalSegmentator_total_3mm_1559subj"\n'
+        f'sha256 = "{"5" * 64}"\narchive = "zip"\n'
+        'target = "totalsegmentator/Dataset297_TotalSegmentator_total_3mm_1559subj"\n'
         "strip_components = 1\n"
     )
     context = RunContext(tmp_path, tmp_path, tmp_path, ModelInfo("totalsegmentator", "1", model_dir), tmp_path / "w")
@@ -199,7 +202,8 @@ def test_fast_mode_on_generated_ct_to_valid_seg(tmp_path, synthetic_ct):
     assert dciodvfy_errors(seg_path) == []
     seg = hd.seg.segread(seg_path)
     assert list(seg.segment_numbers) == [1]
-    assert int(np.count_nonzero(seg.get_volume(segment_numbers=[1], combine_segments=True).array)) == int(np.prod(ct_image.shape))
+    volume = seg.get_volume(segment_numbers=[1], combine_segments=True).array
+    assert int(np.count_nonzero(volume)) == int(np.prod(ct_image.shape))
     description = seg.get_segment_description(1)
     liver = get_segment("LIVER")
     assert description.segment_label == liver.label
@@ -216,7 +220,8 @@ def test_checkpoint_is_loaded_once_per_run(tmp_path, synthetic_ct, monkeypatch):
     fetch(load_manifest(model_dir), tmp_path / "weights")
     loaded = []
     original_load = predict_module.torch.load
-    monkeypatch.setattr(predict_module.torch, "load", lambda path, *a, **k: loaded.append(path) or original_load(path, *a, **k))
+    monkeypatch.setattr(predict_module.torch, "load",
+                        lambda path, *a, **k: loaded.append(path) or original_load(path, *a, **k))
     runner = make_runner(tmp_path, model_dir, fast=True)
     first, second = segment(runner, ct, "1.1"), segment(runner, ct, "1.2")
     assert len(loaded) == 1 and str(loaded[0]).endswith("fold_0/checkpoint_final.pth")

@@ -58,7 +58,7 @@ def test_input_fingerprint_ignores_names_and_order_but_not_content(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     for folder, names in (("a", ("1.dcm", "2.dcm")), ("b", ("z", "y"))):
-        for name, content in zip(names, (b"one", b"two")):
+        for name, content in zip(names, (b"one", b"two"), strict=True):
             (tmp_path / folder / name).write_bytes(content)
 
     def instance(folder, files):

@@ -8,7 +8,7 @@ from mhubio.core.config import apply_overrides, build_chain, parse_config
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import ConfigError
 from mhubio.core.filetypes import FileType
-from mhubio.core.module import Importer, ImportResult, Input, Module, ModelInfo, Output, RunContext
+from mhubio.core.module import Importer, ImportResult, Input, ModelInfo, Module, Output, RunContext
 from mhubio.core.params import Params
 from mhubio.core.registry import ModuleRegistry
 
@@ -121,7 +121,10 @@ def test_importer_must_come_first(tmp_path):
         ({"general": {"model": "x"}, "execute": []}, "non-empty list"),
         ({"general": {"model": "x"}, "execute": ["A"], "extra": 1}, "unknown section 'extra'"),
         ({"general": {"model": "x"}, "execute": [{"A": {}, "B": {}}]}, "must be a module name"),
-        ({"general": {"model": "x"}, "execute": [{"module": "A", "id": "a"}, {"module": "B", "id": "a"}]}, "used twice"),
+        (
+            {"general": {"model": "x"}, "execute": [{"module": "A", "id": "a"}, {"module": "B", "id": "a"}]},
+            "used twice",
+        ),
     ],
 )
 def test_structure_errors(raw, message):

@@ -87,7 +87,8 @@ def test_truncated_compressed_file_is_unreadable(tmp_path: Path):
 
 def test_blank_uids_are_rejected_naming_the_uid(tmp_path: Path):
     series = write_ct_series(tmp_path, shape=SHAPE, seed=7)
-    for path, keyword in zip(series.files[:3], ["SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"]):
+    keywords = ["SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"]
+    for path, keyword in zip(series.files[:3], keywords, strict=True):
         ds = dcmread(path)
         setattr(ds, keyword, "")
         ds.save_as(path)

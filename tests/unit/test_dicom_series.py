@@ -82,9 +82,9 @@ def test_instance_and_series_are_validated():
 
 def test_geometry_errors_are_explicit():
     with pytest.raises(SeriesGeometryError, match="lack ImagePositionPatient"):
-        DicomSeries((instance(0), instance(1, image_position=None))).geometry
+        _ = DicomSeries((instance(0), instance(1, image_position=None))).geometry
     with pytest.raises(SeriesGeometryError, match="degenerate"):
-        DicomSeries((instance(0, image_orientation=(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)),)).slice_normal
+        _ = DicomSeries((instance(0, image_orientation=(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)),)).slice_normal
 
 
 def test_single_slice_uses_slice_thickness_as_spacing():

@@ -28,7 +28,7 @@ def test_pydicom_and_highdicom_warnings_reach_the_log_redacted_and_not_the_conso
             finally:
                 config.settings.writing_validation_mode = previous
             logging.getLogger("highdicom.seg").warning("patient 'DOE^JOHN' (SECRET-ID) differs")
-            warnings.warn("plain warning about SECRET-ID", UserWarning)
+            warnings.warn("plain warning about SECRET-ID", UserWarning, stacklevel=2)
     out, err = capfd.readouterr()
     assert "DOE" not in out + err and "SECRET" not in out + err
     logged = "\n".join(r.getMessage() for r in caplog.records)

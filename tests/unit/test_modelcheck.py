@@ -68,7 +68,10 @@ def test_dockerfile_that_downloads_at_run_time(broken):
     [
         ("FROM python:3.11\nENV MHUB_MODEL=x\n", "first FROM must be ${MHUB_BASE_IMAGE}"),
         ("FROM ${MHUB_BASE_IMAGE}\n", "declare ARG MHUB_BASE_IMAGE"),
-        ("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nENV MHUB_MODEL=x\nRUN curl -LO \\\n  https://e.org/w\n", "downloads"),
+        (
+            "ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nENV MHUB_MODEL=x\nRUN curl -LO \\\n  https://e.org/w\n",
+            "downloads",
+        ),
         ("ARG MHUB_BASE_IMAGE\nFROM ${MHUB_BASE_IMAGE}\nENV MHUB_MODEL=x\nADD https://e.org/w /w\n", "downloads"),
     ],
 )

@@ -21,12 +21,12 @@ from mhubio.postprocessing import (
     keep_centermost_component,
     keep_components_connected_to_region,
     keep_largest_components,
+    label_voxel_counts,
     majority_vote,
     mask_outside_field_of_view,
     measure_components,
     merge_labels,
     region_from_labels,
-    label_voxel_counts,
     remap_labels,
     restrict_to_region,
     structuring_element,
@@ -43,7 +43,7 @@ def volume(shape=(10, 10, 10), dtype=np.uint8) -> np.ndarray:
 
 def cube(vol: np.ndarray, corner: tuple[int, int, int], size: int | tuple[int, int, int], label: int = 1):
     sz = (size,) * 3 if isinstance(size, int) else size
-    vol[tuple(slice(c, c + s) for c, s in zip(corner, sz))] = label
+    vol[tuple(slice(c, c + s) for c, s in zip(corner, sz, strict=True))] = label
     return vol
 
 
@@ -592,7 +592,7 @@ def test_remap_validates_sources_against_known_labels():
 
 def test_majority_vote_three_of_five():
     folds = [np.zeros((1, 1, 6), dtype=np.uint8) for _ in range(5)]
-    for votes, column in zip(range(6), range(6)):
+    for votes, column in zip(range(6), range(6), strict=True):
         for fold in folds[:votes]:
             fold[0, 0, column] = 1
     assert majority_vote(folds)[0, 0].tolist() == [0, 0, 0, 1, 1, 1]

@@ -12,7 +12,7 @@ from mhubio.core.config import Step, build_chain, parse_config
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.filetypes import FileType
-from mhubio.core.module import Importer, ImportResult, Input, Module, ModelInfo, Output, RunContext
+from mhubio.core.module import Importer, ImportResult, Input, ModelInfo, Module, Output, RunContext
 from mhubio.core.query import Query
 from mhubio.core.registry import ModuleRegistry
 from mhubio.core.steps import run_step
@@ -449,7 +449,9 @@ def test_region_query_that_nothing_produces_is_a_config_error(tmp_path):
         "params": {"labels": [3], "region_labels": ["LUNG"]},
         "inputs": {"region": "nifti:mod=seg:model=totalsegmentator"},
     }
-    with pytest.raises(ConfigError, match="input 'region' query 'nifti:mod=seg:model=totalsegmentator' matches nothing"):
+    with pytest.raises(
+        ConfigError, match="input 'region' query 'nifti:mod=seg:model=totalsegmentator' matches nothing"
+    ):
         chain(tmp_path, step)
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, decode_segments, name_segments
 from mhubio.geometry import reference_image
+from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, decode_segments, name_segments
 from mhubio.segdb import get_segment, to_segment_description
 from tests.radiomics_helpers import make_ct_with_seg
 

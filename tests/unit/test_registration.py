@@ -13,7 +13,13 @@ from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import ModelInfo, RunContext
 from mhubio.modules.converters.resample_to_reference import ResampleToReference
-from mhubio.registration import Interpolation, TranslationSettings, register_translation, resample_image, resample_labels
+from mhubio.registration import (
+    Interpolation,
+    TranslationSettings,
+    register_translation,
+    resample_image,
+    resample_labels,
+)
 
 SPACING = 4.0
 BLOBS = (((20, 32, 32), 8.0, 100.0), ((12, 20, 40), 4.0, 300.0), ((28, 44, 22), 5.0, 200.0), ((18, 40, 44), 3.0, 400.0))

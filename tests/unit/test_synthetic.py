@@ -15,7 +15,15 @@ from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from mhubio.segdb import segment_ids
 from mhubio.synthetic import (
-    CT_SEGMENTS, MR_SEGMENTS, PET_CT_SEGMENTS, FdgAcquisition, SyntheticSeries, make_ct_phantom, write_ct_series, write_demo_dataset, write_mr_series,
+    CT_SEGMENTS,
+    MR_SEGMENTS,
+    PET_CT_SEGMENTS,
+    FdgAcquisition,
+    SyntheticSeries,
+    make_ct_phantom,
+    write_ct_series,
+    write_demo_dataset,
+    write_mr_series,
     write_pet_ct_pair,
 )
 
@@ -129,7 +137,7 @@ def test_ct_rescale_and_signedness(tmp_path: Path) -> None:
 def test_compressed_ct_decodes_to_same_pixels(tmp_path: Path, transfer_syntax: str) -> None:
     plain = write_ct_series(tmp_path / "plain", shape=(3, 32, 32))
     packed = write_ct_series(tmp_path / "packed", shape=(3, 32, 32), transfer_syntax=transfer_syntax)
-    for a, b in zip(plain.files, packed.files):
+    for a, b in zip(plain.files, packed.files, strict=True):
         ds = pydicom.dcmread(b)
         assert ds.file_meta.TransferSyntaxUID == transfer_syntax
         assert np.array_equal(pydicom.dcmread(a).pixel_array, ds.pixel_array)

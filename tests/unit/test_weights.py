@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import stat
 import json
+import stat
 import tarfile
 import textwrap
 import threading
@@ -115,7 +115,9 @@ def leftovers(root: Path) -> list[str]:
 
 
 def test_manifest_parses_all_fields(tmp_path):
-    folder = write_model(tmp_path, "toy", [entry("A", "https://x.org/a.zip", "0" * 64, strip_components=1, md5="f" * 32)])
+    folder = write_model(
+        tmp_path, "toy", [entry("A", "https://x.org/a.zip", "0" * 64, strip_components=1, md5="f" * 32)]
+    )
     manifest = load_manifest(folder)
     (a,) = manifest.weights
     assert (manifest.model.name, a.archive, str(a.target), a.strip_components) == ("toy", ArchiveFormat.ZIP, "toy/A", 1)
@@ -283,7 +285,9 @@ def test_unknown_sha256_fails_loudly_with_the_actual_checksum(tmp_path):
 
 def test_published_md5_is_checked(tmp_path):
     data = make_zip(tmp_path / "a.zip", FILES)
-    folder = write_model(tmp_path / "models", "toy", [entry("A", (tmp_path / "a.zip").as_uri(), sha256(data), md5="0" * 32)])
+    folder = write_model(
+        tmp_path / "models", "toy", [entry("A", (tmp_path / "a.zip").as_uri(), sha256(data), md5="0" * 32)]
+    )
     with pytest.raises(WeightsError, match="published md5"):
         fetch(load_manifest(folder), tmp_path / "weights")
 

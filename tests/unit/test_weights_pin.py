@@ -37,7 +37,9 @@ V1 = {
     f"{V1_MODEL}/fold_0/model_final_checkpoint.model.pkl": b"info",
     f"{V1_MODEL}/postprocessing.json": b"{}",
 }
-TS_MODEL = "Dataset297_TotalSegmentator_total_3mm_1559subj/nnUNetTrainer_4000epochs_NoMirroring__nnUNetPlans__3d_fullres"
+TS_MODEL = (
+    "Dataset297_TotalSegmentator_total_3mm_1559subj/nnUNetTrainer_4000epochs_NoMirroring__nnUNetPlans__3d_fullres"
+)
 TOTALSEG = {
     f"{TS_MODEL}/dataset.json": b"{}",
     f"{TS_MODEL}/plans.json": b"{}",
@@ -113,9 +115,11 @@ def test_pin_writes_sha256_and_size_and_keeps_comments_and_order(toy, tmp_path):
             assert line in after
     assert [line for line in after.splitlines() if line.startswith("#")] == \
         [line for line in before.splitlines() if line.startswith("#")]
-    assert after.index("# filled in by mhub weights pin") < after.index("sha256 = \"") < after.index("layout = \"nnunet_v1\"")
+    assert after.index("# filled in by mhub weights pin") < after.index("sha256 = \"") \
+        < after.index("layout = \"nnunet_v1\"")
     entries = tomllib.loads(after)["weights"]
-    for table, archive in zip(entries, ("Task055_SegTHOR.zip", "Dataset297.zip", "public_bpr_model.tar.gz")):
+    archives = ("Task055_SegTHOR.zip", "Dataset297.zip", "public_bpr_model.tar.gz")
+    for table, archive in zip(entries, archives, strict=True):
         assert table["sha256"] == digest(served / archive)
         assert table["size"] == (served / archive).stat().st_size
     assert [e.name for e in load_manifest(folder).weights] == [t["name"] for t in entries]

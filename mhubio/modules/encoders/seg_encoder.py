@@ -10,8 +10,8 @@ from pydantic import field_validator
 
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import StepError
-from mhubio.core.filetypes import FileType
 from mhubio.core.fileio import atomic_path
+from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.seg import EmptySegmentationError, SegOptions, encode_segmentation

@@ -207,7 +207,8 @@ class PetCtPairImporter(Importer):
 
     def _instance(self, pair: SeriesPair) -> Instance:
         pet, ct = pair.pet, pair.ct
-        instance = Instance(pet.series_uid, _attributes(pet, ct), path_inside(self.context.work_dir, safe_name(pet.series_uid)))
+        instance = Instance(pet.series_uid, _attributes(pet, ct),
+                            path_inside(self.context.work_dir, safe_name(pet.series_uid)))
         for name, series in (("pt", pet), ("ct", ct)):
             files = series.sorted_files()
             instance.add(DataItem(FileType.DICOM, _common_folder(files), {"mod": name}, files=files,

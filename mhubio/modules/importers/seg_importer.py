@@ -15,11 +15,11 @@ from pydicom.uid import SegmentationStorage
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
-from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.core.fileio import atomic_path, copy_atomic
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
+from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.scan import scan_folder
 from mhubio.seg.consistency import MissingReferencePolicy, check_seg_against_series
 from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, name_segments
@@ -156,7 +156,8 @@ def read_seg_header(path: Path) -> _SegFile:
         with quiet_pydicom():
             ds = pydicom.dcmread(path, stop_before_pixels=True)
             referenced = frozenset(str(i.SeriesInstanceUID) for i in ds.get("ReferencedSeriesSequence", []))
-            stamp = "".join(str(ds.get(k, "") or "") for k in ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime"))
+            stamp_keys = ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime")
+            stamp = "".join(str(ds.get(k, "") or "") for k in stamp_keys)
             return _SegFile(path, str(ds.SOPInstanceUID), referenced, str(ds.get("FrameOfReferenceUID", "")), stamp)
     except Exception as exc:  # malformed files make pydicom raise almost anything
         raise StepError(f"DICOM SEG {path.name} cannot be read: {type(exc).__name__}") from exc

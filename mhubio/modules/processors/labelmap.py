@@ -25,8 +25,8 @@ from pydantic import AfterValidator, BeforeValidator
 from mhubio import geometry
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
-from mhubio.core.filetypes import FileType
 from mhubio.core.fileio import atomic_path
+from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.postprocessing import label_voxel_counts

@@ -22,8 +22,14 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.modules.runners.device import DeviceChoice, select_device
 from mhubio.modules.runners.nnunet_common import (
-    NnunetParams, ResultsRoot, captured_stdout, full_unpickling, locate_results_root, match_label_map,
-    remove_small_components, require_files,
+    NnunetParams,
+    ResultsRoot,
+    captured_stdout,
+    full_unpickling,
+    locate_results_root,
+    match_label_map,
+    remove_small_components,
+    require_files,
 )
 from mhubio.postprocessing import DEFAULT_VOTE_THRESHOLD, majority_vote
 

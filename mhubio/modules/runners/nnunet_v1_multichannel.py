@@ -10,9 +10,9 @@ import SimpleITK as sitk
 
 from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.module import Input
+from mhubio.geometry import GRID_TOLERANCE_MM, same_grid
 from mhubio.modules.runners.nnunet_common import locate_results_root
 from mhubio.modules.runners.nnunet_v1 import NnunetV1Runner
-from mhubio.geometry import GRID_TOLERANCE_MM, same_grid
 
 
 class NnunetV1MultiChannelRunner(NnunetV1Runner):
@@ -44,7 +44,7 @@ class NnunetV1MultiChannelRunner(NnunetV1Runner):
         """Channel files in order; they must share one grid."""
         items = [inputs[name] for name in self.inputs]
         images = [sitk.ReadImage(str(item.path)) for item in items]
-        for item, image in zip(items[1:], images[1:]):
+        for item, image in zip(items[1:], images[1:], strict=True):
             if not same_grid(images[0], image, tolerance_mm=GRID_TOLERANCE_MM):
                 raise StepError(
                     f"{self.step_id}: channel {item} (size {image.GetSize()}, spacing {image.GetSpacing()}) is not on "

@@ -20,7 +20,12 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.modules.runners.device import DeviceChoice, select_device
 from mhubio.modules.runners.nnunet_common import (
-    NnunetParams, ResultsRoot, captured_stdout, locate_results_root, match_label_map, require_files,
+    NnunetParams,
+    ResultsRoot,
+    captured_stdout,
+    locate_results_root,
+    match_label_map,
+    require_files,
     skip_primus_trainers,
 )
 

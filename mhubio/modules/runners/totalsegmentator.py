@@ -76,7 +76,9 @@ class TotalSegmentatorRunner(Module):
             from totalsegmentator.map_to_binary import class_map
 
             known = set(class_map["total"].values())
-            unknown = [unknown_name_message("TotalSegmentator class", name, known) for name in value if name not in known]
+            unknown = [
+                unknown_name_message("TotalSegmentator class", name, known) for name in value if name not in known
+            ]
             if unknown:
                 raise ValueError("; ".join(unknown))
             return list(dict.fromkeys(value))

@@ -33,7 +33,7 @@ class Thresholder(Module):
         min_lung_ml: float = 5.0
 
         @model_validator(mode="after")
-        def _ordered(self) -> "Thresholder.Params":
+        def _ordered(self) -> Thresholder.Params:
             if not self.body_hu < self.bone_hu or not self.lung_hu < self.bone_hu:
                 raise ValueError("thresholds must satisfy body_hu < bone_hu and lung_hu < bone_hu")
             return self
