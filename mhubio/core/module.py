@@ -27,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.filetypes import FileType
-from mhubio.core.params import Params
+from mhubio.core.params import Params as _BaseParams
 from mhubio.core.query import Query
 
 
@@ -102,14 +102,17 @@ class RunContext:
     workflow: str = "default"
 
 
-class Module:
+_P = TypeVar("_P", bound=_BaseParams)
+
+
+class Module(Generic[_P]):
     """Base class of every step of a workflow."""
 
-    Params: ClassVar[type[Params]] = Params
+    Params: ClassVar[type[_BaseParams]] = _BaseParams
     inputs: ClassVar[Mapping[str, Input]] = {}
     outputs: ClassVar[Mapping[str, Output]] = {}
 
-    def __init__(self, step_id: str, params: Params, context: RunContext) -> None:
+    def __init__(self, step_id: str, params: _P, context: RunContext) -> None:
         if not isinstance(params, self.Params):
             raise TypeError(f"{type(self).__name__} needs {self.Params.__qualname__}, got {type(params).__name__}")
         self.step_id = step_id
