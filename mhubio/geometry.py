@@ -55,6 +55,19 @@ def orientation_normal(orientation: Sequence[float]) -> np.ndarray:
     return normal / norm
 
 
+def _float_triple(values: Sequence[float] | np.ndarray, name: str) -> tuple[float, float, float]:
+    """``values`` as a tuple of three floats.
+
+    Raises
+    ------
+    SeriesGeometryError
+        If ``values`` does not hold exactly three values.
+    """
+    if len(values) != 3:
+        raise SeriesGeometryError(f"{name} must have 3 values, got {len(values)}")
+    return float(values[0]), float(values[1]), float(values[2])
+
+
 @dataclass(frozen=True)
 class SeriesGeometry:
     """Voxel grid of a series in LPS patient coordinates (the SimpleITK convention).
@@ -85,7 +98,7 @@ class SeriesGeometry:
         pixel_spacing: Sequence[float],
         rows: int,
         columns: int,
-        locations: Sequence[float],
+        locations: Sequence[float] | np.ndarray,
         slice_thickness: float | None = None,
     ) -> SeriesGeometry:
         """Grid of single-frame slices sorted along their normal.
@@ -117,9 +130,9 @@ class SeriesGeometry:
             slice_spacing = float(slice_thickness or 1.0)
         direction = np.column_stack([row, col, orientation_normal(orientation)])
         return cls(
-            origin=tuple(float(v) for v in first_position),
+            origin=_float_triple(first_position, "ImagePositionPatient"),
             spacing=(float(pixel_spacing[1]), float(pixel_spacing[0]), slice_spacing),
-            direction=tuple(tuple(float(v) for v in r) for r in direction),
+            direction=tuple(_float_triple(r, "direction row") for r in direction),
             size=(int(columns), int(rows), len(locations)),
         )
 

@@ -2,7 +2,7 @@
 
 :class:`CohortRun` is created once per run after the chain is validated.  With ``--resume``,
 :meth:`CohortRun.select` marks every series whose state matches the current input and model as done (restored
-from its state file, not run again) and returns the others.  :meth:`CohortRun.observe` wraps the run's progress
+from its state file, not run again) and returns the others.  :meth:`CohortRun.observe` hooks into the run's progress
 printer so that each series is recorded in the main process the moment it finishes, whichever executor ran it
 (in-process, ``--workers`` or ``--scheduler``): a run killed at any point leaves a state file exactly for the
 series it completed.
@@ -19,6 +19,7 @@ from mhubio.cohort.fingerprint import input_fingerprint, model_fingerprint
 from mhubio.cohort.state import SeriesState, StateOutput, StateStore
 from mhubio.core.config import Chain
 from mhubio.core.data import Instance, InstanceStatus, OutputFile, StepTiming
+from mhubio.core.logs import ProgressPrinter
 
 log = logging.getLogger("mhub")
 
@@ -71,9 +72,10 @@ class CohortRun:
                 pending.append(instance)
         return pending
 
-    def observe(self, progress: Any) -> _RecordingProgress:
-        """``progress`` with :meth:`record` called on every finished series."""
-        return _RecordingProgress(progress, self.record)
+    def observe(self, progress: ProgressPrinter) -> ProgressPrinter:
+        """``progress``, which now calls :meth:`record` on every finished series."""
+        progress.on_series_finished(self.record)
+        return progress
 
     def record(self, instance: Instance) -> None:
         """Write the state of a done series; forget a failed one (it is redone on resume)."""
@@ -108,20 +110,6 @@ class CohortRun:
             except OSError:  # an input file became unreadable: never up to date
                 self._inputs[instance.id] = None
         return self._inputs[instance.id]
-
-
-class _RecordingProgress:
-    """Delegates to a progress printer; records each series before reporting it finished."""
-
-    def __init__(self, inner: Any, record: Callable[[Instance], None]) -> None:
-        self._inner, self._record = inner, record
-
-    def series_finished(self, instance: Instance) -> None:
-        self._record(instance)
-        self._inner.series_finished(instance)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def _state_output(output_dir: Path, output: OutputFile) -> StateOutput:

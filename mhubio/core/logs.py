@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +84,7 @@ class ProgressPrinter:
         self._reported = 0
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._finished_hooks: list[Callable[[Instance], None]] = []
 
     def run_started(self, total: int, skipped: int) -> None:
         """``total`` eligible series are about to run; ``skipped`` were left out by selection and QC."""
@@ -109,8 +110,14 @@ class ProgressPrinter:
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, description=console_text(f"{instance.label} {step}"))
 
+    def on_series_finished(self, hook: Callable[[Instance], None]) -> None:
+        """Call ``hook(instance)`` for every finished series, before it is reported."""
+        self._finished_hooks.append(hook)
+
     def series_finished(self, instance: Instance) -> None:
         """A series finished (done or failed); failures are printed at once."""
+        for hook in self._finished_hooks:
+            hook(instance)
         counts = self.counts
         if instance.status is InstanceStatus.FAILED:
             counts.failed += 1

@@ -127,6 +127,7 @@ def check_codestream(transfer_syntax: str, pixel_data: bytes, frame: FrameHeader
             )
         return
     size = codestream_size(syntax, head)
+    assert size is not None  # compressed, not RLE: the codestream always announces a size
     if size != (frame.rows, frame.columns):
         raise CodestreamError(
             f"the codestream announces {size[0]} x {size[1]} pixels, the DICOM header "

@@ -495,7 +495,7 @@ def _geometry_problem(instance: DicomInstance, tolerance: float) -> str:
     orientation_normal(instance.image_orientation)  # parallel directions: SeriesGeometryError
     row = np.asarray(instance.image_orientation[:3], dtype=float)
     col = np.asarray(instance.image_orientation[3:], dtype=float)
-    error = max(abs(np.linalg.norm(row) - 1), abs(np.linalg.norm(col) - 1), abs(float(row @ col)))
+    error = max(abs(float(np.linalg.norm(row)) - 1), abs(float(np.linalg.norm(col)) - 1), abs(float(row @ col)))
     if error > tolerance:
         return (
             f"ImageOrientationPatient {tuple(round(v, 4) for v in instance.image_orientation)} "
@@ -571,7 +571,7 @@ def _check_constant(
     series: DicomSeries,
     check: QCCheck,
     name: str,
-    values: list[tuple[float, ...] | tuple[int | None, ...] | None],
+    values: Sequence[tuple[float, ...] | tuple[int | None, ...] | None],
     tolerance: float,
 ) -> None:
     array = np.asarray(values, dtype=float)

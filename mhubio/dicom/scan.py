@@ -327,9 +327,9 @@ def _instance_from_dataset(path: Path, ds: Dataset) -> DicomInstance:
         instance_number=_optional(ds, "InstanceNumber", int),
         acquisition_time=str(ds.get("AcquisitionTime", "") or ""),
         image_type=_strings(ds, "ImageType"),
-        image_position=_floats(ds, "ImagePositionPatient"),
-        image_orientation=_floats(ds, "ImageOrientationPatient"),
-        pixel_spacing=_floats(ds, "PixelSpacing"),
+        image_position=_floats3(ds, "ImagePositionPatient"),
+        image_orientation=_floats6(ds, "ImageOrientationPatient"),
+        pixel_spacing=_floats2(ds, "PixelSpacing"),
         slice_thickness=_optional(ds, "SliceThickness", float),
         rows=_optional(ds, "Rows", int),
         columns=_optional(ds, "Columns", int),
@@ -371,6 +371,29 @@ def _floats(ds: Dataset, keyword: str) -> tuple[float, ...] | None:
         return tuple(float(v) for v in values)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{keyword} has the invalid value {value!r}") from exc
+
+
+def _counted(ds: Dataset, keyword: str, count: int) -> tuple[float, ...] | None:
+    """Float values of ``keyword``, checked to be ``count`` many (as :class:`DicomInstance` requires)."""
+    values = _floats(ds, keyword)
+    if values is not None and len(values) != count:
+        raise ValueError(f"{keyword} must have {count} values, got {len(values)}")
+    return values
+
+
+def _floats2(ds: Dataset, keyword: str) -> tuple[float, float] | None:
+    values = _counted(ds, keyword, 2)
+    return None if values is None else (values[0], values[1])
+
+
+def _floats3(ds: Dataset, keyword: str) -> tuple[float, float, float] | None:
+    values = _counted(ds, keyword, 3)
+    return None if values is None else (values[0], values[1], values[2])
+
+
+def _floats6(ds: Dataset, keyword: str) -> tuple[float, float, float, float, float, float] | None:
+    values = _counted(ds, keyword, 6)
+    return None if values is None else (values[0], values[1], values[2], values[3], values[4], values[5])
 
 
 def _strings(ds: Dataset, keyword: str) -> tuple[str, ...]:

@@ -140,7 +140,7 @@ def _slice_values(series: DicomSeries, instance: DicomInstance, dataset: Dataset
         return stored * slope + intercept
     # int32 cannot overflow for stored values of up to 16 bits and moderate rescales.
     narrow = stored.dtype.itemsize <= 2 and abs(slope) <= 2**14 and abs(intercept) <= 2**30
-    values = stored.astype(np.int32 if narrow else np.int64)
+    values = stored.astype(np.int32) if narrow else stored.astype(np.int64)
     if slope != 1:
         values *= int(slope)
     if intercept:

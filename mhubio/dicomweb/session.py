@@ -55,7 +55,9 @@ class _TrustAdapter(HTTPAdapter):
         super().__init__()
         self.ca_bundle = ca_bundle
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(  # type: ignore[override]  # only ``verify`` is overridden; the rest is passed through as given
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
         """Send with verification against ``ca_bundle``, whatever the environment says."""
         kwargs["verify"] = self.ca_bundle
         return super().send(request, **kwargs)

@@ -126,7 +126,7 @@ def check_spacing(spacing: object) -> tuple[float, float, float]:
             f"spacing must be three positive finite numbers (x, y, z) in mm, "
             f"as SimpleITK.Image.GetSpacing() returns; got {spacing!r}"
         )
-    return cast(tuple[float, float, float], values)
+    return values
 
 
 def spacing_zyx(spacing: Spacing) -> np.ndarray:

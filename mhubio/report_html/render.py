@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ def _last_run(output_dir: Path) -> str:
             f"(<a href=\"mhub_report.json\">mhub_report.json</a>)")
 
 
-def _table(header: list[str], rows: list[tuple[Any, ...]], numeric: set[int] = frozenset()) -> str:
+def _table(header: list[str], rows: list[tuple[Any, ...]], numeric: AbstractSet[int] = frozenset()) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(

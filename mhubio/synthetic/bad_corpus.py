@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
+    UID,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGLSLossless,
@@ -48,7 +49,7 @@ _SLICES = 12
 _SHAPE = (32, 32)  # OpenJPEG's default of 6 resolution levels needs at least 32 x 32 pixels
 _GAP_MM = 2.5
 _BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
-_MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+_MEDIA_STORAGE_DIRECTORY = UID("1.2.840.10008.1.3.10")
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 AXIAL: tuple[float, float, float, float, float, float] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 """ImageOrientationPatient of a standard axial head-first-supine acquisition."""
+
+
+def float_triple(values: Sequence[float] | np.ndarray, name: str) -> tuple[float, float, float]:
+    """``values`` as a tuple of three floats.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` does not hold exactly three values.
+    """
+    if len(values) != 3:
+        raise ValueError(f"{name} must have 3 values, got {len(values)}")
+    return float(values[0]), float(values[1]), float(values[2])
+
+
+def int_triple(values: Sequence[int] | np.ndarray, name: str) -> tuple[int, int, int]:
+    """``values`` as a tuple of three ints.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` does not hold exactly three values.
+    """
+    if len(values) != 3:
+        raise ValueError(f"{name} must have 3 values, got {len(values)}")
+    return int(values[0]), int(values[1]), int(values[2])
+
+
+def orientation_cosines(values: Sequence[float] | np.ndarray) -> tuple[float, float, float, float, float, float]:
+    """ImageOrientationPatient ``values`` as a tuple of six floats.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` does not hold exactly six direction cosines.
+    """
+    if len(values) != 6:
+        raise ValueError(f"orientation needs 6 direction cosines, got {len(values)}")
+    return (float(values[0]), float(values[1]), float(values[2]),
+            float(values[3]), float(values[4]), float(values[5]))
 
 
 @dataclass(frozen=True)
@@ -67,7 +108,7 @@ class SeriesGeometry:
     def slice_position(self, index: int) -> tuple[float, float, float]:
         """ImagePositionPatient of slice ``index`` (0 = lowest along the slice normal)."""
         position = np.asarray(self.origin, dtype=float) + index * self.spacing[2] * self.normal
-        return tuple(float(v) for v in position)
+        return float_triple(position, "slice position")
 
     @classmethod
     def centered(
@@ -94,5 +135,5 @@ class SeriesGeometry:
         normal = np.cross(row, col)
         half = [(n - 1) * s / 2.0 for n, s in zip((shape[2], shape[1], shape[0]), spacing, strict=True)]
         origin = np.asarray(center, float) - half[0] * row - half[1] * col - half[2] * normal
-        return cls(tuple(float(round(v, 4)) for v in origin), tuple(float(v) for v in orientation),
-                   tuple(float(s) for s in spacing), tuple(int(n) for n in shape))
+        return cls(float_triple([round(v, 4) for v in origin], "origin"), orientation_cosines(orientation),
+                   float_triple(spacing, "spacing"), int_triple(shape, "shape"))

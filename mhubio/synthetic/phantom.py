@@ -22,7 +22,7 @@ from mhubio.synthetic.anatomy import (
     breasts_and_tumors,
     thorax_abdomen,
 )
-from mhubio.synthetic.geometry import SeriesGeometry
+from mhubio.synthetic.geometry import SeriesGeometry, float_triple, int_triple
 from mhubio.synthetic.shapes import PaintedVolume, Structure, paint
 
 CT_HU_RANGE: tuple[float, float] = (-1024.0, 3071.0)
@@ -103,7 +103,7 @@ def _ct_image(painted: PaintedVolume, rng: np.random.Generator) -> np.ndarray:
 
 
 def _grid(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> SeriesGeometry:
-    return SeriesGeometry.centered(tuple(int(n) for n in shape), tuple(float(s) for s in spacing))
+    return SeriesGeometry.centered(int_triple(shape, "shape"), float_triple(spacing, "spacing"))
 
 
 def make_ct_phantom(

@@ -23,7 +23,7 @@ from pydicom.valuerep import DSfloat
 
 from mhubio.core.fileio import atomic_path
 from mhubio.synthetic.dataset import SeriesIdentity, SyntheticPatient, ds_values
-from mhubio.synthetic.geometry import SeriesGeometry
+from mhubio.synthetic.geometry import SeriesGeometry, orientation_cosines
 from mhubio.synthetic.phantom import Phantom
 from mhubio.synthetic.uids import synthetic_uid
 
@@ -327,7 +327,8 @@ def phantom_and_geometry(
         phantom = make(shape or default_shape, spacing or default_spacing, seed)
     elif shape is not None or spacing is not None:
         raise ValueError("give either a phantom or shape/spacing, not both")
-    return phantom, SeriesGeometry.centered(phantom.shape, phantom.spacing, tuple(orientation), center)
+    geometry = SeriesGeometry.centered(phantom.shape, phantom.spacing, orientation_cosines(tuple(orientation)), center)
+    return phantom, geometry
 
 
 def write_phantom_series(

@@ -146,8 +146,8 @@ def _sr_rows(path: Path, context: dict[str, Any]) -> Rows:
     context = {**context, "SOPInstanceUID": str(sr.SOPInstanceUID)}
     for group in report.get_volumetric_roi_measurement_groups():
         _volumetric_rows(group, context, rows)
-    for group in report.get_image_measurement_groups():
-        _image_group_rows(group, context, rows)
+    for image_group in report.get_image_measurement_groups():
+        _image_group_rows(image_group, context, rows)
     return rows
 
 
@@ -186,7 +186,7 @@ def _qualitative_rows(group: Any, base: dict[str, Any], rows: Rows) -> None:
 
 def _image_group_rows(group: Any, context: dict[str, Any], rows: Rows) -> None:
     """Coded finding sites of a group attached to source images (BPR regions and landmarks) as findings."""
-    images = [str(i.referenced_sop_instance_uid) for i in group.source_images] or [None]
+    images: list[str | None] = [str(i.referenced_sop_instance_uid) for i in group.source_images] or [None]
     base = {
         **context,
         "source": "SR",

@@ -21,7 +21,7 @@ def write_run_tables(cohort: CohortRun, report: RunReport) -> dict[TableName, Pa
 
 def _run_batches(cohort: CohortRun, report: RunReport) -> Iterator[Rows]:
     for state in cohort.store:
-        yield state.rows
+        yield dict(state.rows)
     extra = empty_rows()
     series = extra[TableName.SERIES.value]
     for instance in report.instances:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import stat
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,7 +32,7 @@ _CHUNK = 1 << 20
 class _Member:
     name: str
     is_dir: bool
-    handle: object
+    handle: zipfile.ZipInfo | tarfile.TarInfo
 
 
 def unpack(
@@ -121,10 +121,10 @@ def _destination(name: str, strip: int, archive: Path) -> PurePosixPath | None:
 
 
 @contextmanager
-def _open(archive: Path, fmt: ArchiveFormat) -> Iterator[tuple[list[_Member], object]]:
+def _open(archive: Path, fmt: ArchiveFormat) -> Iterator[tuple[list[_Member], Callable[[_Member], IO[bytes]]]]:
     if fmt is ArchiveFormat.ZIP:
         with zipfile.ZipFile(archive) as zf:
-            members = []
+            members: list[_Member] = []
             for info in zf.infolist():
                 kind = stat.S_IFMT(info.external_attr >> 16)
                 if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
@@ -135,21 +135,23 @@ def _open(archive: Path, fmt: ArchiveFormat) -> Iterator[tuple[list[_Member], ob
                 members.append(_Member(info.filename + suffix, info.is_dir(), info))
 
             def read(member: _Member) -> IO[bytes]:
-                return zf.open(member.handle)  # type: ignore[arg-type]
+                assert isinstance(member.handle, zipfile.ZipInfo)
+                return zf.open(member.handle)
 
             yield members, read
     else:
         with tarfile.open(archive, mode="r:gz") as tf:
             members = []
-            for info in tf.getmembers():
-                if not (info.isreg() or info.isdir()):
+            for tar_info in tf.getmembers():
+                if not (tar_info.isreg() or tar_info.isdir()):
                     raise WeightsError(
-                        f"archive {archive.name} refused: member {info.name!r} is a link or special file"
+                        f"archive {archive.name} refused: member {tar_info.name!r} is a link or special file"
                     )
-                members.append(_Member(info.name + ("/" if info.isdir() else ""), info.isdir(), info))
+                members.append(_Member(tar_info.name + ("/" if tar_info.isdir() else ""), tar_info.isdir(), tar_info))
 
             def read(member: _Member) -> IO[bytes]:
-                handle = tf.extractfile(member.handle)  # type: ignore[arg-type]
+                assert isinstance(member.handle, tarfile.TarInfo)
+                handle = tf.extractfile(member.handle)
                 assert handle is not None
                 return handle
 

@@ -210,7 +210,7 @@ def _parse_model(table: Any, problems: list[str], where: str) -> ModelSection | 
     if not isinstance(version, str) or not version.strip():
         problems.append(f"{where}model.version: required non-empty string (got {version!r})")
         ok = False
-    return ModelSection(name, version) if ok else None
+    return ModelSection(name, version) if ok and isinstance(name, str) and isinstance(version, str) else None
 
 
 _ENTRY_FIELDS = ("name", "url", "sha256", "archive", "target", "strip_components", "md5", "filename", "subdir",

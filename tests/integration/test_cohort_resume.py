@@ -52,6 +52,7 @@ class _StopAfter(ProgressPrinter):
         self.count = count
 
     def series_finished(self, instance) -> None:
+        super().series_finished(instance)
         self.count -= 1
         if self.count == 0:
             raise KeyboardInterrupt

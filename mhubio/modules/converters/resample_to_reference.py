@@ -94,5 +94,5 @@ class ResampleToReference(Module):
         item = outputs["resampled"]
         with atomic_path(item.path) as tmp:
             sitk.WriteImage(out, str(tmp), useCompression=True)
-        if is_label_map:
+        if moving_item.labels is not None:
             item.set_labels(moving_item.labels)

@@ -184,6 +184,7 @@ class PetCtPairImporter(Importer):
                 continue
             result = run_qc(series, qc)
             if not result.passed:
+                assert result.failed_check is not None  # a rejected series names its check
                 skipped.append(_skip(series, result.failed_check.value, result.message))
                 continue
             assert result.accepted is not None

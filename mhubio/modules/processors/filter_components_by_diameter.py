@@ -76,7 +76,7 @@ class FilterComponentsByDiameter(LabelMapProcessor):
                     f"oversize_label {p.oversize_label} is already {known} in {label_map.name}, "
                     f"not {p.oversize_segment}"
                 )
-            table.setdefault(p.oversize_label, p.oversize_segment)  # type: ignore[arg-type]
+            table.setdefault(p.oversize_label, p.oversize_segment)
         result = filter_components_by_diameter(
             label_map.array,
             label_map.spacing,

@@ -107,7 +107,7 @@ class LabelMap:
     @property
     def spacing(self) -> tuple[float, float, float]:
         """Voxel spacing (x, y, z) in mm."""
-        return tuple(self.image.GetSpacing())  # type: ignore[return-value]
+        return tuple(self.image.GetSpacing())
 
     def resolve(self, refs: Sequence[int | str] | None, parameter: str) -> tuple[int, ...]:
         """Label values of ``refs``; every declared label if ``refs`` is None.

@@ -75,8 +75,8 @@ class MajorityVote(Module):
 
 def _ensemble_algorithm(items: list[DataItem], threshold: float) -> AlgorithmInfo | None:
     """The folds' algorithm with the folds and weights of all of them; ``None`` if they differ by name."""
-    algorithms = [i.algorithm for i in items]
-    if any(a is None for a in algorithms) or len({(a.name, a.version) for a in algorithms}) != 1:
+    algorithms = [i.algorithm for i in items if i.algorithm is not None]
+    if len(algorithms) != len(items) or len({(a.name, a.version) for a in algorithms}) != 1:
         return None
     first = algorithms[0]
     folds = ",".join(a.parameters.get("folds", "?") for a in algorithms)

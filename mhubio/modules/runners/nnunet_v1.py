@@ -209,7 +209,7 @@ class NnunetV1Runner(Module):
     def _softmax(self, data: np.ndarray, fold_params: list[Any]) -> np.ndarray:
         """Mean softmax of the folds whose parameters are given, in the image's axis order."""
         trainer, p = self._trainer, self.params
-        total = None
+        total: np.ndarray | None = None
         for params in fold_params:
             if len(self._fold_params) > 1:
                 trainer.load_checkpoint_ram(params, False)
@@ -218,6 +218,7 @@ class NnunetV1Runner(Module):
                 use_sliding_window=True, step_size=p.tile_step_size, use_gaussian=True, all_in_gpu=False,
                 mixed_precision=self._mixed_precision)[1]
             total = softmax if total is None else total + softmax
+        assert total is not None, "at least one fold"
         total /= len(fold_params)
         backward = trainer.plans.get("transpose_backward")
         if backward is not None:

@@ -199,7 +199,7 @@ class PredictorCache:
         original = ts_nnunet.nnUNetPredictor
         cache = self
 
-        class CachedPredictor(original):
+        class CachedPredictor(original):  # type: ignore[misc,valid-type]  # TotalSegmentator's class, found at run time
             def initialize_from_trained_model_folder(self, model_training_output_dir, use_folds,
                                                      checkpoint_name="checkpoint_final.pth"):
                 folds = tuple(str(f) for f in use_folds) if use_folds is not None else ()
