@@ -2,8 +2,9 @@
 
 Run natively from a virtual environment with CUDA torch on a machine with an NVIDIA GPU::
 
+    (from the repository root: the script imports tests/support)
     python -m venv gpu-venv && gpu-venv/bin/pip install -e ".[nnunet]" -c constraints-gpu.txt
-    gpu-venv/bin/python benchmarks/gpu_check.py --json gpu_check.json
+    PYTHONPATH=. gpu-venv/bin/python benchmarks/gpu_check.py --json gpu_check.json
 
 Three parts, all written to the JSON file (and summarised on stdout):
 
@@ -153,7 +154,7 @@ def time_fullsize(work: Path, device: str, sizes: Sizes) -> dict[str, Any]:
     import torch
 
     from mhubio.modules.runners.nnunet_common import skip_primus_trainers
-    from mhubio.testing.nnunet import write_nnunet_v2_model
+    from tests.support.nnunet import write_nnunet_v2_model
 
     folder = write_nnunet_v2_model(
         work / "results", {f"class_{i}": i for i in range(1, sizes.classes + 1)},

@@ -5,7 +5,6 @@
 - :mod:`mhubio.bpr.inference`: :class:`~mhubio.bpr.inference.BodyPartRegressor` (model folder loading, scores).
 - :mod:`mhubio.bpr.scores`: score cleaning, landmarks, body part regions, bpreg-compatible JSON.
 - :mod:`mhubio.bpr.series`: reading a CT series in slice position order.
-- :mod:`mhubio.bpr.testing`: a model folder with random weights and results of hand-made score curves.
 
 Importing this package does not import torch; :mod:`mhubio.bpr.inference` does.
 """

@@ -16,6 +16,7 @@ from typing import Any
 
 from mhubio.cohort.layout import STATE_DIR_NAME
 from mhubio.core.fileio import atomic_path
+from mhubio.core.naming import path_inside, safe_name
 
 STATE_VERSION = 1
 
@@ -72,8 +73,8 @@ class SeriesState:
     rows: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.series_uid or "/" in self.series_uid or self.series_uid.startswith("."):
-            raise ValueError(f"invalid series UID for a state file: {self.series_uid!r}")
+        if not self.series_uid:
+            raise ValueError("a series state needs its series UID")
         if not self.model_fingerprint or not self.input_fingerprint:
             raise ValueError("a series state needs both fingerprints")
 
@@ -112,18 +113,17 @@ class StateStore:
 
     def __init__(self, output_dir: Path, model: str) -> None:
         self.output_dir = Path(output_dir)
-        self.folder = self.output_dir / STATE_DIR_NAME / model
+        self.folder = path_inside(self.output_dir / STATE_DIR_NAME, safe_name(model))
 
     def path(self, series_uid: str) -> Path:
-        """The state file of a series."""
-        return self.folder / f"{series_uid}.json"
+        """The state file of a series (the UID is data: it becomes one safe name)."""
+        return path_inside(self.folder, f"{safe_name(series_uid)}.json")
 
     def read(self, series_uid: str) -> SeriesState | None:
-        """The state of a series, or ``None`` if there is none or it is unreadable (then it is redone)."""
-        try:
-            return SeriesState.from_json(json.loads(self.path(series_uid).read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            return None
+        """The state of a series, or ``None`` if there is none, it is unreadable or it is another series' whose
+        UID maps to the same file name (then it is redone)."""
+        state = _load(self.path(series_uid))
+        return state if state is not None and state.series_uid == series_uid else None
 
     def write(self, state: SeriesState) -> Path:
         """Write a state file atomically."""
@@ -142,9 +142,17 @@ class StateStore:
             return
         for entry in sorted(os.scandir(self.folder), key=lambda e: e.name):
             if entry.name.endswith(".json") and not entry.name.startswith("."):
-                state = self.read(entry.name[: -len(".json")])
+                state = _load(Path(entry.path))
                 if state is not None:
                     yield state
+
+
+def _load(path: Path) -> SeriesState | None:
+    """The state stored in ``path``, or ``None`` if it is missing or unreadable."""
+    try:
+        return SeriesState.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
 
 
 def models_with_state(output_dir: Path) -> list[str]:

@@ -7,7 +7,7 @@ Steps:
 
 1. phantoms of varied size and spacing -> nnU-Net raw dataset (``imagesTr``, ``labelsTr``, ``dataset.json``);
 2. nnU-Net's fingerprint extractor (intensity statistics for the CT normalisation) and tiny plans from
-   ``mhubio.testing.nnunet`` (the 2d configuration: a PlainConvUNet with 8-64 features on 64 x 64 patches of a
+   ``tests.support.nnunet`` (the 2d configuration: a PlainConvUNet with 8-64 features on 64 x 64 patches of a
    2.5 mm grid, instead of the planner's GPU-sized defaults; 2-D training is what a shared CPU can do in
    minutes);
 3. every case preprocessed by nnU-Net's ``DefaultPreprocessor.run_case``, the code inference uses;
@@ -19,7 +19,7 @@ Steps:
 
 Usage::
 
-    python models/demo_nnunet/train_demo.py [--iterations 300] [--cases 8] [--work DIR]
+    PYTHONPATH=. python models/demo_nnunet/train_demo.py [--iterations 300] [--cases 8] [--work DIR]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ FEATURES = (8, 16, 32, 64)
 def write_raw_dataset(raw: Path, cases: int) -> None:
     """Phantoms of varied field of view and spacing, labels remapped to the demo classes."""
     from mhubio.synthetic import make_ct_phantom
-    from mhubio.testing.nnunet import nnunet_v2_dataset_json
+    from tests.support.nnunet import nnunet_v2_dataset_json
 
     rng = np.random.default_rng(901)
     folder = raw / DATASET
@@ -79,7 +79,7 @@ def plan_and_preprocess(raw: Path, preprocessed: Path) -> tuple[dict, dict, list
     from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
-    from mhubio.testing.nnunet import nnunet_v2_plans
+    from tests.support.nnunet import nnunet_v2_plans
 
     DatasetFingerprintExtractor(DATASET, num_processes=1).run()
     fingerprint = json.loads((preprocessed / DATASET / "dataset_fingerprint.json").read_text())
@@ -156,7 +156,7 @@ def train(plans: dict, cases: list[tuple[np.ndarray, np.ndarray]], iterations: i
 
 def install(plans: dict, dataset_json: dict, weights: dict, destination: Path, iterations: int) -> Path:
     """Write the trained model folder (fold ``all``) into ``destination``."""
-    from mhubio.testing.nnunet import save_nnunet_v2_checkpoint, v2_model_folder
+    from tests.support.nnunet import save_nnunet_v2_checkpoint, v2_model_folder
 
     target = v2_model_folder(destination, DATASET, CONFIGURATION)
     if target.exists():

@@ -30,7 +30,7 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkout holding only what the image build reads, with demo_nnunet's weights replaced by a tiny
     untrained network in the layout its default workflow reads (so the test does not depend on the trained
     weights)."""
-    from mhubio.testing.nnunet import write_nnunet_v2_model
+    from tests.support.nnunet import write_nnunet_v2_model
 
     repo = tmp_path_factory.mktemp("repo")
     for name in ("pyproject.toml", "constraints.txt"):

@@ -14,8 +14,8 @@ from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.dicom.qc import QCCheck, QCStatus, run_qc
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.volume import VolumeReadError, read_series_image
-from mhubio.synthetic.bad_corpus import CONVERSION_FAILURE, BadCase, write_bad_corpus
 from tests.helpers import read_report, run_mhub
+from tests.support.bad_corpus import CONVERSION_FAILURE, BadCase, write_bad_corpus
 
 FILE_LISTS = ("non_dicom", "unreadable", "rejected_files", "ignored")
 

@@ -25,8 +25,8 @@ from mhubio.core.module import ModelInfo, RunContext
 from mhubio.modules.runners.nnunet_v1 import NnunetV1Runner
 from mhubio.segdb import get_segment
 from mhubio.synthetic import make_ct_phantom, write_ct_series, write_mr_series
-from mhubio.testing.nnunet import write_nnunet_v1_model
 from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub, seg_label_counts
+from tests.support.nnunet import write_nnunet_v1_model
 
 pytestmark = pytest.mark.torch
 

@@ -130,7 +130,7 @@ def test_breast_filter_without_abdominal_organs_skips_the_box(tmp_path: Path) ->
 
 def _multichannel(tmp_path: Path, modalities: tuple[str, ...]):
     from mhubio.modules.runners.nnunet_v1_multichannel import NnunetV1MultiChannelRunner
-    from mhubio.testing.nnunet import write_nnunet_v1_model
+    from tests.support.nnunet import write_nnunet_v1_model
 
     write_nnunet_v1_model(tmp_path / "results", 1, task="Task901_Tiny", modalities=modalities)
     params = NnunetV1MultiChannelRunner.Params(results_folder=str(tmp_path / "results"), task="Task901_Tiny",

@@ -11,7 +11,6 @@ import pydicom
 import pytest
 
 from mhubio.bpr.inference import BodyPartRegressor
-from mhubio.bpr.testing import result_from_curve, write_model_folder
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import WeightsError
 from mhubio.core.exitcodes import ExitCode
@@ -22,6 +21,7 @@ from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modules.encoders.bpr_sr_encoder import BprLandmarkSREncoder, BprRegionSREncoder
 from mhubio.modules.runners.body_part_regression import BodyPartRegressionRunner
 from mhubio.synthetic import write_ct_series
+from tests.support.bpr import result_from_curve, write_model_folder
 
 REPO = Path(__file__).resolve().parents[2]
 

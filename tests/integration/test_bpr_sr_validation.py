@@ -18,10 +18,10 @@ import pytest
 from mhubio.bpr.inference import BodyPartRegressor
 from mhubio.bpr.scores import BodyPartResult
 from mhubio.bpr.series import read_ct_slices
-from mhubio.bpr.testing import result_from_curve, write_model_folder
 from mhubio.sr.bpr import encode_landmark_sr, encode_region_sr, landmark_codes, region_codes
 from mhubio.synthetic import write_ct_series
 from tests.helpers import PIXELMED_JAR, pixelmed_sr_validation
+from tests.support.bpr import result_from_curve, write_model_folder
 
 REAL_CT = Path("/work/shared/data/pancreas-ct-cb001")
 ENCODERS = {"landmarks": encode_landmark_sr, "regions": encode_region_sr}

@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pydicom
 import pytest
 
-from mhubio.bpr.testing import result_from_curve
 from mhubio.cohort.layout import TABLES_DIR_NAME
 from mhubio.radiomics import SegmentFeatures
 from mhubio.seg import load_source_images
@@ -21,6 +20,7 @@ from mhubio.synthetic import write_ct_series
 from mhubio.tables.query import query
 from tests.helpers import read_report, run_mhub
 from tests.radiomics_helpers import ct_image, label_image, write_seg
+from tests.support.bpr import result_from_curve
 
 pytestmark = pytest.mark.slow
 

@@ -66,7 +66,7 @@ def test_each_source_file_is_indexed_once_and_decoded_once(tmp_path, reads, work
 @pytest.mark.slow
 def test_bpreg_sr_encoders_reuse_the_runner_read(tmp_path, reads) -> None:
     pytest.importorskip("torch")
-    from mhubio.bpr.testing import write_model_folder
+    from tests.support.bpr import write_model_folder
 
     model = write_model_folder(tmp_path / "weights" / "bpreg")
     series = write_ct_series(tmp_path / "in", shape=(12, 48, 48), spacing=(4.0, 4.0, 5.0), seed=23)

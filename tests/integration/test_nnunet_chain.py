@@ -15,8 +15,8 @@ from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modules.runners.nnunet_v2 import NnunetV2Runner
 from mhubio.segdb import get_segment
 from mhubio.synthetic import write_ct_series
-from mhubio.testing.nnunet import write_nnunet_v1_model
 from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub, seg_label_counts
+from tests.support.nnunet import write_nnunet_v1_model
 
 SEGTHOR_IDS = ["ESOPHAGUS", "HEART", "TRACHEA", "AORTA"]
 DEMO_IDS = ["LEFT_LUNG", "RIGHT_LUNG", "HEART", "AORTA"]

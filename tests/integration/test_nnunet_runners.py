@@ -21,8 +21,8 @@ from mhubio.modules.runners.device import DeviceChoice, select_device
 from mhubio.modules.runners.nnunet_v1 import NnunetV1Runner
 from mhubio.modules.runners.nnunet_v2 import NnunetV2Runner
 from mhubio.synthetic import make_ct_phantom
-from mhubio.testing.nnunet import write_nnunet_v1_model, write_nnunet_v2_model
 from mhubio.weights import fetch, load_manifest
+from tests.support.nnunet import write_nnunet_v1_model, write_nnunet_v2_model
 
 SEGTHOR = {1: "ESOPHAGUS", 2: "HEART", 3: "TRACHEA", 4: "AORTA"}
 SEGTHOR_CLASSES = {"esophagus": 1, "heart": 2, "trachea": 3, "aorta": 4}

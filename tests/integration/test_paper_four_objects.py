@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from mhubio.bpr.model import BodyPartRegressionNet
-from mhubio.bpr.testing import write_model_folder
 from mhubio.synthetic import Phantom, make_ct_phantom, write_ct_series
-from mhubio.testing.nnunet import write_nnunet_v1_model
 from tests.helpers import dciodvfy_errors, read_report, run_mhub
+from tests.support.bpr import write_model_folder
+from tests.support.nnunet import write_nnunet_v1_model
 
 pytest.importorskip("radiomics")
 pytest.importorskip("nnunet")

@@ -8,8 +8,8 @@ import SimpleITK as sitk
 
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
 from mhubio.synthetic import write_ct_series
-from mhubio.testing.nnunet import write_nnunet_v1_model
 from tests.helpers import dciodvfy_errors, read_report, run_mhub
+from tests.support.nnunet import write_nnunet_v1_model
 
 featureextractor = pytest.importorskip("radiomics.featureextractor")
 pytest.importorskip("nnunet")

@@ -29,9 +29,9 @@ from mhubio.modules.runners.totalsegmentator import TotalSegmentatorRunner, clas
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
 from mhubio.segdb import get_segment, load_label_map
 from mhubio.synthetic import write_ct_series
-from mhubio.testing.nnunet import write_nnunet_v2_model
 from mhubio.weights import fetch, load_manifest, read_stamp
 from tests.helpers import REAL_CT, REPO, dciodvfy_errors, dcmqi_segments, read_report, run_mhub, seg_label_counts
+from tests.support.nnunet import write_nnunet_v2_model
 
 pytestmark = pytest.mark.torch
 

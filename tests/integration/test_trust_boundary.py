@@ -11,9 +11,9 @@ import pytest
 from mhubio.cli import main
 from mhubio.core.exitcodes import ExitCode
 from mhubio.dicom.qc import QCCheck
-from mhubio.synthetic.bad_corpus import BadCase, write_bad_corpus
-from mhubio.testing.confinement import recording_writes
 from tests.helpers import read_report
+from tests.support.bad_corpus import BadCase, write_bad_corpus
+from tests.support.confinement import recording_writes
 
 TRUST_CASES = {
     "uid_path_traversal": QCCheck.UID_SYNTAX,

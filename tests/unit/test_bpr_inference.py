@@ -11,7 +11,7 @@ import torch
 from mhubio.bpr.inference import BodyPartRegressor, InferenceSettings, resolve_model_dir
 from mhubio.bpr.model import BodyPartRegressionNet
 from mhubio.bpr.preprocess import PreprocessingSettings, preprocess_volume, scale_hu, to_bpreg_layout
-from mhubio.bpr.testing import example_inference_settings, write_model_folder
+from tests.support.bpr import example_inference_settings, write_model_folder
 
 #: Convolution indices of torchvision's vgg16().features and their (out, in) channels.
 VGG16_CONVOLUTIONS = {

@@ -21,7 +21,7 @@ from mhubio.bpr.scores import (
     lookup_table_from_dict,
     regions_per_slice,
 )
-from mhubio.bpr.testing import EXAMPLE_LANDMARK_SCORES, example_lookup_table
+from tests.support.bpr import EXAMPLE_LANDMARK_SCORES, example_lookup_table
 
 # Raw scores equal transformed scores with these settings.
 IDENTITY = ScoreProcessingSettings(transform_min=0.0, transform_max=100.0, slope_mean=0.11)

@@ -10,7 +10,6 @@ import numpy as np
 import pydicom
 import pytest
 
-from mhubio.bpr.testing import result_from_curve
 from mhubio.sr.bpr import (
     LANDMARK_SERIES_DESCRIPTION,
     REGION_SERIES_DESCRIPTION,
@@ -22,6 +21,7 @@ from mhubio.sr.bpr import (
     region_codes,
 )
 from mhubio.synthetic import write_ct_series
+from tests.support.bpr import result_from_curve
 
 Z_SPACING = 2.5
 N_SLICES = 48

@@ -6,8 +6,8 @@ import pytest
 from pydicom.sr._concepts_dict import concepts
 
 from mhubio.bpr.scores import BodyPartRegion
-from mhubio.bpr.testing import EXAMPLE_LANDMARK_SCORES
 from mhubio.sr.bpr import landmark_codes, region_codes
+from tests.support.bpr import EXAMPLE_LANDMARK_SCORES
 
 _D = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],

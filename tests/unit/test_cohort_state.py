@@ -48,10 +48,18 @@ def test_unreadable_or_foreign_state_is_ignored(tmp_path):
     assert store.read("1.2.3") is None and store.read("1.2.4") is None and list(store) == []
 
 
-@pytest.mark.parametrize("uid", ["", "../x", ".hidden", "a/b"])
-def test_state_rejects_unsafe_series_uids(tmp_path, uid):
+def test_state_rejects_an_empty_series_uid():
     with pytest.raises(ValueError, match="series UID"):
-        SeriesState(uid, "m", "1", "w", "a", "b", ())
+        SeriesState("", "m", "1", "w", "a", "b", ())
+
+
+@pytest.mark.parametrize("uid", ["../x", ".hidden", "a/b", "..", "x" * 300])
+def test_unsafe_series_uids_are_stored_inside_the_state_folder(tmp_path, uid):
+    store = StateStore(tmp_path, "../m")
+    written = store.write(SeriesState(uid, "m", "1", "w", "a", "b", ()))
+    assert written.resolve().is_relative_to((tmp_path / "mhub_state").resolve())
+    assert written.parent == store.folder and not written.name.startswith(".")
+    assert store.read(uid) is not None and [s.series_uid for s in store] == [uid]
 
 
 def test_input_fingerprint_ignores_names_and_order_but_not_content(tmp_path):
