@@ -76,6 +76,7 @@ def test_bad_credential_settings_are_configuration_errors(env):
 def test_a_later_input_overrides_the_image_entry_points_folder():
     from mhubio.cli import build_parser
 
-    args = build_parser().parse_args(["run", "--model", "thresholder", "--input", "/app/data/input_data", "--output",
-                                      "/app/data/output_data", "--input", f"{ROOT}/studies/1.2.3"])
+    argv = ["run", "--model", "thresholder", "--input", "/app/data/input_data", "--output", "/app/data/output_data",
+            "--input", f"{ROOT}/studies/1.2.3"]
+    args = build_parser(argv).parse_args(argv)
     assert args.input == f"{ROOT}/studies/1.2.3"

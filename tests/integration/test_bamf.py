@@ -8,6 +8,7 @@ step of a workflow has something to act on and its result can be checked.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -220,8 +221,12 @@ def test_unrecorded_weights_stop_the_run(model: str, ct_input, tmp_path: Path) -
 
 
 def test_mis_wired_post_processing_is_a_config_error(tmp_path: Path) -> None:
-    config = tmp_path / "kidney.yml"
-    text = (Path(__file__).parents[2] / "models/bamf_nnunet_ct_kidney/config/default.yml").read_text()
+    model_dir = Path(__file__).parents[2] / "models/bamf_nnunet_ct_kidney"
+    # edited copies in a model folder of their own, so they keep the model's identity (mhub.toml)
+    (tmp_path / "config").mkdir()
+    shutil.copy(model_dir / "mhub.toml", tmp_path / "mhub.toml")
+    config = tmp_path / "config" / "kidney.yml"
+    text = (model_dir / "config/default.yml").read_text()
     config.write_text(text.replace('"nifti:mod=seg:fold=ensemble:roi=KIDNEY"}', '"nifti:mod=seg:roi=LUNG_NODULE"}', 1))
     done = run_mhub("check-config", config)
     assert done.returncode == 2, done.stdout
@@ -233,7 +238,7 @@ def test_mis_wired_post_processing_is_a_config_error(tmp_path: Path) -> None:
     step = ('  - module: KeepLargestComponents\n    id: two_largest\n'
             '    inputs: {segmentation: "nifti:mod=seg:fold=ensemble:roi=KIDNEY"}\n')
     assert step in text
-    dropped = tmp_path / "no_post_processing.yml"
+    dropped = tmp_path / "config" / "no_post_processing.yml"
     params = "  KeepLargestComponents:\n    labels: [KIDNEY, KIDNEY_TUMOR, KIDNEY_CYST]\n    k: 2\n    union: true\n"
     assert params in text
     dropped.write_text(text.replace(step, "").replace(params, ""))
