@@ -94,7 +94,8 @@ class RunReport:
             "tool_versions": tool_versions(),
             "algorithms": {
                 step: {
-                    "name": a.name, "version": a.version, "family": a.family,
+                    "name": a.name, "version": a.version, "type": a.type.value,
+                    "family": a.family.value if a.family is not None else None,
                     "parameters": dict(a.parameters), "weights": dict(a.weights),
                 }
                 for step, a in self.algorithms.items()
