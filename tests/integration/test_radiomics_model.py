@@ -213,8 +213,8 @@ def ellipsoid(reference: sitk.Image, center_mm, radii_mm) -> np.ndarray:
 def test_pyradiomics_model_on_real_ct_with_a_seg(tmp_path):
     """Real CT (134 slices) + a SEG of two ellipsoid 'organs' and an empty one: SR validated, values exact.
 
-    PixelMed's validator is run on the synthetic SR (test_radiomics_sr_validation): on this SR, with its
-    134-image library, it ran out of a 6 GB Java heap after 13 minutes.
+    PixelMed validates the radiomics SR of this CT (with the shared-context image library) in
+    test_radiomics_sr_real_ct.
     """
     if not REAL_CT_DIR.is_dir():
         pytest.skip("shared real CT not present")
