@@ -186,6 +186,8 @@ def print_summary(report: RunReport, report_path: Path | None, stream: Any = Non
                 f"{console_text(instance.failure.message)}"
             )
     if report.imported:
+        for line in report.imported.file_summary():
+            console.print(f"  [yellow]{console_text(line)}[/yellow]")
         for skipped in report.imported.skipped:
             console.print(
                 f"  [yellow]skipped[/yellow] series {console_text(skipped.series_number)} "
