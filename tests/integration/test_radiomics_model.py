@@ -12,7 +12,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
-from mhubio.core.algorithm import AlgorithmFamily
+from mhubio.core.algorithm import AlgorithmFamily, AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.geometry import reference_image
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
@@ -231,7 +231,7 @@ def test_pyradiomics_model_on_real_ct_with_a_seg(tmp_path):
     labels = sitk.GetImageFromArray(array)
     labels.CopyInformation(reference)
     segments = {1: "LIVER", 2: "LEFT_KIDNEY", 3: "HEART"}
-    algorithm = AlgorithmInfo("Ellipsoids", "1", AlgorithmFamily.MANUAL_PROCESSING)
+    algorithm = AlgorithmInfo("Ellipsoids", "1", AlgorithmFamily.MANUAL_PROCESSING, type=AlgorithmType.MANUAL)
     result = encode_segmentation(labels, headers, segments, algorithm, SegOptions(keep_empty=True))
     result.dataset.save_as(input_dir / "seg.dcm", enforce_file_format=True)
 
