@@ -7,7 +7,7 @@ A workflow file has three sections::
     execute:                 # the chain, in order
       - DicomImporter
       - NiftiConverter
-      - Thresholder: {lower_hu: -400}          # inline parameters
+      - Thresholder: {body_hu: -400}           # inline parameters
       - module: SegEncoder                     # long form: id, params, inputs
         id: seg
         inputs: {segmentation: "nifti:mod=seg"}
