@@ -96,3 +96,17 @@ def test_mixed_reasons_are_counted_most_frequent_first():
     )
     assert result.file_summary() == ["3 files rejected: 2 missing or empty UIDs, 1 duplicate SOPInstanceUID"]
     assert ImportResult([]).file_summary() == []
+
+
+def test_every_setting_a_qc_hint_names_exists():
+    import mhubio.dicom.qc as qc
+    from mhubio.modules.importers.dicom_importer import DicomImporter
+
+    named = set(re.findall(r"\bqc\.([a-z_]+)\b", Path(qc.__file__).read_text()))
+    assert {"min_slices", "localizer_policy", "no_tilt"} <= named
+    for name in named:
+        target = qc.settings_of_step(f"qc.{name}", "DicomImporter")
+        params = DicomImporter.Params()
+        for part in target.split(".")[1:]:
+            assert hasattr(params, part), f"qc.{name} is not a parameter of DicomImporter ({target})"
+            params = getattr(params, part)
