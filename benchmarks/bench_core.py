@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.qc import run_qc
 from mhubio.dicom.scan import scan_folder
@@ -57,7 +58,8 @@ def main() -> None:
         label_image.CopyInformation(image)
         sources = _timed("encode: source headers (kept by the read)", rows, qc.accepted.headers)
         _timed("encode: SEG BINARY 4 segments", rows, encode_segmentation, label_image, sources,
-               dict(enumerate(wanted, start=1)), AlgorithmInfo("bench", "1"), SegOptions())
+               dict(enumerate(wanted, start=1)), AlgorithmInfo("bench", "1", AlgorithmFamily.ARTIFICIAL_INTELLIGENCE),
+               SegOptions())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nmhub core benchmark: {args.slices} x {args.size} x {args.size} CT, {os.cpu_count()} cores")
     print(f"{'step':40s} {'seconds':>8s}")

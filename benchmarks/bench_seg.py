@@ -29,6 +29,7 @@ import SimpleITK as sitk
 from highdicom.seg import SegmentationTypeValues
 from pydicom.sr.codedict import codes
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.volume import read_series_image
@@ -103,7 +104,7 @@ def main() -> None:
         sitk.WriteImage(labels, str(root / "labels.nii.gz"))
         sources = load_source_images(series.files)
         (root / "meta.json").write_text(json.dumps(_dcmqi_metadata(table, kind.value)))
-        algorithm = AlgorithmInfo("bench", "1")
+        algorithm = AlgorithmInfo("bench", "1", AlgorithmFamily.ARTIFICIAL_INTELLIGENCE)
 
         def ours() -> None:
             result = encode_segmentation(labels, sources, table, algorithm, SegOptions(segmentation_type=kind))

@@ -11,6 +11,7 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
 from mhubio.synthetic import SyntheticSeries, write_ct_series
@@ -82,7 +83,8 @@ def write_seg(
 ):
     """Encode ``labels`` as a BINARY SEG of ``series``; returns label value -> segment number."""
     result = encode_segmentation(
-        labels, load_source_images(series.files), segments, AlgorithmInfo("Test segmenter", "1.0"),
+        labels, load_source_images(series.files), segments,
+        AlgorithmInfo("Test segmenter", "1.0", AlgorithmFamily.ARTIFICIAL_INTELLIGENCE),
         SegOptions(keep_empty=keep_empty),
     )
     result.dataset.save_as(path, enforce_file_format=True)

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(credentials: MHUB_DICOMWEB_* variables, see README)")
     p.add_argument("--output", "-o", type=Path, required=True, help="output folder")
     p.add_argument("--set", "-s", action="append", default=[], metavar="TARGET.PARAM=VALUE",
-                   help="override a parameter, e.g. Thresholder.lower_hu=-400 (repeatable)")
+                   help="override a parameter of a step or module (PARAM may be a dotted path into a nested one), "
+                        "e.g. Thresholder.body_hu=-400 or DicomImporter.qc.min_slices=3 (repeatable)")
     p.add_argument("--push", metavar="URL", help="store the SEG/SR outputs on this DICOMweb server (STOW-RS)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed series")
     p.add_argument("--workers", type=_worker_count, default=1, metavar="N",

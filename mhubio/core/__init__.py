@@ -10,6 +10,7 @@
 Running workflows lives in :mod:`mhubio.core.runner`; this package imports nothing heavy.
 """
 
+from mhubio.core.algorithm import AlgorithmFamily, AlgorithmType
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance, InstanceStatus
 from mhubio.core.errors import (
     ConfigError,
@@ -36,8 +37,8 @@ from mhubio.core.params import Params
 from mhubio.core.query import Query
 
 __all__ = [
-    "AlgorithmInfo", "ConfigError", "DataItem", "ExternalCommandError", "FileType", "ImportResult", "Importer",
-    "Input", "Instance", "InstanceStatus", "MhubError", "MissingOutputError", "ModelInfo", "Module", "NoInputError",
-    "Output", "Params", "Query", "RunContext", "SkippedSeries", "StepError", "WeightsError", "atomic_path",
-    "copy_atomic", "sha256_file",
+    "AlgorithmFamily", "AlgorithmInfo", "AlgorithmType", "ConfigError", "DataItem", "ExternalCommandError",
+    "FileType", "ImportResult", "Importer", "Input", "Instance", "InstanceStatus", "MhubError", "MissingOutputError",
+    "ModelInfo", "Module", "NoInputError", "Output", "Params", "Query", "RunContext", "SkippedSeries", "StepError",
+    "WeightsError", "atomic_path", "copy_atomic", "sha256_file",
 ]

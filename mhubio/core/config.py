@@ -7,7 +7,7 @@ A workflow file has three sections::
     execute:                 # the chain, in order
       - DicomImporter
       - NiftiConverter
-      - Thresholder: {lower_hu: -400}          # inline parameters
+      - Thresholder: {body_hu: -400}           # inline parameters
       - module: SegEncoder                     # long form: id, params, inputs
         id: seg
         inputs: {segmentation: "nifti:mod=seg"}
@@ -251,7 +251,9 @@ def apply_overrides(config: WorkflowConfig, assignments: Sequence[str]) -> Workf
     """Apply ``--set KEY=VALUE`` assignments.
 
     ``KEY`` is ``general.<field>``, ``<ModuleName>.<param>`` (every step of that
-    module) or ``<step id>.<param>``; ``VALUE`` is parsed as YAML.
+    module) or ``<step id>.<param>``; ``<param>`` may be a dotted path into a
+    nested parameter (``DicomImporter.qc.min_slices``), which changes that one
+    value and keeps the rest of the mapping.  ``VALUE`` is parsed as YAML.
     """
     general = config.general.model_dump()
     modules = {k: dict(v) for k, v in config.modules.items()}
@@ -260,20 +262,35 @@ def apply_overrides(config: WorkflowConfig, assignments: Sequence[str]) -> Workf
     for text in assignments:
         key, sep, value_text = text.partition("=")
         head, dot, param = key.strip().partition(".")
-        if not sep or not dot or not param:
-            problems.append(f"--set {text!r}: expected TARGET.PARAM=VALUE")
+        path = param.split(".")
+        if not sep or not dot or not all(path):
+            problems.append(
+                f"--set {text!r}: expected TARGET.PARAM=VALUE (PARAM may be a dotted path, e.g. qc.min_slices)"
+            )
             continue
         value = yaml.safe_load(value_text) if value_text.strip() else ""
-        if head == "general":
-            general[param] = value
-        elif any(s.id == head for s in steps):
-            steps = [
-                StepSpec(s.id, s.module, {**s.params, param: value}, s.inputs) if s.id == head else s for s in steps
-            ]
-        elif any(s.module == head for s in steps):
-            modules.setdefault(head, {})[param] = value
-        else:
-            problems.append(f"--set {text!r}: {unknown_name_message('step or module', head, [s.id for s in steps])}")
+        try:
+            if head == "general":
+                general = _set_path(general, path, value)
+            elif any(s.id == head for s in steps):
+                steps = [
+                    StepSpec(s.id, s.module, _set_step_path(s, modules, path, value), s.inputs) if s.id == head else s
+                    for s in steps
+                ]
+            elif any(s.module == head for s in steps):
+                modules[head] = _set_path(modules.get(head, {}), path, value)
+                # A step's own value of the parameter would hide the module-wide one.
+                steps = [
+                    StepSpec(s.id, s.module, _set_path(s.params, path, value), s.inputs)
+                    if s.module == head and path[0] in s.params else s
+                    for s in steps
+                ]
+            else:
+                problems.append(
+                    f"--set {text!r}: {unknown_name_message('step or module', head, [s.id for s in steps])}"
+                )
+        except ValueError as exc:
+            problems.append(f"--set {text!r}: {exc}")
     if problems:
         raise ConfigError(problems)
     try:
@@ -281,6 +298,36 @@ def apply_overrides(config: WorkflowConfig, assignments: Sequence[str]) -> Workf
     except ValidationError as exc:
         raise ConfigError([f"general: {_pydantic_message(e)}" for e in exc.errors()]) from exc
     return WorkflowConfig(new_general, tuple(steps), modules, config.source)
+
+
+def _set_step_path(step: StepSpec, modules: Mapping[str, Mapping[str, Any]], path: Sequence[str],
+                   value: Any) -> dict[str, Any]:
+    """The step's parameters with ``path`` set; a nested mapping the step takes from the ``modules:`` section is
+    copied into the step first, so that its other values stay in force (the step's own mapping replaces it)."""
+    params = dict(step.params)
+    inherited = modules.get(step.module, {})
+    if len(path) > 1 and path[0] not in params and path[0] in inherited:
+        params[path[0]] = inherited[path[0]]
+    return _set_path(params, path, value)
+
+
+def _set_path(params: Mapping[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
+    """A copy of ``params`` with the value at ``path`` (keys of nested mappings) replaced; missing levels are added.
+
+    Raises ``ValueError`` if a level of the path holds a value that is not a mapping.
+    """
+    head, *rest = path
+    updated = dict(params)
+    if not rest:
+        updated[head] = value
+        return updated
+    inner = params.get(head)
+    if inner is None:
+        inner = {}
+    if not isinstance(inner, Mapping):
+        raise ValueError(f"{head} is {inner!r}, not a mapping, so it has no {'.'.join(rest)}")
+    updated[head] = _set_path(inner, rest, value)
+    return updated
 
 
 def build_chain(config: WorkflowConfig, registry: ModuleRegistry, context: RunContext) -> Chain:

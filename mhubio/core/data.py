@@ -9,6 +9,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mhubio.core.algorithm import AlgorithmFamily, AlgorithmType
 from mhubio.core.filetypes import FileType
 from mhubio.core.query import Query
 
@@ -21,18 +22,36 @@ class AlgorithmInfo:
     """Identification of the algorithm that produced a data item.
 
     Used for the SEG/SR algorithm identification and the run report.
+
+    Parameters
+    ----------
+    name, version:
+        Algorithm name and version (non-empty).
+    family:
+        Segmentation algorithm family (DICOM CID 7162), stated by the module that makes a label map; ``None`` for
+        algorithms that do not segment (feature extraction).  A SEG needs it unless ``type`` is ``MANUAL``.
+    parameters:
+        Settings of the run, recorded with the identification.
+    weights:
+        File name -> sha256 of the weights that were loaded.
+    type:
+        Segment Algorithm Type: ``AUTOMATIC`` unless a user gave input or edited the result.
     """
 
     name: str
     version: str
-    family: str = "Artificial Intelligence"
+    family: AlgorithmFamily | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
     weights: Mapping[str, str] = field(default_factory=dict)
-    """File name -> sha256 of the weights that were loaded."""
+    type: AlgorithmType = AlgorithmType.AUTOMATIC
 
     def __post_init__(self) -> None:
         if not self.name.strip() or not self.version.strip():
             raise ValueError("AlgorithmInfo needs a non-empty name and version")
+        if self.family is not None and not isinstance(self.family, AlgorithmFamily):
+            raise TypeError(f"family must be an AlgorithmFamily (DICOM CID 7162), got {self.family!r}")
+        if not isinstance(self.type, AlgorithmType):
+            raise TypeError(f"type must be an AlgorithmType, got {self.type!r}")
 
 
 @dataclass

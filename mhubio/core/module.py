@@ -178,7 +178,11 @@ class SkippedSeries:
 
 @dataclass
 class ImportResult:
-    """What an importer found in the input folder."""
+    """What an importer found in the input folder.
+
+    A file's reason reads ``"<kind>: <details>"`` or just ``"<kind>"``: the kind is a fixed phrase ("missing or
+    empty UIDs", "empty file (0 bytes)") that summaries count by; the details may quote the file's header.
+    """
 
     instances: list[Instance]
     skipped: list[SkippedSeries] = field(default_factory=list)
@@ -188,6 +192,33 @@ class ImportResult:
     """Files that could not be read (empty, truncated, permission), with the reason."""
     rejected_files: list[tuple[Path, str]] = field(default_factory=list)
     """DICOM files that cannot belong to a series (blank UIDs, duplicate SOPInstanceUID), with the reason."""
+
+    def file_summary(self) -> list[str]:
+        """One line per list of files left out, counted by the kind of reason, e.g.
+        ``"20 files rejected: missing or empty UIDs"``; no header value is quoted."""
+        lines = [
+            f"{_files(len(issues))} {verb}: {_counted_kinds(issues)}"
+            for verb, issues in (("rejected", self.rejected_files), ("unreadable", self.unreadable))
+            if issues
+        ]
+        if self.non_dicom:
+            lines.append(f"{_files(len(self.non_dicom))} not DICOM")
+        return lines
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
+def _counted_kinds(issues: list[tuple[Path, str]]) -> str:
+    """``"missing or empty UIDs"`` when all share that kind, else ``"2 missing or empty UIDs, 1 ..."``."""
+    counts: dict[str, int] = {}
+    for _, reason in issues:
+        kind = reason.partition(":")[0].strip()
+        counts[kind] = counts.get(kind, 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 class Importer(Module):

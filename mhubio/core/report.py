@@ -94,7 +94,8 @@ class RunReport:
             "tool_versions": tool_versions(),
             "algorithms": {
                 step: {
-                    "name": a.name, "version": a.version, "family": a.family,
+                    "name": a.name, "version": a.version, "type": a.type.value,
+                    "family": a.family.value if a.family is not None else None,
                     "parameters": dict(a.parameters), "weights": dict(a.weights),
                 }
                 for step, a in self.algorithms.items()
@@ -185,6 +186,8 @@ def print_summary(report: RunReport, report_path: Path | None, stream: Any = Non
                 f"{console_text(instance.failure.message)}"
             )
     if report.imported:
+        for line in report.imported.file_summary():
+            console.print(f"  [yellow]{console_text(line)}[/yellow]")
         for skipped in report.imported.skipped:
             console.print(
                 f"  [yellow]skipped[/yellow] series {console_text(skipped.series_number)} "

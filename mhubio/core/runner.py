@@ -117,9 +117,9 @@ def _execute(
     report.imported = imported
     report.instances = imported.instances
     if not imported.instances and not imported.skipped:
+        left_out = "; ".join(imported.file_summary()) or "none left out"
         raise NoInputError(
-            f"no DICOM series found in {options.input_dir} ({imported.files_scanned} files scanned, "
-            f"{len(imported.non_dicom)} not DICOM, {len(imported.unreadable)} unreadable)"
+            f"no DICOM series found in {options.input_dir} ({imported.files_scanned} files scanned; {left_out})"
         )
     if not imported.instances:
         raise NoInputError(

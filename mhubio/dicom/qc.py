@@ -21,6 +21,7 @@ excludes the whole series).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -40,6 +41,7 @@ __all__ = [
     "QCResult",
     "QCStatus",
     "run_qc",
+    "settings_of_step",
 ]
 
 
@@ -661,3 +663,20 @@ def _check_regular_spacing(
     warnings.append(f"{series.label}: {detail}, within the warn tolerance")
 
 
+_SETTING = re.compile(r"\bqc\.([a-z_]+)\b")
+_IMPORTER_SETTINGS = frozenset({"modalities"})
+"""QC settings that the importers take as their own parameters (``DicomImporter.modalities``)."""
+
+
+def settings_of_step(message: str, step_id: str) -> str:
+    """``message`` with the QC settings it names (``qc.min_slices``) written as parameters of step ``step_id``.
+
+    The result names them as ``--set`` takes them and as the workflow's ``modules:`` section nests them:
+    ``DicomImporter.qc.min_slices`` (``--set DicomImporter.qc.min_slices=3``).
+    """
+
+    def qualified(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"{step_id}.{name}" if name in _IMPORTER_SETTINGS else f"{step_id}.qc.{name}"
+
+    return _SETTING.sub(qualified, message)

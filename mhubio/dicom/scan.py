@@ -149,7 +149,7 @@ def scan_folder(root: Path | str, limits: ScanLimits | None = None) -> ScanResul
 
     def on_walk_error(error: OSError) -> None:
         reason = "permission denied" if isinstance(error, PermissionError) else str(error)
-        walk_errors.append(FileIssue(Path(error.filename), f"folder: {reason}"))
+        walk_errors.append(FileIssue(Path(error.filename), f"unreadable folder: {reason}"))
 
     files = walk_files(root, limits or ScanLimits(), on_walk_error)
     result = scan_files(files, root=root)
@@ -198,8 +198,7 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
             result.rejected_files.append(
                 FileIssue(
                     path,
-                    f"duplicate SOPInstanceUID {instance.sop_instance_uid}, "
-                    f"already indexed from {earlier.path}",
+                    f"duplicate SOPInstanceUID: {instance.sop_instance_uid}, already indexed from {earlier.path}",
                 )
             )
             continue
@@ -236,7 +235,7 @@ def _read_instance(path: Path) -> DicomInstance:
         raise _Ignored("DICOMDIR (media storage directory), not an image")
     missing = [k for k in _REQUIRED_UIDS if not str(dataset.get(k, "") or "").strip()]
     if missing:
-        raise _Rejected(f"missing or empty {', '.join(missing)}")
+        raise _Rejected(f"missing or empty UIDs: {', '.join(missing)}")
     try:
         return _instance_from_dataset(path, dataset)
     except (ValueError, TypeError, OverflowError) as exc:

@@ -14,9 +14,10 @@ import pydicom
 import SimpleITK as sitk
 from highdicom.seg import SegmentationTypeValues
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 
 from mhubio import __version__
+from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
 from mhubio.segdb import get_segment, to_segment_description
@@ -130,17 +131,20 @@ def encode_segmentation(
         Label value -> segment id of :mod:`mhubio.segdb`; label values not in
         the map must not occur in ``labels``.
     algorithm:
-        Algorithm identification written for every segment.
+        Algorithm identification written for every segment: its type as Segment Algorithm Type, its family
+        (DICOM CID 7162) as Segment Algorithm Family.
     options:
         Series description, number, encoding and empty-segment policy.
 
     Raises
     ------
     ValueError
-        If the label map holds values without a segment id.
+        If the label map holds values without a segment id, or the algorithm states no family and is not
+        ``MANUAL``.
     EmptySegmentationError
         If no segment is left to encode.
     """
+    algorithm_id = _algorithm_identification(algorithm)
     source_images = sort_datasets(source_images)
     reference = reference_image(source_images)
     array = sitk.GetArrayFromImage(resample_labels(labels, reference))
@@ -154,13 +158,8 @@ def encode_segmentation(
     if not kept:
         raise EmptySegmentationError(f"all segments are empty ({', '.join(dropped)})")
     numbers = {value: number for number, value in enumerate(kept, start=1)}
-    algorithm_id = hd.AlgorithmIdentificationSequence(
-        name=algorithm.name,
-        family=codes.cid7162.ArtificialIntelligence,
-        version=algorithm.version,
-        parameters=dict(algorithm.parameters) or None,
-    )
-    descriptions = [to_segment_description(definitions[v], numbers[v], algorithm_id) for v in kept]
+    algorithm_type = hd.seg.SegmentAlgorithmTypeValues(algorithm.type.value)
+    descriptions = [to_segment_description(definitions[v], numbers[v], algorithm_id, algorithm_type) for v in kept]
     for value, description in zip(kept, descriptions, strict=True):
         # TrackingID carries the registry id so readers can match segments by meaning.
         description.TrackingID = definitions[value].id
@@ -191,3 +190,21 @@ def encode_segmentation(
         omit_empty_frames=True,
     )
     return SegResult(seg, numbers, dropped)
+
+
+def _algorithm_identification(algorithm: AlgorithmInfo) -> hd.AlgorithmIdentificationSequence | None:
+    """The Segmentation Algorithm Identification of ``algorithm``; ``None`` for a MANUAL segmentation."""
+    if algorithm.type is AlgorithmType.MANUAL:
+        return None
+    if algorithm.family is None:
+        raise ValueError(
+            f"algorithm {algorithm.name} states no algorithm family (DICOM CID 7162); the module that made the "
+            "label map must set AlgorithmInfo.family"
+        )
+    family = algorithm.family
+    return hd.AlgorithmIdentificationSequence(
+        name=algorithm.name,
+        family=Code(family.code_value, family.scheme_designator, family.value),
+        version=algorithm.version,
+        parameters=dict(algorithm.parameters) or None,
+    )

@@ -20,6 +20,7 @@ from pydicom.sr.codedict import codes
 
 from mhubio.bpr.scores import BodyPartResult
 from mhubio.core.resources import packaged_csv_rows
+from mhubio.sr.status import IS_COMPLETE, IS_FINAL, IS_VERIFIED
 
 log = logging.getLogger("mhub.module.sr.bpr")
 
@@ -213,8 +214,9 @@ def _encode(
         sop_instance_uid=sop_instance_uid or hd.UID(),
         instance_number=instance_number,
         manufacturer=manufacturer,
-        is_complete=True,
-        is_final=True,
+        is_complete=IS_COMPLETE,
+        is_final=IS_FINAL,
+        is_verified=IS_VERIFIED,
         series_description=series_description,
     )
 

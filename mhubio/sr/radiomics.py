@@ -4,7 +4,9 @@ As published with paper 000 (dcmqi ``tid1500writer``, Enhanced SR): one TID 1411
 per segment, referencing the segment of the DICOM SEG (Referenced Segment + Source Series for Segmentation), with
 the segment's property type as Finding and its anatomic location as Finding Site; one TID 300 measurement per
 feature with its IBSI code and UCUM unit, each with the algorithm (pyradiomics and version) as its Algorithm
-Identification (TID 4019).  The source CT images are listed in the Image Library.
+Identification (TID 4019), and the TrackingUID of the segment it measures, so that viewers link the group to the
+segment.  The source CT images are listed in the Image Library, one entry per image with the shared context once
+(:mod:`mhubio.sr.library`).  Document status: :mod:`mhubio.sr.status`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pydicom.uid import SegmentationStorage
 from mhubio import __version__
 from mhubio.geometry import sort_datasets
 from mhubio.radiomics import SegmentFeatures, coded_features
-from mhubio.sr.segments import check_segment_numbers, segment_coding, segment_numbers_by_codes
+from mhubio.sr.library import image_library
+from mhubio.sr.segments import check_segment_numbers, segment_coding, segment_numbers_by_codes, segment_tracking_uid
+from mhubio.sr.status import IS_COMPLETE, IS_FINAL, IS_VERIFIED
 
 __all__ = ["RadiomicsSROptions", "RadiomicsSRResult", "encode_radiomics_sr"]
 
@@ -143,7 +147,8 @@ def encode_radiomics_sr(
         groups.append(
             hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=hd.UID(), identifier=coding.label or segment.segment_id
+                    uid=segment_tracking_uid(seg_dataset, coding.number) or hd.UID(),
+                    identifier=coding.label or segment.segment_id,
                 ),
                 referenced_segment=hd.sr.ReferencedSegment(
                     sop_class_uid=SegmentationStorage,
@@ -169,20 +174,22 @@ def encode_radiomics_sr(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=codes.cid100.ImagingProcedure,
         imaging_measurements=groups,
-        referenced_images=sources,
     )
+    content = report[0]
+    # TID 1500 row 5: the Image Library precedes the Imaging Measurements (the last item).
+    content.ContentSequence.insert(len(content.ContentSequence) - 1, image_library(sources))
     document = hd.sr.EnhancedSR(
         evidence=[seg_dataset, *sources],
-        content=report[0],
+        content=content,
         series_instance_uid=hd.UID(),
         series_number=options.series_number,
         sop_instance_uid=hd.UID(),
         instance_number=1,
         manufacturer=options.manufacturer,
         institution_name=options.institution_name,
-        is_complete=True,
-        is_final=False,
-        is_verified=False,
+        is_complete=IS_COMPLETE,
+        is_final=IS_FINAL,
+        is_verified=IS_VERIFIED,
         series_description=options.series_description,
         software_versions=f"mhubio {__version__}",
     )

@@ -21,6 +21,7 @@ __all__ = [
     "check_segment_numbers",
     "segment_coding",
     "segment_numbers_by_codes",
+    "segment_tracking_uid",
 ]
 
 ANATOMIC_CATEGORIES: frozenset[tuple[str, str]] = frozenset(
@@ -158,3 +159,15 @@ def check_segment_numbers(seg: pydicom.Dataset, numbers: Mapping[str, int]) -> N
     shared = sorted({v for v in values if values.count(v) > 1})
     if shared:
         raise ValueError(f"segment numbers {shared} are given to more than one segment id")
+
+
+def segment_tracking_uid(seg: pydicom.Dataset, number: int) -> str | None:
+    """TrackingUID of segment ``number`` of ``seg``; ``None`` if the segment has none (it is optional).
+
+    Raises
+    ------
+    ValueError
+        If the SEG has no such segment.
+    """
+    uid = str(_segment_item(seg, number).get("TrackingUID", "") or "").strip()
+    return uid or None

@@ -12,6 +12,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
+from mhubio.core.algorithm import AlgorithmFamily, AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.geometry import reference_image
 from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
@@ -212,8 +213,8 @@ def ellipsoid(reference: sitk.Image, center_mm, radii_mm) -> np.ndarray:
 def test_pyradiomics_model_on_real_ct_with_a_seg(tmp_path):
     """Real CT (134 slices) + a SEG of two ellipsoid 'organs' and an empty one: SR validated, values exact.
 
-    PixelMed's validator is run on the synthetic SR (test_radiomics_sr_validation): on this SR, with its
-    134-image library, it ran out of a 6 GB Java heap after 13 minutes.
+    PixelMed validates the radiomics SR of this CT (with the shared-context image library) in
+    test_radiomics_sr_real_ct.
     """
     if not REAL_CT_DIR.is_dir():
         pytest.skip("shared real CT not present")
@@ -230,8 +231,8 @@ def test_pyradiomics_model_on_real_ct_with_a_seg(tmp_path):
     labels = sitk.GetImageFromArray(array)
     labels.CopyInformation(reference)
     segments = {1: "LIVER", 2: "LEFT_KIDNEY", 3: "HEART"}
-    result = encode_segmentation(labels, headers, segments, AlgorithmInfo("Ellipsoids", "1"),
-                                 SegOptions(keep_empty=True))
+    algorithm = AlgorithmInfo("Ellipsoids", "1", AlgorithmFamily.MANUAL_PROCESSING, type=AlgorithmType.MANUAL)
+    result = encode_segmentation(labels, headers, segments, algorithm, SegOptions(keep_empty=True))
     result.dataset.save_as(input_dir / "seg.dcm", enforce_file_format=True)
 
     out, work = tmp_path / "out", tmp_path / "work"

@@ -93,9 +93,9 @@ def test_blank_uids_are_rejected_naming_the_uid(tmp_path: Path):
         setattr(ds, keyword, "")
         ds.save_as(path)
     rejected = {p: r for p, r in scan_folder(tmp_path).rejected_files}
-    assert rejected[series.files[0]] == "missing or empty SOPInstanceUID"
-    assert rejected[series.files[1]] == "missing or empty SeriesInstanceUID"
-    assert rejected[series.files[2]] == "missing or empty StudyInstanceUID"
+    assert rejected[series.files[0]] == "missing or empty UIDs: SOPInstanceUID"
+    assert rejected[series.files[1]] == "missing or empty UIDs: SeriesInstanceUID"
+    assert rejected[series.files[2]] == "missing or empty UIDs: StudyInstanceUID"
 
 
 def test_invalid_geometry_value_is_rejected(tmp_path: Path):
@@ -170,7 +170,7 @@ def test_chmod_000_file_and_folder_are_unreadable(tmp_path: Path):
         os.chmod(series.files[0], 0o644)
     reasons = dict(result.unreadable)
     assert reasons[series.files[0]] == "permission denied"
-    assert reasons[locked_dir] == "folder: permission denied"
+    assert reasons[locked_dir] == "unreadable folder: permission denied"
 
 
 def test_missing_root_is_an_error(tmp_path: Path):

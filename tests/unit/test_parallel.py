@@ -103,7 +103,7 @@ def test_pool_report_and_outputs_match_sequential(config_path, tmp_path):
     seq_cmp, par_cmp = _comparable(seq), _comparable(par)
     assert par_cmp["series"][2]["error"] == seq_cmp["series"][2]["error"] == "RuntimeError: boom in 1.4"
     assert par_cmp == seq_cmp
-    assert par["algorithms"] == {"Work": {"name": "work", "version": "2.0", "family": "Artificial Intelligence",
+    assert par["algorithms"] == {"Work": {"name": "work", "version": "2.0", "type": "AUTOMATIC", "family": None,
                                           "parameters": {"mode": "test"}, "weights": {}}}
     for uid in ("1.1", "1.2", "1.5"):
         assert (par_out / uid / "result.json").read_bytes() == (seq_out / uid / "result.json").read_bytes()

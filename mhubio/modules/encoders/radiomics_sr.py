@@ -79,7 +79,6 @@ class RadiomicsSREncoder(Module):
             instance.warn(f"{segment_id}: features without an IBSI code or a finite value left out of the SR: "
                           f"{', '.join(keys)}")
         item = outputs["sr"]
-        item.algorithm = AlgorithmInfo(result.algorithm_name, result.algorithm_version,
-                                       family="Classical image processing", parameters=parameters)
+        item.algorithm = AlgorithmInfo(result.algorithm_name, result.algorithm_version, parameters=parameters)
         with atomic_path(item.path) as tmp:
             encoded.dataset.save_as(tmp, enforce_file_format=True)

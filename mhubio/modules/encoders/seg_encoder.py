@@ -25,6 +25,9 @@ class SegEncoder(Module):
     ``series_description`` becomes "<algorithm> segmentation") plus
     ``segment_map``.  The label -> segment id map comes from the label map item
     (set by the runner or a processor) unless ``segment_map`` overrides it.
+    The segments' algorithm name, version, family and type are those the
+    runner recorded on the label map (:class:`~mhubio.core.data.AlgorithmInfo`);
+    a label map without a stated family is refused unless it is ``MANUAL``.
     When every segment is empty and ``keep_empty`` is false, no SEG is written
     and the series gets a warning.  The source headers are those the converter
     kept on the indexed series (:meth:`~mhubio.dicom.DicomSeries.headers`).

@@ -14,7 +14,7 @@ from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
-from mhubio.dicom.qc import QCConfig, QCResult, run_qc
+from mhubio.dicom.qc import QCConfig, QCResult, run_qc, settings_of_step
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.series import DicomSeries
 from mhubio.dicom.walk import ScanLimits
@@ -91,7 +91,7 @@ class DicomImporter(Importer):
                         modality=series.modality,
                         series_number="" if series.series_number is None else str(series.series_number),
                         check=result.failed_check.value,
-                        reason=result.message,
+                        reason=settings_of_step(result.message, self.step_id),
                     )
                 )
                 continue

@@ -34,7 +34,7 @@ from mhubio.core.filetypes import FileType
 from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
-from mhubio.dicom.qc import QCConfig, run_qc
+from mhubio.dicom.qc import QCConfig, run_qc, settings_of_step
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.series import DicomSeries
 
@@ -185,7 +185,7 @@ class PetCtPairImporter(Importer):
             result = run_qc(series, qc)
             if not result.passed:
                 assert result.failed_check is not None  # a rejected series names its check
-                skipped.append(_skip(series, result.failed_check.value, result.message))
+                skipped.append(_skip(series, result.failed_check.value, settings_of_step(result.message, self.step_id)))
                 continue
             assert result.accepted is not None
             if series.modality == "PT" and self.params.require_attenuation_correction \

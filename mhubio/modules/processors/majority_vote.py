@@ -82,4 +82,4 @@ def _ensemble_algorithm(items: list[DataItem], threshold: float) -> AlgorithmInf
     folds = ",".join(a.parameters.get("folds", "?") for a in algorithms)
     weights = {k: v for a in algorithms for k, v in a.weights.items()}
     parameters = {**first.parameters, "folds": folds, "vote_threshold": str(threshold)}
-    return AlgorithmInfo(first.name, first.version, first.family, parameters, weights)
+    return AlgorithmInfo(first.name, first.version, first.family, parameters, weights, first.type)

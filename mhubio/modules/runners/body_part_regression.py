@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError, WeightsError
 from mhubio.core.fileio import sha256_file
@@ -69,7 +70,7 @@ class BodyPartRegressionRunner(Module):
         self.algorithm = AlgorithmInfo(
             ALGORITHM_NAME,
             ALGORITHM_VERSION,
-            family="Artificial Intelligence",
+            family=AlgorithmFamily.ARTIFICIAL_INTELLIGENCE,
             weights={MODEL_FILE: sha256_file(folder / MODEL_FILE)},
         )
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.fileio import atomic_path
@@ -186,6 +187,7 @@ class NnunetV1Runner(Module):
             files.append(pp_file)
         self._algorithm = AlgorithmInfo(
             name=p.algorithm_name,
+            family=AlgorithmFamily.ARTIFICIAL_INTELLIGENCE,
             version=self.context.model.version,
             parameters={
                 "framework": f"nnunet {version('nnunet')}", "torch": torch.__version__, "task": p.task,

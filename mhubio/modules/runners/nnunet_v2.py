@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.fileio import atomic_path
@@ -126,6 +127,7 @@ class NnunetV2Runner(Module):
         files = [folder / "dataset.json", folder / "plans.json", *(path for _, path in checkpoints)]
         self._algorithm = AlgorithmInfo(
             name=p.algorithm_name,
+            family=AlgorithmFamily.ARTIFICIAL_INTELLIGENCE,
             version=self.context.model.version,
             parameters={
                 "framework": f"nnunetv2 {version('nnunetv2')}", "torch": torch.__version__,

@@ -105,8 +105,7 @@ class RadiomicsRunner(Module):
             instance.warn("no segment has radiomics features; no tables written")
             return
         algorithm = AlgorithmInfo(
-            result.algorithm_name, result.algorithm_version, family="Classical image processing",
-            parameters=dict(result.settings),
+            result.algorithm_name, result.algorithm_version, parameters=dict(result.settings),
         )
         for name, writer in (("features", write_json), ("table", write_csv)):
             item = outputs[name]

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import ConfigError, StepError
 from mhubio.core.fileio import atomic_path
@@ -150,6 +151,7 @@ class TotalSegmentatorRunner(Module):
         item.algorithm = AlgorithmInfo(
             "TotalSegmentator",
             importlib.metadata.version("TotalSegmentator"),
+            AlgorithmFamily.ARTIFICIAL_INTELLIGENCE,
             parameters={
                 "task": self.params.task,
                 "fast": str(self.params.fast),

@@ -10,6 +10,7 @@ import SimpleITK as sitk
 from pydantic import model_validator
 from scipy import ndimage
 
+from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
@@ -24,6 +25,9 @@ class Thresholder(Module):
     """Body (largest connected region above ``body_hu``, holes filled per slice),
     lungs (air below ``lung_hu`` enclosed by the body) and bone (above ``bone_hu``
     inside the body).  Later labels overwrite earlier ones: bone > lung > body.
+
+    Classical image processing, no trained model: its SEG segments state the family Histogram Analysis (DCM
+    123105, intensity thresholds; connected components and hole filling refine them) and the type AUTOMATIC.
     """
 
     class Params(Params):
@@ -54,7 +58,7 @@ class Thresholder(Module):
             sitk.WriteImage(out, str(tmp), useCompression=True)
         item.set_labels(SEGMENTS)
         item.algorithm = AlgorithmInfo(
-            "MHub HU Thresholder", self.context.model.version, family="Classical image processing",
+            "MHub HU Thresholder", self.context.model.version, family=AlgorithmFamily.HISTOGRAM_ANALYSIS,
             parameters={k: str(v) for k, v in self.params.model_dump().items()},
         )
 
