@@ -161,6 +161,7 @@ def _instance_dict(instance: Instance) -> dict[str, Any]:
         "failed_step": failure.step if failure else None,
         "error": failure.message if failure else None,
         "warnings": list(instance.warnings),
+        "notes": {topic: list(entries) for topic, entries in instance.notes.items()},
         "steps": [{"step": t.step, "status": t.status, "seconds": round(t.seconds, 3)} for t in instance.timings],
         "outputs": [{"path": str(o.path), "sha256": o.sha256, "size": o.size} for o in instance.outputs],
     }

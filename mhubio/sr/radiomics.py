@@ -151,6 +151,7 @@ def encode_radiomics_sr(
                     segment_number=coding.number,
                     source_series=hd.sr.SourceSeriesForSegmentation(source_series),
                 ),
+                finding_category=coding.category,
                 finding_type=coding.finding,
                 finding_sites=[coding.finding_site] if coding.finding_site is not None else None,
                 measurements=measurements,
