@@ -102,6 +102,7 @@ class RunReport:
             "input": _input_summary(imported, input_dir),
             "series": [{**_instance_dict(i), "resumed": i.id in self.resumed} for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
+            "input_series": [vars(s) for s in imported.input_series] if imported else [],
             **self.sections,
         }
         unpinned = trusted_unpinned_weights(self.model.name)

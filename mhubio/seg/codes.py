@@ -21,6 +21,7 @@ from mhubio.segdb import SegmentDefinition, all_segments
 from mhubio.segdb.legacy import LEGACY_SNOMED, CodeMapping, modernize
 
 __all__ = [
+    "BACKGROUND_SEGMENT",
     "SegmentCodes",
     "is_unregistered_id",
     "read_segment_codes",
@@ -33,6 +34,9 @@ __all__ = [
 _UNREGISTERED = re.compile(r"^segment-([1-9][0-9]*)$")
 
 CodingKey = tuple[tuple[str, str] | None, ...]
+
+BACKGROUND_SEGMENT = 0
+"""SegmentNumber of the background of a LABELMAP SEG (pixel value 0), never a segment to measure."""
 
 
 def unregistered_id(number: int) -> str:
@@ -183,12 +187,13 @@ def segment_codes(seg: pydicom.Dataset) -> dict[int, SegmentCodes]:
 
 
 def segment_names(seg: pydicom.Dataset) -> dict[int, str]:
-    """SegmentNumber -> segment id of every segment of ``seg``.
+    """SegmentNumber -> segment id of every segment of ``seg`` but the background of a LABELMAP SEG.
 
     The registry id when the segment's codes are those of a registry entry and no other segment of ``seg``
-    has the same codes; otherwise ``segment-<number>``.
+    has the same codes; otherwise ``segment-<number>``.  Segment 0 of a LABELMAP SEG is the background
+    (pixel value 0; highdicom describes it as a segment) and is left out.
     """
-    codes = segment_codes(seg)
+    codes = {n: c for n, c in segment_codes(seg).items() if n != BACKGROUND_SEGMENT}
     entries = {number: registry_entry(c) for number, c in codes.items()}
     used = Counter(e.id for e in entries.values() if e is not None)
     return {

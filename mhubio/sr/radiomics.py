@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import highdicom as hd
 import pydicom
 from pydicom.sr.codedict import codes
-from pydicom.uid import SegmentationStorage
 
 from mhubio import __version__
 from mhubio.geometry import sort_datasets
@@ -106,7 +105,7 @@ def encode_radiomics_sr(
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ValueError(f"features name segments more than once: {', '.join(repeated)}")
-    if str(seg_dataset.get("SOPClassUID", "")) != SegmentationStorage:
+    if str(seg_dataset.get("SOPClassUID", "")) not in hd.seg.SOP_CLASS_UIDS:
         raise ValueError(f"seg_dataset is not a Segmentation (SOP Class {seg_dataset.get('SOPClassUID', 'missing')})")
     source_series = _source_series(seg_dataset, source_datasets)
     if segment_numbers is None:
@@ -146,7 +145,7 @@ def encode_radiomics_sr(
                     uid=hd.UID(), identifier=coding.label or segment.segment_id
                 ),
                 referenced_segment=hd.sr.ReferencedSegment(
-                    sop_class_uid=SegmentationStorage,
+                    sop_class_uid=str(seg_dataset.SOPClassUID),
                     sop_instance_uid=str(seg_dataset.SOPInstanceUID),
                     segment_number=coding.number,
                     source_series=hd.sr.SourceSeriesForSegmentation(source_series),

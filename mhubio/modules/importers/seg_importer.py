@@ -12,7 +12,6 @@ import highdicom as hd
 import pydicom
 import SimpleITK as sitk
 from pydantic import field_validator
-from pydicom.uid import SegmentationStorage
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
@@ -87,6 +86,7 @@ class SegImporter(Module):
             return check_fractional_threshold(value)
 
     inputs = {"source": Input("dicom", description="image series the SEG must reference")}
+    reads_modalities = frozenset({"SEG"})
     outputs = {
         "seg": Output(FileType.DICOMSEG, {"mod": "seg", "origin": "input"}),
         "labels": Output(FileType.NIFTI, {"mod": "seg", "origin": "input"}, optional=True),
@@ -99,7 +99,7 @@ class SegImporter(Module):
         self._series_by_for: dict[str, set[str]] = {}
         for series in scan.series.values():
             for item in series.instances:
-                if item.sop_class_uid == SegmentationStorage:
+                if item.sop_class_uid in hd.seg.SOP_CLASS_UIDS:
                     self._segs.append(read_seg_header(item.path))
                 elif item.frame_of_reference_uid:
                     self._series_by_for.setdefault(item.frame_of_reference_uid, set()).add(series.series_uid)
