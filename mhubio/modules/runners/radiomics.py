@@ -69,8 +69,13 @@ class RadiomicsRunner(Module):
             if value is not None and not value:
                 raise ValueError("include must name at least one segment id, or be null for all")
             for segment_id in value or []:
-                if not is_unregistered_id(segment_id):
+                if is_unregistered_id(segment_id):
+                    continue
+                try:
                     get_segment(segment_id)
+                except KeyError as exc:
+                    raise ValueError(f"{exc.args[0]} SEG segments without a registry entry are named "
+                                     "segment-<SegmentNumber>.") from None
             return value
 
         @field_validator("settings")
