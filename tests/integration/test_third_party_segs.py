@@ -90,6 +90,7 @@ def measured(tmp_path: Path, input_dir: Path, *extra: str, labelmap: bool = Fals
     (series,) = report["series"]
     assert report["skipped_series"] == []
     assert [(s["modality"], s["read_by"]) for s in report["input_series"]] == [("SEG", "SegImporter")]
+    assert "0 skipped" in done.stdout and "skipped series" not in done.stdout
     path = tmp_path / "out" / series["series_uid"] / SR_NAME
     sr = hd.sr.srread(path)
     if labelmap:

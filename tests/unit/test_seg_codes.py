@@ -121,3 +121,12 @@ def test_series_a_later_step_reads_are_inputs_not_skipped():
     assert result.skipped == [pet, bad_seg]
     assert result.input_series == [InputSeries("1.1", "SEG", "3", "SegImporter")]
     assert SegImporter.reads_modalities == frozenset({"SEG"})
+
+
+def test_notes_survive_the_resume_state():
+    from mhubio.cohort.state import SeriesState
+
+    notes = {"code_mappings": [{"segment": 1, "role": "type", "from": "SRT T-62000", "to": "SCT 10200004",
+                                "meaning": "Liver"}]}
+    state = SeriesState("1.2", "m", "1", "w", "a", "b", (), notes=notes)
+    assert SeriesState.from_json(state.to_json()).notes == notes
