@@ -2,7 +2,8 @@
 
 As published with paper 000 (dcmqi ``tid1500writer``, Enhanced SR): one TID 1411 volumetric ROI measurement group
 per segment, referencing the segment of the DICOM SEG (Referenced Segment + Source Series for Segmentation), with
-the segment's property type as Finding and its anatomic location as Finding Site; one TID 300 measurement per
+the segment's own codes (:mod:`mhubio.sr.segments`: category as Finding Category, property type as Finding,
+anatomic location as Finding Site; SNOMED RT codes as SNOMED CT); one TID 300 measurement per
 feature with its IBSI code and UCUM unit, each with the algorithm (pyradiomics and version) as its Algorithm
 Identification (TID 4019).  The source CT images are listed in the Image Library.
 """

@@ -1,4 +1,7 @@
-"""What a SEG segment is, in SR terms: finding, finding site, and its segment number.
+"""What a SEG segment is, in SR terms: finding category, finding, finding site, and its segment number.
+
+The codes are the SEG's own, for any segment (registered or not); legacy SNOMED RT codes are given as their
+SNOMED CT equivalents (:mod:`mhubio.seg.codes`).
 
 Shared by SR encoders that report on the segments of a DICOM Segmentation
 (TID 1411 volumetric ROI groups referencing a segment).

@@ -68,6 +68,11 @@ def test_segment_codes_are_read_with_every_mapping_recorded():
     assert [(r["role"], r["from"], r["to"]) for r in codes.mapping_records()] == [
         ("category", "SRT M-01000", "SCT 49755003"), ("type", "SRT M-03000", "SCT 4147007"),
         ("region", "SRT T-62000", "SCT 10200004")]
+    kidney = code_item("T-71000", "SRT", "Kidney")
+    kidney.SegmentedPropertyTypeModifierCodeSequence = [code_item("G-A101", "SRT", "Left")]
+    left = read_segment_codes(segment_item(5, code_item(*ANATOMY_SRT), kidney))
+    assert left.coding_key == get_segment("LEFT_KIDNEY").coding_key
+    assert [role for role, _ in left.mappings] == ["category", "type", "modifier"]
     unmapped = read_segment_codes(segment_item(4, code_item(*ANATOMY_SRT), code_item("T-XXXXX", "SRT", "Odd")))
     assert [(role, code.value) for role, code in unmapped.unmapped] == [("type", "T-XXXXX")]
     item.SegmentedPropertyCategoryCodeSequence = []
