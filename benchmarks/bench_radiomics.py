@@ -69,7 +69,7 @@ def main() -> None:
         seg_path = _threshold_seg(dicom_dir, Path(tmp) / "out")
         (series,) = scan_folder(dicom_dir).series.values()
         image = read_series_image(series)
-        decoded, _ = decode_segments(hd.seg.segread(seg_path), image)
+        decoded = decode_segments(hd.seg.segread(seg_path), image)
         masks = [SegmentMask(d.segment_id, d.number, d.mask) for d in decoded]
         timings = []
         for _ in range(args.repeat):

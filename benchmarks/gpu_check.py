@@ -97,7 +97,7 @@ def _segments(seg_path: Path, reference) -> dict[str, np.ndarray]:
 
     from mhubio.seg.decode import decode_segments
 
-    decoded, _ = decode_segments(hd.seg.segread(seg_path), reference)
+    decoded = decode_segments(hd.seg.segread(seg_path), reference)
     return {d.segment_id: sitk.GetArrayFromImage(d.mask).astype(bool) for d in decoded}
 
 

@@ -100,7 +100,7 @@ class CohortRun:
             series_uid=instance.id, model=self.model, version=self.version, workflow=self.workflow,
             model_fingerprint=self.model_fingerprint, input_fingerprint=fingerprint, outputs=outputs,
             steps=tuple({"step": t.step, "status": t.status, "seconds": round(t.seconds, 3)} for t in instance.timings),
-            warnings=tuple(instance.warnings), rows=rows,
+            warnings=tuple(instance.warnings), rows=rows, notes=dict(instance.notes),
         ))
 
     def _input_fingerprint(self, instance: Instance) -> str | None:
@@ -122,3 +122,4 @@ def _restore(instance: Instance, state: SeriesState) -> None:
     instance.outputs = [OutputFile(Path(o.path), o.sha256, o.size) for o in state.outputs]
     instance.timings = [StepTiming(str(s["step"]), str(s["status"]), float(s["seconds"])) for s in state.steps]
     instance.warnings = list(state.warnings)
+    instance.notes = {topic: list(entries) for topic, entries in state.notes.items()}

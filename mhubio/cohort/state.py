@@ -57,6 +57,8 @@ class SeriesState:
         ``{"step", "status", "seconds"}`` per step, as in the run report.
     warnings:
         Warnings recorded for the series.
+    notes:
+        Notes recorded for the series (:attr:`mhubio.core.data.Instance.notes`).
     rows:
         Table name -> rows of the cohort tables for this series (see :mod:`mhubio.tables`).
     """
@@ -71,6 +73,7 @@ class SeriesState:
     steps: tuple[Mapping[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
     rows: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.series_uid:
@@ -102,7 +105,7 @@ class SeriesState:
                 input_fingerprint=str(data["input_fingerprint"]),
                 outputs=tuple(StateOutput(**o) for o in data["outputs"]),
                 steps=tuple(data.get("steps", ())), warnings=tuple(data.get("warnings", ())),
-                rows=dict(data.get("rows", {})),
+                rows=dict(data.get("rows", {})), notes=dict(data.get("notes", {})),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed series state: {exc}") from exc

@@ -183,6 +183,8 @@ class Instance:
     warnings: list[str] = field(default_factory=list)
     timings: list[StepTiming] = field(default_factory=list)
     outputs: list[OutputFile] = field(default_factory=list)
+    notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Facts that steps record for the run report, by topic (e.g. ``code_mappings``); JSON-ready, no PHI."""
     log: logging.LoggerAdapter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -206,6 +208,10 @@ class Instance:
         """PHI-free display name: modality, series number and UID."""
         a = self.attributes
         return f"{a.get('Modality', '?')} series {a.get('SeriesNumber', '?')} ({self.id})"
+
+    def note(self, topic: str, entry: Mapping[str, Any]) -> None:
+        """Record ``entry`` (JSON-ready, no header values that identify the patient) under ``topic``."""
+        self.notes.setdefault(topic, []).append(dict(entry))
 
     def add(self, item: DataItem) -> DataItem:
         """Attach ``item`` and return it."""

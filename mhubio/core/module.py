@@ -111,6 +111,9 @@ class Module(Generic[_P]):
     Params: ClassVar[type[_BaseParams]] = _BaseParams
     inputs: ClassVar[Mapping[str, Input]] = {}
     outputs: ClassVar[Mapping[str, Output]] = {}
+    reads_modalities: ClassVar[frozenset[str]] = frozenset()
+    """Modalities of the series this step reads from the input folder itself (e.g. ``SEG``): the importer's
+    QC does not list them as skipped (:meth:`ImportResult.set_aside_inputs`)."""
 
     def __init__(self, step_id: str, params: _P, context: RunContext) -> None:
         if not isinstance(params, self.Params):
@@ -176,6 +179,21 @@ class SkippedSeries:
     reason: str
 
 
+MODALITY_CHECK = "modality"
+"""Name of the series check that leaves out series of other modalities (``QCCheck.MODALITY``)."""
+
+
+@dataclass(frozen=True)
+class InputSeries:
+    """A series that the importer does not process but a later step reads (e.g. the SEG of a radiomics run)."""
+
+    series_uid: str
+    modality: str
+    series_number: str
+    read_by: str
+    """Step that reads it."""
+
+
 @dataclass
 class ImportResult:
     """What an importer found in the input folder.
@@ -192,6 +210,22 @@ class ImportResult:
     """Files that could not be read (empty, truncated, permission), with the reason."""
     rejected_files: list[tuple[Path, str]] = field(default_factory=list)
     """DICOM files that cannot belong to a series (blank UIDs, duplicate SOPInstanceUID), with the reason."""
+    input_series: list[InputSeries] = field(default_factory=list)
+    """Series left out by the modality check because a later step reads them."""
+
+    def set_aside_inputs(self, read_by: Mapping[str, str]) -> None:
+        """Move the series skipped only for their modality, where ``read_by`` (modality -> step id) names a
+        step that reads that modality, from :attr:`skipped` to :attr:`input_series`."""
+        kept: list[SkippedSeries] = []
+        for series in self.skipped:
+            step = read_by.get(series.modality.upper()) if series.check == MODALITY_CHECK else None
+            if step is None:
+                kept.append(series)
+            else:
+                self.input_series.append(
+                    InputSeries(series.series_uid, series.modality, series.series_number, step)
+                )
+        self.skipped[:] = kept
 
     def file_summary(self) -> list[str]:
         """One line per list of files left out, counted by the kind of reason, e.g.

@@ -103,6 +103,7 @@ class RunReport:
             "input": _input_summary(imported, input_dir),
             "series": [{**_instance_dict(i), "resumed": i.id in self.resumed} for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
+            "input_series": [vars(s) for s in imported.input_series] if imported else [],
             **self.sections,
         }
         unpinned = trusted_unpinned_weights(self.model.name)
@@ -162,6 +163,7 @@ def _instance_dict(instance: Instance) -> dict[str, Any]:
         "failed_step": failure.step if failure else None,
         "error": failure.message if failure else None,
         "warnings": list(instance.warnings),
+        "notes": {topic: list(entries) for topic, entries in instance.notes.items()},
         "steps": [{"step": t.step, "status": t.status, "seconds": round(t.seconds, 3)} for t in instance.timings],
         "outputs": [{"path": str(o.path), "sha256": o.sha256, "size": o.size} for o in instance.outputs],
     }

@@ -114,6 +114,7 @@ def _execute(
         step.module.preflight()
     importer = chain.importer.module
     imported = importer.import_instances(options.input_dir)  # type: ignore[attr-defined]
+    imported.set_aside_inputs({m.upper(): step.id for step in chain.steps for m in step.module.reads_modalities})
     report.imported = imported
     report.instances = imported.instances
     if not imported.instances and not imported.skipped:

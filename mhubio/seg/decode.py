@@ -1,27 +1,36 @@
-"""DICOM Segmentation -> segment masks and label maps on a reference grid, named by segdb segment id."""
+"""DICOM Segmentation -> segment masks and label maps on a reference grid, named by segment id.
+
+Any SEG decodes: BINARY, LABELMAP and FRACTIONAL (thresholded), segments that overlap (as separate masks) and
+frames that cover only part of the reference grid (the rest is background).  Segments are named by
+:func:`mhubio.seg.codes.segment_names`: the registry id when their codes are known, else ``segment-<number>``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import highdicom as hd
 import numpy as np
-import pydicom
 import SimpleITK as sitk
 
 from mhubio.geometry import resample_labels
-from mhubio.segdb import all_segments
+from mhubio.seg.codes import segment_names
 
 __all__ = [
+    "DEFAULT_FRACTIONAL_THRESHOLD",
+    "FRACTIONAL_THRESHOLD_META",
     "DecodedSegment",
     "OverlappingSegmentsError",
-    "UnknownSegment",
+    "check_fractional_threshold",
     "decode_label_map",
     "decode_segments",
-    "name_segments",
-    "segment_id_of",
 ]
+
+DEFAULT_FRACTIONAL_THRESHOLD = 0.5
+"""Probability or occupancy from which a voxel of a FRACTIONAL segment belongs to the segment."""
+
+FRACTIONAL_THRESHOLD_META = "fractional_threshold"
+"""Metadata key of a ``dicomseg`` item: the threshold that its FRACTIONAL segments are read with."""
 
 
 class OverlappingSegmentsError(ValueError):
@@ -38,98 +47,46 @@ class DecodedSegment:
     mask: sitk.Image
 
 
-@dataclass(frozen=True)
-class UnknownSegment:
-    """A SEG segment whose codes match no segdb entry."""
-
-    number: int
-    label: str
-    codes: str
-
-
-def _key(item: pydicom.Dataset | None) -> tuple[str, str] | None:
-    if item is None:
-        return None
-    return (str(item.CodingSchemeDesignator), str(item.CodeValue))
-
-
-@cache
-def _ids_by_coding_key() -> dict[tuple, str]:
-    return {definition.coding_key: definition.id for definition in all_segments()}
-
-
-def segment_id_of(item: pydicom.Dataset) -> str | None:
-    """The segdb id whose codes (type, type modifier, anatomic region, region modifier) equal those of a
-    Segment Sequence item, or ``None``."""
-    type_item = item.SegmentedPropertyTypeCodeSequence[0]
-    modifiers = type_item.get("SegmentedPropertyTypeModifierCodeSequence") or [None]
-    regions = item.get("AnatomicRegionSequence") or [None]
-    region_modifiers = (regions[0].get("AnatomicRegionModifierSequence") if regions[0] is not None else None) or [None]
-    key = (_key(type_item), _key(modifiers[0]), _key(regions[0]), _key(region_modifiers[0]))
-    return _ids_by_coding_key().get(key)
-
-
-def _describe(item: pydicom.Dataset) -> str:
-    type_item = item.SegmentedPropertyTypeCodeSequence[0]
-    text = f"type {type_item.CodingSchemeDesignator} {type_item.CodeValue} {type_item.CodeMeaning!r}"
-    for modifier in type_item.get("SegmentedPropertyTypeModifierCodeSequence") or []:
-        text += f", modifier {modifier.CodingSchemeDesignator} {modifier.CodeValue}"
-    for region in item.get("AnatomicRegionSequence") or []:
-        text += f", region {region.CodingSchemeDesignator} {region.CodeValue}"
-    return text
-
-
-def name_segments(seg: pydicom.Dataset) -> tuple[dict[int, str], list[UnknownSegment]]:
-    """SegmentNumber -> segdb id of every segment whose codes are in the registry, and the others.
-
-    Raises
-    ------
-    ValueError
-        If two segments map to the same segdb id.
-    """
-    named: dict[int, str] = {}
-    unknown: list[UnknownSegment] = []
-    for item in seg.SegmentSequence:
-        number = int(item.SegmentNumber)
-        segment_id = segment_id_of(item)
-        if segment_id is None:
-            unknown.append(UnknownSegment(number, str(item.get("SegmentLabel", "")), _describe(item)))
-        else:
-            named[number] = segment_id
-    ids = list(named.values())
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise ValueError(f"SEG {seg.SOPInstanceUID}: several segments have the codes of {', '.join(repeated)}")
-    return named, unknown
+def check_fractional_threshold(value: float) -> float:
+    """``value`` if it is a usable threshold of fractional segments (0 < value <= 1), else ``ValueError``."""
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"the fractional threshold must be above 0 and at most 1, got {value}")
+    return value
 
 
 def decode_segments(
-    seg: hd.seg.Segmentation, reference: sitk.Image
-) -> tuple[list[DecodedSegment], list[UnknownSegment]]:
-    """Every named segment of ``seg`` (see :func:`name_segments`) as a mask on the grid of ``reference``.
+    seg: hd.seg.Segmentation, reference: sitk.Image, fractional_threshold: float = DEFAULT_FRACTIONAL_THRESHOLD
+) -> list[DecodedSegment]:
+    """Every segment of ``seg`` as a mask on the grid of ``reference``, in Segment Sequence order.
 
-    Masks are resampled with nearest neighbour when the SEG grid differs from
-    ``reference``.  Segments whose codes have no segdb entry are returned
-    separately, so that the caller decides whether to go on without them.
+    Masks are resampled with nearest neighbour when the SEG grid differs from ``reference``; voxels that no
+    frame of the SEG covers are background.  A voxel of a FRACTIONAL segment belongs to the segment when its
+    value (scaled to 0..1) is at least ``fractional_threshold``.
 
     Raises
     ------
     ValueError
-        If the SEG is not a regularly spaced volume in patient space, or two
-        segments map to the same segdb id.
+        If the SEG is not a regularly spaced volume in patient space, a segment lacks its codes, or the
+        threshold is not in (0, 1].
     """
-    named, unknown = name_segments(seg)
-    labels = {int(item.SegmentNumber): str(item.get("SegmentLabel", "")) for item in seg.SegmentSequence}
-    decoded = [
-        DecodedSegment(number, segment_id, labels[number], _segment_mask(seg, number, reference))
-        for number, segment_id in named.items()
+    check_fractional_threshold(fractional_threshold)
+    names = segment_names(seg)
+    labels = {int(item.SegmentNumber): str(item.get("SegmentLabel", "") or "") for item in seg.SegmentSequence}
+    return [
+        DecodedSegment(number, segment_id, labels[number],
+                       _segment_mask(seg, number, reference, fractional_threshold))
+        for number, segment_id in names.items()
     ]
-    return decoded, unknown
 
 
-def _segment_mask(seg: hd.seg.Segmentation, number: int, reference: sitk.Image) -> sitk.Image:
+def _segment_mask(seg: hd.seg.Segmentation, number: int, reference: sitk.Image, threshold: float) -> sitk.Image:
+    fractional = str(seg.SegmentationType) == "FRACTIONAL"
     try:
-        volume = seg.get_volume(segment_numbers=[number], combine_segments=True, relabel=True, dtype=np.uint8)
+        if fractional:
+            volume = seg.get_volume(segment_numbers=[number], dtype=np.float32).squeeze_channel()
+            volume = volume.with_array((volume.array >= threshold).astype(np.uint8))
+        else:
+            volume = seg.get_volume(segment_numbers=[number], combine_segments=True, relabel=True, dtype=np.uint8)
     except (RuntimeError, ValueError) as exc:
         raise ValueError(f"SEG {seg.SOPInstanceUID} segment {number} is not a regular 3-D volume: {exc}") from exc
     image = volume.to_simpleitk()
@@ -137,22 +94,21 @@ def _segment_mask(seg: hd.seg.Segmentation, number: int, reference: sitk.Image) 
 
 
 def decode_label_map(
-    seg: hd.seg.Segmentation, reference: sitk.Image
-) -> tuple[sitk.Image, dict[int, str], list[UnknownSegment]]:
-    """The known segments of ``seg`` as one label map (label value = SegmentNumber) on ``reference``'s grid.
+    seg: hd.seg.Segmentation, reference: sitk.Image, fractional_threshold: float = DEFAULT_FRACTIONAL_THRESHOLD
+) -> tuple[sitk.Image, dict[int, str]]:
+    """The segments of ``seg`` as one label map (label value = SegmentNumber) on ``reference``'s grid.
 
     Returns
     -------
     tuple
-        Label map (uint16 if a segment number exceeds 255, else uint8), label
-        value -> segment id, and the segments without a segdb entry (left out).
+        Label map (uint16 if a segment number exceeds 255, else uint8) and label value -> segment id.
 
     Raises
     ------
     OverlappingSegmentsError
-        If two known segments share voxels.
+        If two segments share voxels.
     """
-    decoded, unknown = decode_segments(seg, reference)
+    decoded = decode_segments(seg, reference, fractional_threshold)
     dtype = np.uint16 if any(d.number > 255 for d in decoded) else np.uint8
     size = reference.GetSize()
     array = np.zeros((size[2], size[1], size[0]), dtype=dtype)
@@ -168,4 +124,4 @@ def decode_label_map(
         array[mask] = segment.number
     labels = sitk.GetImageFromArray(array)
     labels.CopyInformation(reference)
-    return labels, {d.number: d.segment_id for d in decoded}, unknown
+    return labels, {d.number: d.segment_id for d in decoded}

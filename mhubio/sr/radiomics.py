@@ -2,7 +2,8 @@
 
 As published with paper 000 (dcmqi ``tid1500writer``, Enhanced SR): one TID 1411 volumetric ROI measurement group
 per segment, referencing the segment of the DICOM SEG (Referenced Segment + Source Series for Segmentation), with
-the segment's property type as Finding and its anatomic location as Finding Site; one TID 300 measurement per
+the segment's own codes (:mod:`mhubio.sr.segments`: category as Finding Category, property type as Finding,
+anatomic location as Finding Site; SNOMED RT codes as SNOMED CT); one TID 300 measurement per
 feature with its IBSI code and UCUM unit, each with the algorithm (pyradiomics and version) as its Algorithm
 Identification (TID 4019), and the TrackingUID of the segment it measures, so that viewers link the group to the
 segment.  The source CT images are listed in the Image Library, one entry per image with the shared context once
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 import highdicom as hd
 import pydicom
 from pydicom.sr.codedict import codes
-from pydicom.uid import SegmentationStorage
 
 from mhubio import __version__
 from mhubio.geometry import sort_datasets
@@ -110,7 +110,7 @@ def encode_radiomics_sr(
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ValueError(f"features name segments more than once: {', '.join(repeated)}")
-    if str(seg_dataset.get("SOPClassUID", "")) != SegmentationStorage:
+    if str(seg_dataset.get("SOPClassUID", "")) not in hd.seg.SOP_CLASS_UIDS:
         raise ValueError(f"seg_dataset is not a Segmentation (SOP Class {seg_dataset.get('SOPClassUID', 'missing')})")
     source_series = _source_series(seg_dataset, source_datasets)
     if segment_numbers is None:
@@ -151,11 +151,12 @@ def encode_radiomics_sr(
                     identifier=coding.label or segment.segment_id,
                 ),
                 referenced_segment=hd.sr.ReferencedSegment(
-                    sop_class_uid=SegmentationStorage,
+                    sop_class_uid=str(seg_dataset.SOPClassUID),
                     sop_instance_uid=str(seg_dataset.SOPInstanceUID),
                     segment_number=coding.number,
                     source_series=hd.sr.SourceSeriesForSegmentation(source_series),
                 ),
+                finding_category=coding.category,
                 finding_type=coding.finding,
                 finding_sites=[coding.finding_site] if coding.finding_site is not None else None,
                 measurements=measurements,

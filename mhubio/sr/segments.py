@@ -1,4 +1,7 @@
-"""What a SEG segment is, in SR terms: finding, finding site, and its segment number.
+"""What a SEG segment is, in SR terms: finding category, finding, finding site, and its segment number.
+
+The codes are the SEG's own, for any segment (registered or not); legacy SNOMED RT codes are given as their
+SNOMED CT equivalents (:mod:`mhubio.seg.codes`).
 
 Shared by SR encoders that report on the segments of a DICOM Segmentation
 (TID 1411 volumetric ROI groups referencing a segment).
@@ -7,13 +10,14 @@ Shared by SR encoders that report on the segments of a DICOM Segmentation
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highdicom as hd
 import pydicom
 from pydicom.sr.coding import Code
 
-from mhubio.segdb import SegmentDefinition, get_segment
+from mhubio.seg.codes import SegmentCodes, read_segment_codes, registry_entry, segment_codes
+from mhubio.segdb import get_segment
 
 __all__ = [
     "ANATOMIC_CATEGORIES",
@@ -41,12 +45,18 @@ ANATOMIC_CATEGORIES: frozenset[tuple[str, str]] = frozenset(
 class SegmentCoding:
     """The codes of one SEG segment as an SR finding.
 
+    Legacy SNOMED RT codes of the SEG are given as their SNOMED CT equivalents
+    (:mod:`mhubio.segdb.legacy`); where the segment is in the registry, the
+    registry's code meanings replace the SEG's (the codes are the same).
+
     Parameters
     ----------
     number: int
         SegmentNumber in the SEG.
     label: str
         SegmentLabel.
+    category: highdicom.sr.CodedConcept
+        Segmented property category (TID 1411 "Finding Category").
     finding: highdicom.sr.CodedConcept
         Segmented property type (TID 1411 "Finding").
     finding_site: highdicom.sr.FindingSite | None
@@ -57,12 +67,13 @@ class SegmentCoding:
 
     number: int
     label: str
+    category: hd.sr.CodedConcept
     finding: hd.sr.CodedConcept
     finding_site: hd.sr.FindingSite | None
 
 
-def _concept(item: pydicom.Dataset) -> hd.sr.CodedConcept:
-    return hd.sr.CodedConcept(str(item.CodeValue), str(item.CodingSchemeDesignator), str(item.CodeMeaning))
+def _concept(code: Code) -> hd.sr.CodedConcept:
+    return hd.sr.CodedConcept(code.value, code.scheme_designator, code.meaning)
 
 
 def _segment_item(seg: pydicom.Dataset, number: int) -> pydicom.Dataset:
@@ -73,60 +84,47 @@ def _segment_item(seg: pydicom.Dataset, number: int) -> pydicom.Dataset:
     raise ValueError(f"SEG {seg.SOPInstanceUID} has no segment number {number} (it has {available})")
 
 
+def _with_registry_meanings(codes: SegmentCodes) -> SegmentCodes:
+    """``codes`` with the meanings of the registry entry of the same codes, if there is one."""
+    entry = registry_entry(codes)
+    if entry is None:
+        return codes
+    category = entry.category if _key(entry.category) == _key(codes.category) else codes.category
+    return replace(
+        codes, category=category, type=entry.type, modifier=entry.modifier, anatomic_region=entry.anatomic_region,
+        anatomic_region_modifier=entry.anatomic_region_modifier,
+    )
+
+
 def segment_coding(seg: pydicom.Dataset, number: int) -> SegmentCoding:
-    """Finding and finding site of segment ``number`` of ``seg``, from the SEG's own codes.
+    """Category, finding and finding site of segment ``number`` of ``seg``, from the SEG's own codes.
 
     Raises
     ------
     ValueError
-        If the SEG has no such segment.
+        If the SEG has no such segment, or the segment lacks its category or type code.
     """
-    item = _segment_item(seg, number)
-    type_item = item.SegmentedPropertyTypeCodeSequence[0]
-    finding = _concept(type_item)
-    category = item.SegmentedPropertyCategoryCodeSequence[0]
+    codes = _with_registry_meanings(read_segment_codes(_segment_item(seg, number)))
+    finding = _concept(codes.type)
     site: hd.sr.FindingSite | None = None
-    region_sequence = item.get("AnatomicRegionSequence")
-    if region_sequence:
-        region = region_sequence[0]
-        modifiers = region.get("AnatomicRegionModifierSequence") or []
-        site = hd.sr.FindingSite(_concept(region), laterality=_concept(modifiers[0]) if modifiers else None)
-    elif (str(category.CodingSchemeDesignator), str(category.CodeValue)) in ANATOMIC_CATEGORIES:
-        modifiers = type_item.get("SegmentedPropertyTypeModifierCodeSequence") or []
-        site = hd.sr.FindingSite(finding, laterality=_concept(modifiers[0]) if modifiers else None)
-    return SegmentCoding(int(item.SegmentNumber), str(item.get("SegmentLabel", "")), finding, site)
+    if codes.anatomic_region is not None:
+        modifier = codes.anatomic_region_modifier
+        site = hd.sr.FindingSite(_concept(codes.anatomic_region),
+                                 laterality=_concept(modifier) if modifier is not None else None)
+    elif _key(codes.category) in ANATOMIC_CATEGORIES:
+        site = hd.sr.FindingSite(finding, laterality=_concept(codes.modifier) if codes.modifier is not None else None)
+    return SegmentCoding(codes.number, codes.label, _concept(codes.category), finding, site)
 
 
-def _key(code: Code | pydicom.Dataset | None) -> tuple[str, str] | None:
-    if code is None:
-        return None
-    if isinstance(code, Code):
-        return (code.scheme_designator, code.value)
-    return (str(code.CodingSchemeDesignator), str(code.CodeValue))
-
-
-def _definition_key(definition: SegmentDefinition) -> tuple[tuple[str, str] | None, ...]:
-    return (
-        _key(definition.type),
-        _key(definition.modifier),
-        _key(definition.anatomic_region),
-        _key(definition.anatomic_region_modifier),
-    )
-
-
-def _seg_item_key(item: pydicom.Dataset) -> tuple[tuple[str, str] | None, ...]:
-    type_item = item.SegmentedPropertyTypeCodeSequence[0]
-    modifiers = type_item.get("SegmentedPropertyTypeModifierCodeSequence") or [None]
-    regions = item.get("AnatomicRegionSequence") or [None]
-    region = regions[0]
-    region_modifiers = (region.get("AnatomicRegionModifierSequence") if region is not None else None) or [None]
-    return (_key(type_item), _key(modifiers[0]), _key(region), _key(region_modifiers[0]))
+def _key(code: Code | None) -> tuple[str, str] | None:
+    return None if code is None else (code.scheme_designator, code.value)
 
 
 def segment_numbers_by_codes(seg: pydicom.Dataset, segment_ids: Iterable[str]) -> dict[str, int]:
     """Segment id -> SegmentNumber, matching the registry codes of each id to the SEG's segment codes.
 
-    Type, type modifier, anatomic region and region modifier must all match.
+    Type, type modifier, anatomic region and region modifier must all match (SEG codes in SRT
+    are compared by their SCT equivalents).
 
     Raises
     ------
@@ -134,11 +132,11 @@ def segment_numbers_by_codes(seg: pydicom.Dataset, segment_ids: Iterable[str]) -
         If an id matches no segment or several segments of ``seg``.
     """
     by_key: dict[tuple, list[int]] = {}
-    for item in seg.SegmentSequence:
-        by_key.setdefault(_seg_item_key(item), []).append(int(item.SegmentNumber))
+    for number, codes in segment_codes(seg).items():
+        by_key.setdefault(codes.coding_key, []).append(number)
     numbers: dict[str, int] = {}
     for segment_id in segment_ids:
-        matches = by_key.get(_definition_key(get_segment(segment_id)), [])
+        matches = by_key.get(get_segment(segment_id).coding_key, [])
         if len(matches) != 1:
             found = "no segment" if not matches else f"segments {matches}"
             raise ValueError(

@@ -109,6 +109,10 @@ def _dcmqi_metadata(data, result, seg) -> dict:
             "SourceSeriesForImageSegmentation": data.series.series_uid,
             "segmentationSOPInstanceUID": seg.SOPInstanceUID,
             "Finding": code(coding.finding),
+            # TID 1411 Finding Category (SCT 276214006); dcmqi writes and reads it as a qualitative evaluation
+            "qualitativeEvaluations": [{"conceptCode": {"CodeValue": "276214006", "CodingSchemeDesignator": "SCT",
+                                                        "CodeMeaning": "Finding category"},
+                                        "conceptValue": code(coding.category)}],
         }
         if coding.finding_site is not None:
             group["FindingSite"] = code(coding.finding_site.value)

@@ -8,7 +8,8 @@ import pytest
 import SimpleITK as sitk
 
 from mhubio.geometry import reference_image
-from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, decode_segments, name_segments
+from mhubio.seg.codes import segment_names
+from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, decode_segments
 from mhubio.segdb import get_segment, to_segment_description
 from tests.radiomics_helpers import make_ct_with_seg
 
@@ -20,8 +21,7 @@ def data(tmp_path_factory):
 
 def test_label_map_round_trips_through_the_seg(data):
     seg = hd.seg.segread(data.seg_path)
-    labels, names, unknown = decode_label_map(seg, data.image)
-    assert unknown == []
+    labels, names = decode_label_map(seg, data.image)
     assert names == {data.segment_numbers[v]: n for v, n in data.segments.items()}
     expected = np.zeros(data.series.phantom.shape, np.uint8)
     for value, number in data.segment_numbers.items():
@@ -35,7 +35,7 @@ def test_masks_land_on_another_reference_grid(data):
     coarse = sitk.Image([32, 32, 12], sitk.sitkUInt8)
     coarse.SetOrigin(data.image.GetOrigin())
     coarse.SetSpacing([s * 2 for s in data.image.GetSpacing()])
-    decoded, _ = decode_segments(seg, coarse)
+    decoded = decode_segments(seg, coarse)
     liver = next(d for d in decoded if d.segment_id == "LIVER")
     assert liver.mask.GetSize() == (32, 32, 12)
     expected = sitk.Resample(sitk.Cast(data.labels == data.series.phantom.label_value("LIVER"), sitk.sitkUInt8),
@@ -45,30 +45,36 @@ def test_masks_land_on_another_reference_grid(data):
     assert not sitk.GetArrayViewFromImage(trachea.mask).any()
 
 
-def test_segments_with_unknown_codes_are_set_apart(data):
+def test_a_segment_with_unknown_codes_is_named_by_its_number(data):
     seg = hd.seg.segread(data.seg_path)
     item = seg.SegmentSequence[0]
     original = item.SegmentedPropertyTypeCodeSequence[0].CodeValue
     item.SegmentedPropertyTypeCodeSequence[0].CodeValue = "12345006"
     try:
-        names, unknown = name_segments(seg)
+        names = segment_names(seg)
+        decoded = decode_segments(seg, data.image)
     finally:
         item.SegmentedPropertyTypeCodeSequence[0].CodeValue = original
-    assert int(item.SegmentNumber) not in names
-    (segment,) = unknown
-    assert segment.number == int(item.SegmentNumber) and "SCT 12345006" in segment.codes
+    number = int(item.SegmentNumber)
+    assert names[number] == f"segment-{number}"
+    assert sorted(names) == sorted(int(i.SegmentNumber) for i in seg.SegmentSequence)
+    (unknown,) = [d for d in decoded if d.number == number]
+    value = next(v for v, n in data.segment_numbers.items() if n == number)
+    assert np.array_equal(sitk.GetArrayViewFromImage(unknown.mask), sitk.GetArrayViewFromImage(data.labels) == value)
 
 
-def test_two_segments_with_the_same_codes_are_an_error(data):
+def test_two_segments_with_the_same_codes_are_named_by_their_numbers(data):
     seg = hd.seg.segread(data.seg_path)
     first, second = seg.SegmentSequence[0], seg.SegmentSequence[1]
     saved = second.SegmentedPropertyTypeCodeSequence
     second.SegmentedPropertyTypeCodeSequence = first.SegmentedPropertyTypeCodeSequence
     try:
-        with pytest.raises(ValueError, match="several segments have the codes of"):
-            name_segments(seg)
+        names = segment_names(seg)
     finally:
         second.SegmentedPropertyTypeCodeSequence = saved
+    numbers = (int(first.SegmentNumber), int(second.SegmentNumber))
+    assert [names[n] for n in numbers] == [f"segment-{n}" for n in numbers]
+    assert sum(not n.startswith("segment-") for n in names.values()) == len(names) - 2
 
 
 def test_overlapping_segments_cannot_form_a_label_map(data):
@@ -88,5 +94,5 @@ def test_overlapping_segments_cannot_form_a_label_map(data):
     )
     with pytest.raises(OverlappingSegmentsError, match=r"segment 2 \(LIVER\) overlaps BODY"):
         decode_label_map(overlapping, reference_image(headers))
-    decoded, _ = decode_segments(overlapping, reference_image(headers))
+    decoded = decode_segments(overlapping, reference_image(headers))
     assert [int(sitk.GetArrayViewFromImage(d.mask).sum()) for d in decoded] == [body.sum(), liver.sum()]

@@ -11,7 +11,7 @@ from typing import Any
 import highdicom as hd
 import pydicom
 import SimpleITK as sitk
-from pydicom.uid import SegmentationStorage
+from pydantic import field_validator
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
@@ -21,8 +21,15 @@ from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.scan import scan_folder
+from mhubio.seg.codes import segment_codes, segment_names
 from mhubio.seg.consistency import MissingReferencePolicy, check_seg_against_series
-from mhubio.seg.decode import OverlappingSegmentsError, decode_label_map, name_segments
+from mhubio.seg.decode import (
+    DEFAULT_FRACTIONAL_THRESHOLD,
+    FRACTIONAL_THRESHOLD_META,
+    OverlappingSegmentsError,
+    check_fractional_threshold,
+    decode_label_map,
+)
 
 
 class MultipleSegPolicy(str, Enum):
@@ -50,9 +57,16 @@ class SegImporter(Module):
     SEG that references no series is paired by FrameOfReferenceUID, but only
     when exactly one image series of the input folder has that frame of
     reference.  The SEG is copied into the work folder as ``dicomseg:mod=seg``
-    with its segment map (SegmentNumber -> segment id, from the segment codes);
-    its segments are also written as a label map on the series grid
-    (``nifti:mod=seg``, label = SegmentNumber) unless they overlap.
+    with its segment map (SegmentNumber -> segment id, :func:`mhubio.seg.codes.segment_names`:
+    the registry id where the codes are known, else ``segment-<number>``, so that every
+    segment can be measured); its segments are also written as a label map on the series
+    grid (``nifti:mod=seg``, label = SegmentNumber) unless they overlap.
+
+    BINARY, LABELMAP and FRACTIONAL SEGs are read; a voxel of a FRACTIONAL segment
+    belongs to it from ``fractional_threshold`` on (0..1; carried to later steps in the
+    item's ``fractional_threshold`` metadata).  The run report notes, per series, the SEG
+    read (``seg_input``: type, threshold applied, segment names) and every legacy SNOMED RT
+    code replaced by its SNOMED CT equivalent (``code_mappings``).
 
     The SEG must describe the series (:func:`mhubio.seg.consistency.check_seg_against_series`):
     the same FrameOfReferenceUID, every referenced image in the series (``on_missing_references``:
@@ -64,8 +78,15 @@ class SegImporter(Module):
         on_multiple: MultipleSegPolicy = MultipleSegPolicy.ERROR
         write_label_map: bool = True
         on_missing_references: MissingReferencePolicy = MissingReferencePolicy.REJECT
+        fractional_threshold: float = DEFAULT_FRACTIONAL_THRESHOLD
+
+        @field_validator("fractional_threshold")
+        @classmethod
+        def _threshold(cls, value: float) -> float:
+            return check_fractional_threshold(value)
 
     inputs = {"source": Input("dicom", description="image series the SEG must reference")}
+    reads_modalities = frozenset({"SEG"})
     outputs = {
         "seg": Output(FileType.DICOMSEG, {"mod": "seg", "origin": "input"}),
         "labels": Output(FileType.NIFTI, {"mod": "seg", "origin": "input"}, optional=True),
@@ -78,13 +99,13 @@ class SegImporter(Module):
         self._series_by_for: dict[str, set[str]] = {}
         for series in scan.series.values():
             for item in series.instances:
-                if item.sop_class_uid == SegmentationStorage:
+                if item.sop_class_uid in hd.seg.SOP_CLASS_UIDS:
                     self._segs.append(read_seg_header(item.path))
                 elif item.frame_of_reference_uid:
                     self._series_by_for.setdefault(item.frame_of_reference_uid, set()).add(series.series_uid)
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
-        """Copy the matching SEG and write its label map."""
+        """Copy the matching SEG, record how its segments are named, and write its label map."""
         source: DataItem = inputs["source"]
         series = source.dicom_series()
         seg_file = self._match(instance.id, series.frame_of_reference_uid)
@@ -95,21 +116,18 @@ class SegImporter(Module):
         for warning in check_seg_against_series(seg, series, self.params.on_missing_references):
             instance.warn(warning)
         try:
-            segment_ids, unknown = name_segments(seg)
+            segment_ids = segment_names(seg)
+            self._record(instance, seg, segment_ids)
         except ValueError as exc:
-            raise StepError(str(exc)) from exc
-        for segment in unknown:
-            instance.warn(f"SEG segment {segment.number} {segment.label!r} ({segment.codes}) has no segment "
-                          "registry entry; it is not named and not in the label map")
-        if not segment_ids:
-            raise StepError(f"none of the segments of SEG {seg_file.path.name} has a segment registry entry")
+            raise StepError(f"DICOM SEG {seg_file.path.name}: {exc}") from exc
         item = outputs["seg"]
         copy_atomic(seg_file.path, item.path)
         item.set_labels(segment_ids)
+        item.meta[FRACTIONAL_THRESHOLD_META] = repr(self.params.fractional_threshold)
         if not self.params.write_label_map:
             return
         try:
-            labels, _, _ = decode_label_map(seg, series.reference_image())
+            labels, _ = decode_label_map(seg, series.reference_image(), self.params.fractional_threshold)
         except OverlappingSegmentsError as exc:
             instance.warn(f"no label map written: {exc}")
             return
@@ -119,6 +137,24 @@ class SegImporter(Module):
         with atomic_path(label_item.path) as tmp:
             sitk.WriteImage(labels, str(tmp), useCompression=True)
         label_item.set_labels(segment_ids)
+
+    def _record(self, instance: Instance, seg: hd.seg.Segmentation, segment_ids: Mapping[int, str]) -> None:
+        """Report the SEG read (type, threshold applied, segment names) and every SRT -> SCT mapping applied."""
+        segmentation_type = str(seg.SegmentationType)
+        entry: dict[str, Any] = {
+            "sop_instance_uid": str(seg.SOPInstanceUID),
+            "segmentation_type": segmentation_type,
+            "segments": {str(number): segment_id for number, segment_id in segment_ids.items()},
+        }
+        if segmentation_type == "FRACTIONAL":
+            entry["fractional_threshold"] = self.params.fractional_threshold
+        instance.note("seg_input", entry)
+        for codes in segment_codes(seg).values():
+            for record in codes.mapping_records():
+                instance.note("code_mappings", record)
+            for role, code in codes.unmapped:
+                instance.warn(f"SEG segment {codes.number}: legacy code SRT {code.value} ({role}) has no SNOMED CT "
+                              "equivalent in pydicom's mapping table; kept as found")
 
     def _match(self, series_uid: str, frame_of_reference_uid: str) -> _SegFile:
         found = [s for s in self._segs if series_uid in s.referenced_series]

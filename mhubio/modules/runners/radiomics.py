@@ -25,7 +25,8 @@ from mhubio.radiomics import (
     write_csv,
     write_json,
 )
-from mhubio.seg.decode import decode_segments
+from mhubio.seg.codes import is_unregistered_id
+from mhubio.seg.decode import DEFAULT_FRACTIONAL_THRESHOLD, FRACTIONAL_THRESHOLD_META, decode_segments
 from mhubio.segdb import get_segment
 
 SettingValue = bool | int | float | str | list[float] | None
@@ -35,8 +36,10 @@ class RadiomicsRunner(Module):
     """Compute radiomics features (shape by default: the 14 of paper 000) for every segment.
 
     The segmentation is a label map (``nifti:mod=seg`` with its label ->
-    segment id map) or a DICOM SEG (``dicomseg:mod=seg``; segments named from
-    their codes, overlaps allowed).  Results are named by segment id; empty or
+    segment id map) or a DICOM SEG (``dicomseg:mod=seg``; every segment, named
+    from its codes or, without a registry entry, ``segment-<number>``; overlaps
+    allowed; FRACTIONAL segments thresholded as the item's
+    ``fractional_threshold`` says).  Results are named by segment id; empty or
     too small segments are listed as missing and never shift the names of the
     others.  ``include`` limits the work to some segment ids.  The shape
     features are pyradiomics' (its mesh measured in linear time, see
@@ -51,6 +54,7 @@ class RadiomicsRunner(Module):
         settings: dict[str, SettingValue] = {}
         segment_map: dict[int, str] | None = None
         include: list[str] | None = None
+        """Segment ids to measure: registry ids, or ``segment-<number>`` for SEG segments without one."""
 
         @field_validator("segment_map")
         @classmethod
@@ -65,7 +69,13 @@ class RadiomicsRunner(Module):
             if value is not None and not value:
                 raise ValueError("include must name at least one segment id, or be null for all")
             for segment_id in value or []:
-                get_segment(segment_id)
+                if is_unregistered_id(segment_id):
+                    continue
+                try:
+                    get_segment(segment_id)
+                except KeyError as exc:
+                    raise ValueError(f"{exc.args[0]} SEG segments without a registry entry are named "
+                                     "segment-<SegmentNumber>.") from None
             return value
 
         @field_validator("settings")
@@ -91,7 +101,7 @@ class RadiomicsRunner(Module):
         segmentation: DataItem = inputs["segmentation"]
         try:
             if segmentation.type is FileType.DICOMSEG:
-                result = self._from_seg(instance, image, segmentation, config)
+                result = self._from_seg(image, segmentation, config)
             elif segmentation.type in (FileType.NIFTI, FileType.NRRD):
                 result = self._from_label_map(image, segmentation, config)
             else:
@@ -125,13 +135,9 @@ class RadiomicsRunner(Module):
         masks = [SegmentMask(i, v, labels, v) for v, i in sorted(segments.items())]
         return extract_mask_features(image, self._selected(masks), config)
 
-    def _from_seg(
-        self, instance: Instance, image: sitk.Image, item: DataItem, config: ExtractionConfig
-    ) -> RadiomicsResult:
-        decoded, unknown = decode_segments(hd.seg.segread(item.path), image)
-        for segment in unknown:
-            instance.warn(f"SEG segment {segment.number} {segment.label!r} ({segment.codes}) has no segment "
-                          "registry entry; no features computed for it")
+    def _from_seg(self, image: sitk.Image, item: DataItem, config: ExtractionConfig) -> RadiomicsResult:
+        threshold = float(item.meta.get(FRACTIONAL_THRESHOLD_META, DEFAULT_FRACTIONAL_THRESHOLD))
+        decoded = decode_segments(hd.seg.segread(item.path), image, threshold)
         masks = [SegmentMask(d.segment_id, d.number, d.mask) for d in decoded]
         return extract_mask_features(image, self._selected(masks), config)
 
