@@ -1,0 +1,150 @@
+"""Per-frame geometry and rescale of enhanced multi-frame images (functional groups).
+
+Enhanced CT, Enhanced MR and Legacy Converted Enhanced images keep the plane
+position, orientation, pixel measures and rescale of each frame in the
+Per-frame Functional Groups Sequence, or once for all frames in the Shared
+Functional Groups Sequence (PS3.3 C.7.6.16). :func:`frame_planes` resolves both
+into one :class:`FramePlane` per frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from mhubio.geometry import orientation_normal
+
+__all__ = ["FUNCTIONAL_GROUP_KEYWORDS", "FramePlane", "frame_planes", "has_frame_planes", "multi_frame_order"]
+
+FUNCTIONAL_GROUP_KEYWORDS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
+"""Top-level attributes that hold the functional groups."""
+
+
+@dataclass(frozen=True)
+class FramePlane:
+    """Geometry and rescale of one frame of an enhanced multi-frame image.
+
+    Attributes
+    ----------
+    frame_number
+        One-based frame number (the value a ReferencedFrameNumber carries).
+    image_position, image_orientation, pixel_spacing, slice_thickness
+        ImagePositionPatient, ImageOrientationPatient, PixelSpacing (row, column) and SliceThickness of
+        the frame, ``None`` where the functional groups lack them.
+    rescale_slope, rescale_intercept
+        Pixel Value Transformation of the frame, ``None`` where absent.
+    """
+
+    frame_number: int
+    image_position: tuple[float, float, float] | None
+    image_orientation: tuple[float, float, float, float, float, float] | None
+    pixel_spacing: tuple[float, float] | None
+    slice_thickness: float | None
+    rescale_slope: float | None
+    rescale_intercept: float | None
+
+
+def has_frame_planes(dataset: Dataset) -> bool:
+    """Whether ``dataset`` is a multi-frame image whose frames carry a Plane Position Sequence."""
+    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
+    return bool(per_frame) and any("PlanePositionSequence" in item for item in per_frame)
+
+
+def frame_planes(dataset: Dataset) -> tuple[FramePlane, ...]:
+    """The geometry and rescale of every frame of an enhanced multi-frame ``dataset``.
+
+    Per-frame values take precedence over shared ones.
+
+    Raises
+    ------
+    ValueError
+        If the Per-frame Functional Groups Sequence is missing, does not hold one item per frame,
+        or a geometry value is malformed.
+    """
+    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
+    if not per_frame:
+        raise ValueError("the Per-frame Functional Groups Sequence is missing")
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    if len(per_frame) != frames:
+        raise ValueError(
+            f"the Per-frame Functional Groups Sequence has {len(per_frame)} items for {frames} frames"
+        )
+    shared_sequence = dataset.get("SharedFunctionalGroupsSequence")
+    shared = shared_sequence[0] if shared_sequence else Dataset()
+    return tuple(_frame_plane(number, item, shared) for number, item in enumerate(per_frame, start=1))
+
+
+def multi_frame_order(dataset: Dataset) -> list[int]:
+    """Zero-based frame indices of ``dataset`` in ascending order along the slice normal of its first frame.
+
+    Raises
+    ------
+    ValueError
+        If a frame lacks its position or the first frame its orientation.
+    """
+    planes = frame_planes(dataset)
+    orientation = planes[0].image_orientation
+    if orientation is None or any(p.image_position is None for p in planes):
+        raise ValueError("every frame needs ImagePositionPatient and ImageOrientationPatient")
+    normal = orientation_normal(orientation)
+    locations = [float(np.dot(normal, np.asarray(p.image_position, float))) for p in planes]
+    return sorted(range(len(planes)), key=lambda k: (locations[k], k))
+
+
+def _frame_plane(number: int, item: Dataset, shared: Dataset) -> FramePlane:
+    def value(sequence: str, keyword: str) -> Any:
+        for group in (item, shared):
+            entries = group.get(sequence)
+            if entries and keyword in entries[0] and entries[0].get(keyword) not in (None, ""):
+                return entries[0].get(keyword)
+        return None
+
+    return FramePlane(
+        frame_number=number,
+        image_position=_position(value("PlanePositionSequence", "ImagePositionPatient")),
+        image_orientation=_orientation(value("PlaneOrientationSequence", "ImageOrientationPatient")),
+        pixel_spacing=_spacing(value("PixelMeasuresSequence", "PixelSpacing")),
+        slice_thickness=_float(value("PixelMeasuresSequence", "SliceThickness")),
+        rescale_slope=_float(value("PixelValueTransformationSequence", "RescaleSlope")),
+        rescale_intercept=_float(value("PixelValueTransformationSequence", "RescaleIntercept")),
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        return [value]
+    return list(value)
+
+
+def _floats(value: Any, count: int) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    values = tuple(float(v) for v in _as_list(value))
+    if len(values) != count:
+        raise ValueError(f"a functional group value has {len(values)} values, {count} expected")
+    return values
+
+
+def _position(value: Any) -> tuple[float, float, float] | None:
+    values = _floats(value, 3)
+    return None if values is None else (values[0], values[1], values[2])
+
+
+def _orientation(value: Any) -> tuple[float, float, float, float, float, float] | None:
+    values = _floats(value, 6)
+    return None if values is None else (values[0], values[1], values[2], values[3], values[4], values[5])
+
+
+def _spacing(value: Any) -> tuple[float, float] | None:
+    values = _floats(value, 2)
+    return None if values is None else (values[0], values[1])
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,71 @@
+"""Enhanced multi-frame test images: single-frame series converted with highdicom, and a public one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from pathlib import Path
+
+import highdicom as hd
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.uid import EnhancedCTImageStorage
+
+__all__ = ["MultiFrameKind", "public_enhanced_ct", "write_multi_frame"]
+
+
+class MultiFrameKind(str, Enum):
+    """Multi-frame image kinds the tests make from a single-frame series."""
+
+    LEGACY_CT = "legacy_ct"
+    LEGACY_MR = "legacy_mr"
+    ENHANCED_CT = "enhanced_ct"
+
+
+_CONVERTERS = {
+    MultiFrameKind.LEGACY_CT: hd.legacy.LegacyConvertedEnhancedCTImage,
+    MultiFrameKind.LEGACY_MR: hd.legacy.LegacyConvertedEnhancedMRImage,
+    MultiFrameKind.ENHANCED_CT: hd.legacy.LegacyConvertedEnhancedCTImage,
+}
+
+
+def write_multi_frame(files: Sequence[Path], path: Path, kind: MultiFrameKind, *, series_uid: str = "") -> Dataset:
+    """Convert the single-frame images ``files`` to one multi-frame instance written at ``path``.
+
+    The legacy kinds are highdicom's Legacy Converted Enhanced CT/MR images. ``ENHANCED_CT`` is
+    the same conversion stored as an Enhanced CT Image Storage instance: the functional groups
+    that carry the geometry and the rescale are those of an Enhanced CT, while the
+    acquisition-specific groups a scanner adds are absent (the reader does not use them).
+    The frames keep the order of ``files``.
+
+    Returns
+    -------
+    pydicom.Dataset
+        The written instance.
+    """
+    converter = _CONVERTERS[kind]
+    image = converter(
+        [dcmread(f) for f in files],
+        series_instance_uid=series_uid or hd.UID(),
+        series_number=1,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+    )
+    if kind is MultiFrameKind.ENHANCED_CT:
+        image.SOPClassUID = EnhancedCTImageStorage
+        image.file_meta.MediaStorageSOPClassUID = EnhancedCTImageStorage
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save_as(path, enforce_file_format=True)
+    return image
+
+
+def public_enhanced_ct() -> Path | None:
+    """``eCT_Supplemental.dcm`` of pydicom's test corpus (package ``pydicom-data``), ``None`` if not installed.
+
+    A 2-frame Enhanced CT (512 x 512, 10 mm apart) written by a scanner vendor's toolkit, with
+    shared Plane Orientation, Pixel Measures and Pixel Value Transformation groups and
+    per-frame Plane Positions.
+    """
+    found = get_testdata_file("eCT_Supplemental.dcm", download=False)
+    return None if found is None else Path(found)
