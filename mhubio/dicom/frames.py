@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from mhubio.geometry import orientation_normal
+from mhubio.geometry import SeriesGeometry, orientation_normal
 
-__all__ = ["FUNCTIONAL_GROUP_KEYWORDS", "FramePlane", "frame_planes", "has_frame_planes", "multi_frame_order"]
+__all__ = ["FUNCTIONAL_GROUP_KEYWORDS", "FramePlane", "frame_planes", "has_frame_planes", "multi_frame_geometry"]
 
 FUNCTIONAL_GROUP_KEYWORDS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
 """Top-level attributes that hold the functional groups."""
@@ -78,21 +78,43 @@ def frame_planes(dataset: Dataset) -> tuple[FramePlane, ...]:
     return tuple(_frame_plane(number, item, shared) for number, item in enumerate(per_frame, start=1))
 
 
-def multi_frame_order(dataset: Dataset) -> list[int]:
-    """Zero-based frame indices of ``dataset`` in ascending order along the slice normal of its first frame.
+def multi_frame_geometry(dataset: Dataset) -> tuple[SeriesGeometry, list[int]]:
+    """The voxel grid of an enhanced multi-frame ``dataset`` and its frames in grid order.
+
+    Frames are sorted along the slice normal of the first frame, as the frames of an
+    indexed series are (:meth:`~mhubio.dicom.DicomSeries.sorted_instances`).
+
+    Returns
+    -------
+    tuple
+        The grid, and the zero-based frame index of each slice of the grid.
 
     Raises
     ------
     ValueError
-        If a frame lacks its position or the first frame its orientation.
+        If a frame lacks its position, or the first frame its orientation, pixel spacing or matrix size.
     """
     planes = frame_planes(dataset)
-    orientation = planes[0].image_orientation
-    if orientation is None or any(p.image_position is None for p in planes):
-        raise ValueError("every frame needs ImagePositionPatient and ImageOrientationPatient")
-    normal = orientation_normal(orientation)
+    first = planes[0]
+    if first.image_orientation is None or first.pixel_spacing is None:
+        raise ValueError("the first frame needs ImageOrientationPatient and PixelSpacing")
+    if any(p.image_position is None for p in planes):
+        raise ValueError("every frame needs ImagePositionPatient")
+    normal = orientation_normal(first.image_orientation)
     locations = [float(np.dot(normal, np.asarray(p.image_position, float))) for p in planes]
-    return sorted(range(len(planes)), key=lambda k: (locations[k], k))
+    order = sorted(range(len(planes)), key=lambda k: (locations[k], k))
+    start = planes[order[0]].image_position
+    assert start is not None
+    geometry = SeriesGeometry.from_slices(
+        start,
+        first.image_orientation,
+        first.pixel_spacing,
+        int(dataset.Rows),
+        int(dataset.Columns),
+        [locations[k] for k in order],
+        first.slice_thickness,
+    )
+    return geometry, order
 
 
 def _frame_plane(number: int, item: Dataset, shared: Dataset) -> FramePlane:

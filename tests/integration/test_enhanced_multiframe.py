@@ -1,0 +1,156 @@
+"""Enhanced multi-frame images in: the thresholder on Enhanced and Legacy Converted Enhanced CT, and the SEG of
+an Enhanced MR and of a public Enhanced CT, referencing the multi-frame instance frame by frame."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from pydicom import dcmread
+
+from mhubio.core.data import AlgorithmInfo
+from mhubio.dicom import QCConfig, read_series_image, run_qc, scan_folder
+from mhubio.seg import encode_segmentation
+from mhubio.synthetic import write_ct_series
+from mhubio.synthetic.mr import write_mr_series
+from tests.helpers import dciodvfy_errors, read_report, run_mhub
+from tests.support.enhanced import MultiFrameKind, public_enhanced_ct, write_multi_frame
+
+ALGORITHM = AlgorithmInfo("thresholder", "1.0.0")
+
+
+def _thresholder_run(input_dir: Path, out: Path) -> tuple[Path, sitk.Image]:
+    work = out.with_name(out.name + "-work")
+    done = run_mhub("run", "--model", "thresholder", "--input", input_dir, "--output", out, "--work-dir", work,
+                    "--keep-work")
+    assert done.returncode == 0, done.stdout
+    (series,) = read_report(out)["series"]
+    assert series["status"] == "done", series
+    (seg_path,) = sorted(out.glob("*/thresholder.seg.dcm"))
+    (labels,) = sorted(work.rglob("Thresholder.seg.nii"))
+    return seg_path, sitk.ReadImage(str(labels))
+
+
+def _frame_references(seg: hd.seg.Segmentation) -> list[tuple[str, int, int, tuple[float, ...]]]:
+    """(referenced SOP instance, referenced frame, segment, SEG frame position) of every SEG frame."""
+    found = []
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    for item in seg.PerFrameFunctionalGroupsSequence:
+        (derivation,) = item.DerivationImageSequence
+        (source,) = derivation.SourceImageSequence
+        (frame,) = [int(source.ReferencedFrameNumber)] if not isinstance(
+            source.ReferencedFrameNumber, list) else source.ReferencedFrameNumber
+        identification = item.get("SegmentIdentificationSequence") or shared.SegmentIdentificationSequence
+        number = int(identification[0].ReferencedSegmentNumber)
+        position = tuple(float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient)
+        found.append((str(source.ReferencedSOPInstanceUID), frame, number, position))
+    return found
+
+
+def _check_frame_references(seg_path: Path, source: Path) -> None:
+    """Every SEG frame references the multi-frame source and the source frame at its own position."""
+    assert dciodvfy_errors(seg_path) == []
+    image = dcmread(source, stop_before_pixels=True)
+    seg = hd.seg.segread(seg_path)
+    (series,) = seg.ReferencedSeriesSequence
+    assert [str(i.ReferencedSOPInstanceUID) for i in series.ReferencedInstanceSequence] == [image.SOPInstanceUID]
+    positions = {
+        number: tuple(float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient)
+        for number, item in enumerate(image.PerFrameFunctionalGroupsSequence, start=1)
+    }
+    references = _frame_references(seg)
+    assert references
+    for uid, frame, _, position in references:
+        assert uid == image.SOPInstanceUID
+        assert np.allclose(positions[frame], position, atol=1e-4)
+
+
+def _check_voxels(seg_path: Path, labels: sitk.Image, values: dict[str, int]) -> None:
+    """Each SEG frame equals its slice of ``labels`` (found by the frame's position) for the segment's value;
+    the frames left out hold no voxel of their segment."""
+    seg = hd.seg.segread(seg_path)
+    array = sitk.GetArrayFromImage(labels)
+    pixels = seg.pixel_array.reshape((-1, *array.shape[1:]))
+    seen = set()
+    for k, (_, _, number, position) in enumerate(_frame_references(seg)):
+        value = values[seg.get_segment_description(number).tracking_id]
+        column, row, z = labels.TransformPhysicalPointToIndex(position)
+        assert (column, row) == (0, 0)
+        assert np.array_equal(pixels[k].astype(bool), array[z] == value)
+        seen.add((value, z))
+    for value in values.values():
+        for z in range(array.shape[0]):
+            assert (value, z) in seen or not np.any(array[z] == value)
+
+
+@pytest.mark.parametrize("kind", [MultiFrameKind.LEGACY_CT, MultiFrameKind.ENHANCED_CT])
+def test_thresholder_on_multi_frame_ct_equals_single_frame_run(tmp_path, kind):
+    series = write_ct_series(tmp_path / "single", shape=(14, 40, 40), seed=5, slice_order="descending")
+    multi = tmp_path / "multi" / "image.dcm"
+    write_multi_frame(series.files, multi, kind)
+
+    _, single_labels = _thresholder_run(series.directory, tmp_path / "out-single")
+    seg_path, multi_labels = _thresholder_run(multi.parent, tmp_path / "out-multi")
+
+    assert np.array_equal(sitk.GetArrayFromImage(single_labels), sitk.GetArrayFromImage(multi_labels))
+    for get in (sitk.Image.GetOrigin, sitk.Image.GetSpacing, sitk.Image.GetDirection):
+        assert np.allclose(get(single_labels), get(multi_labels), rtol=0, atol=1e-9)
+    _check_frame_references(seg_path, multi)
+    _check_voxels(seg_path, multi_labels, {"BODY": 1, "LUNG": 2, "BONE": 3})
+
+
+def test_enhanced_mr_seg_references_frames(tmp_path):
+    series = write_mr_series(tmp_path / "single", shape=(12, 32, 32), seed=2)
+    multi = tmp_path / "multi" / "image.dcm"
+    write_multi_frame(list(reversed(series.files)), multi, MultiFrameKind.LEGACY_MR)
+    (indexed,) = scan_folder(multi.parent).series.values()
+    (single,) = scan_folder(series.directory).series.values()
+    accepted = run_qc(indexed).accepted
+    assert accepted is not None
+    image = read_series_image(accepted)
+    reference = read_series_image(run_qc(single).accepted)  # type: ignore[arg-type]
+    array = sitk.GetArrayFromImage(image)
+    assert np.array_equal(array, sitk.GetArrayFromImage(reference))
+    labels = sitk.GetImageFromArray((array > np.percentile(array, 70)).astype(np.uint8))
+    labels.CopyInformation(image)
+    seg_path = tmp_path / "mr.seg.dcm"
+    encode_segmentation(labels, accepted.headers(), {1: "BODY"}, ALGORITHM).dataset.save_as(seg_path)
+    _check_frame_references(seg_path, multi)
+    _check_voxels(seg_path, labels, {"BODY": 1})
+
+
+def test_public_enhanced_ct(tmp_path):
+    source = public_enhanced_ct()
+    if source is None:
+        pytest.skip("pydicom-data (pydicom's test corpus) is not installed")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(source, folder / source.name)
+    (indexed,) = scan_folder(folder).series.values()
+    result = run_qc(indexed, QCConfig(min_slices=2))
+    assert result.accepted is not None, result.message
+    image = read_series_image(result.accepted)
+
+    ours = sitk.GetArrayFromImage(image)
+    assert ours.shape == (2, 512, 512)
+    # highdicom's own reader: the same voxels at the same patient positions (its array is slice, row, column).
+    volume = hd.imread(folder / source.name).get_volume(dtype=np.float64)
+    theirs = sitk.GetImageFromArray(np.asarray(volume.array))
+    axes = np.asarray(volume.affine)[:3, [2, 1, 0]]
+    spacing = np.linalg.norm(axes, axis=0)
+    theirs.SetSpacing(spacing.tolist())
+    theirs.SetDirection((axes / spacing).ravel().tolist())
+    theirs.SetOrigin(np.asarray(volume.affine)[:3, 3].tolist())
+    on_our_grid = sitk.Resample(theirs, image, sitk.Transform(), sitk.sitkNearestNeighbor, np.nan, sitk.sitkFloat64)
+    assert np.array_equal(sitk.GetArrayFromImage(on_our_grid), ours.astype(np.float64))
+
+    labels = sitk.GetImageFromArray((ours > 0).astype(np.uint8))
+    labels.CopyInformation(image)
+    seg_path = tmp_path / "ect.seg.dcm"
+    encode_segmentation(labels, result.accepted.headers(), {1: "BODY"}, ALGORITHM).dataset.save_as(seg_path)
+    _check_frame_references(seg_path, folder / source.name)
+    _check_voxels(seg_path, labels, {"BODY": 1})
