@@ -109,7 +109,7 @@ class DicomInstance:
     @property
     def label(self) -> str:
         """The file name, and the frame for a frame of a multi-frame file (for messages)."""
-        return self.path.name if self.frame_number is None else f"{self.label} frame {self.frame_number}"
+        return self.path.name if self.frame_number is None else f"{self.path.name} frame {self.frame_number}"
 
     @property
     def is_localizer(self) -> bool:
