@@ -21,6 +21,7 @@ from pydicom.uid import SegmentationStorage
 from mhubio import __version__
 from mhubio.geometry import sort_datasets
 from mhubio.radiomics import SegmentFeatures, coded_features
+from mhubio.sr.frames import frame_image_library, insert_image_library, is_multi_frame_source
 from mhubio.sr.segments import check_segment_numbers, segment_coding, segment_numbers_by_codes
 
 __all__ = ["RadiomicsSROptions", "RadiomicsSRResult", "encode_radiomics_sr"]
@@ -165,12 +166,15 @@ def encode_radiomics_sr(
         ),
     )
     sources = sort_datasets(source_datasets)
+    multi_frame = is_multi_frame_source(sources)
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=codes.cid100.ImagingProcedure,
         imaging_measurements=groups,
-        referenced_images=sources,
+        referenced_images=None if multi_frame else sources,
     )
+    if multi_frame:
+        insert_image_library(report, frame_image_library(sources[0]))
     document = hd.sr.EnhancedSR(
         evidence=[seg_dataset, *sources],
         content=report[0],

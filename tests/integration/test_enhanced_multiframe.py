@@ -3,7 +3,9 @@ an Enhanced MR and of a public Enhanced CT, referencing the multi-frame instance
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import highdicom as hd
@@ -11,13 +13,14 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom import QCConfig, read_series_image, run_qc, scan_folder
 from mhubio.seg import encode_segmentation
 from mhubio.synthetic import write_ct_series
 from mhubio.synthetic.mr import write_mr_series
-from tests.helpers import dciodvfy_errors, read_report, run_mhub
+from tests.helpers import dciodvfy_errors, read_report, run_mhub, tool
 from tests.support.enhanced import MultiFrameKind, public_enhanced_ct, write_multi_frame
 
 ALGORITHM = AlgorithmInfo("thresholder", "1.0.0")
@@ -154,3 +157,62 @@ def test_public_enhanced_ct(tmp_path):
     encode_segmentation(labels, result.accepted.headers(), {1: "BODY"}, ALGORITHM).dataset.save_as(seg_path)
     _check_frame_references(seg_path, folder / source.name)
     _check_voxels(seg_path, labels, {"BODY": 1})
+
+
+def _library_frames(sr: Dataset) -> list[tuple[str, int, tuple[float, float, float]]]:
+    """(referenced SOP instance, frame number, Image Position descriptors) of every Image Library entry."""
+    (library,) = [item for item in sr.ContentSequence if item.ConceptNameCodeSequence[0].CodeValue == "111028"]
+    found = []
+    for group in library.ContentSequence:
+        for entry in group.get("ContentSequence", []):
+            if entry.ValueType != "IMAGE":
+                continue
+            reference = entry.ReferencedSOPSequence[0]
+            position = {
+                item.ConceptNameCodeSequence[0].CodeValue: float(item.MeasuredValueSequence[0].NumericValue)
+                for item in entry.ContentSequence if item.ValueType == "NUM"
+            }
+            found.append((str(reference.ReferencedSOPInstanceUID), int(reference.ReferencedFrameNumber),
+                          (position["110901"], position["110902"], position["110903"])))
+    return found
+
+
+def test_radiomics_sr_lists_the_frames_of_the_multi_frame_image(tmp_path):
+    pytest.importorskip("radiomics")
+    from mhubio.radiomics import extract_features
+    from mhubio.sr.radiomics import encode_radiomics_sr
+    from tests.radiomics_helpers import SMALL_SHAPE, SMALL_SPACING
+
+    series = write_ct_series(tmp_path / "single", shape=SMALL_SHAPE, spacing=SMALL_SPACING, seed=2)
+    multi = tmp_path / "multi" / "image.dcm"
+    write_multi_frame(series.files, multi, MultiFrameKind.LEGACY_CT)
+    (indexed,) = scan_folder(multi.parent).series.values()
+    accepted = run_qc(indexed).accepted
+    assert accepted is not None
+    image = read_series_image(accepted)
+    labels = sitk.GetImageFromArray(series.phantom.labels.astype(np.uint8))
+    labels.CopyInformation(image)
+    segments = series.phantom.label_names
+    seg_path = tmp_path / "seg.dcm"
+    encode_segmentation(labels, accepted.headers(), segments, ALGORITHM).dataset.save_as(seg_path)
+    features = extract_features(image, labels, segments)
+    seg = dcmread(seg_path, stop_before_pixels=True)
+    encoded = encode_radiomics_sr(features.segments, seg, list(accepted.headers()), algorithm_name="pyradiomics",
+                                  algorithm_version=features.algorithm_version)
+    sr_path = tmp_path / "radiomics.sr.dcm"
+    encoded.dataset.save_as(sr_path, enforce_file_format=True)
+
+    assert dciodvfy_errors(sr_path) == []
+    source = dcmread(multi, stop_before_pixels=True)
+    expected = [
+        (source.SOPInstanceUID, number, tuple(float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient))
+        for number, item in enumerate(source.PerFrameFunctionalGroupsSequence, start=1)
+    ]
+    assert _library_frames(dcmread(sr_path)) == expected
+    done = subprocess.run([tool("tid1500reader"), "--inputDICOM", str(sr_path), "--outputMetadata",
+                           str(tmp_path / "sr.json")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout
+    back = json.loads((tmp_path / "sr.json").read_text())
+    assert len(back["Measurements"]) == len(features.segments)
+    assert set(back["imageLibrary"]) == {source.SOPInstanceUID}
