@@ -15,13 +15,39 @@ from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import (
+    EnhancedCTImageStorage,
+    EnhancedMRImageStorage,
+    EnhancedPETImageStorage,
+    LegacyConvertedEnhancedCTImageStorage,
+    LegacyConvertedEnhancedMRImageStorage,
+    LegacyConvertedEnhancedPETImageStorage,
+)
 
 from mhubio.geometry import SeriesGeometry, orientation_normal
 
-__all__ = ["FUNCTIONAL_GROUP_KEYWORDS", "FramePlane", "frame_planes", "has_frame_planes", "multi_frame_geometry"]
+__all__ = [
+    "ENHANCED_IMAGE_STORAGE",
+    "FUNCTIONAL_GROUP_KEYWORDS",
+    "FramePlane",
+    "frame_planes",
+    "has_frame_planes",
+    "multi_frame_geometry",
+]
 
 FUNCTIONAL_GROUP_KEYWORDS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
 """Top-level attributes that hold the functional groups."""
+
+ENHANCED_IMAGE_STORAGE = frozenset({
+    EnhancedCTImageStorage,
+    EnhancedMRImageStorage,
+    EnhancedPETImageStorage,
+    LegacyConvertedEnhancedCTImageStorage,
+    LegacyConvertedEnhancedMRImageStorage,
+    LegacyConvertedEnhancedPETImageStorage,
+})
+"""SOP classes of the enhanced multi-frame cross-sectional images whose frames are read as slices (derived
+objects with functional groups, such as a SEG, are not images of the series)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +74,14 @@ class FramePlane:
     rescale_intercept: float | None
 
 
-def has_frame_planes(dataset: Dataset) -> bool:
-    """Whether ``dataset`` is a multi-frame image whose frames carry a Plane Position Sequence."""
+def has_frame_planes(dataset: Dataset, sop_class_uid: str = "") -> bool:
+    """Whether ``dataset`` is an enhanced image (:data:`ENHANCED_IMAGE_STORAGE`) whose frames carry a Plane
+    Position Sequence.
+
+    ``sop_class_uid`` overrides the data set's SOPClassUID (e.g. with the file meta's MediaStorageSOPClassUID).
+    """
+    if (sop_class_uid or str(dataset.get("SOPClassUID", ""))) not in ENHANCED_IMAGE_STORAGE:
+        return False
     per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
     return bool(per_frame) and any("PlanePositionSequence" in item for item in per_frame)
 

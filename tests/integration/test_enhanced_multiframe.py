@@ -216,3 +216,34 @@ def test_radiomics_sr_lists_the_frames_of_the_multi_frame_image(tmp_path):
     back = json.loads((tmp_path / "sr.json").read_text())
     assert len(back["Measurements"]) == len(features.segments)
     assert set(back["imageLibrary"]) == {source.SOPInstanceUID}
+
+
+def test_radiomics_model_on_a_multi_frame_ct_and_its_seg(tmp_path):
+    pytest.importorskip("radiomics")
+    from tests.radiomics_helpers import SMALL_SHAPE, SMALL_SPACING
+
+    series = write_ct_series(tmp_path / "single", shape=SMALL_SHAPE, spacing=SMALL_SPACING, seed=3)
+    folder = tmp_path / "in"
+    multi = folder / "ct" / "image.dcm"
+    write_multi_frame(series.files, multi, MultiFrameKind.ENHANCED_CT)
+    (indexed,) = scan_folder(multi.parent).series.values()
+    accepted = run_qc(indexed).accepted
+    assert accepted is not None
+    image = read_series_image(accepted)
+    labels = sitk.GetImageFromArray(series.phantom.labels.astype(np.uint8))
+    labels.CopyInformation(image)
+    encoded = encode_segmentation(labels, accepted.headers(), series.phantom.label_names, ALGORITHM)
+    (folder / "seg").mkdir()
+    encoded.dataset.save_as(folder / "seg" / "seg.dcm", enforce_file_format=True)
+
+    out = tmp_path / "out"
+    done = run_mhub("run", "--model", "pyradiomics", "--input", folder, "--output", out)
+    assert done.returncode == 0, done.stdout
+    (result,) = [s for s in read_report(out)["series"] if s["status"] == "done"]
+    (sr_path,) = out.glob(f"{result['series_uid']}/*.radiomics.sr.dcm")
+    assert dciodvfy_errors(sr_path) == []
+    frames = _library_frames(dcmread(sr_path))
+    assert [(uid, number) for uid, number, _ in frames] == [
+        (str(dcmread(multi, stop_before_pixels=True).SOPInstanceUID), k) for k in range(1, SMALL_SHAPE[0] + 1)]
+    groups = hd.sr.srread(sr_path).content.get_volumetric_roi_measurement_groups()
+    assert len(groups) == len(encoded.segment_numbers)

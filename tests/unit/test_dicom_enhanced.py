@@ -154,3 +154,18 @@ def test_functional_groups_not_matching_the_frame_count_reject_the_file(single, 
     assert not scanned.series
     (issue,) = scanned.rejected_files
     assert "11 items for 12 frames" in issue.reason
+
+
+def test_a_seg_with_plane_positions_stays_one_instance(single, tmp_path):
+    from mhubio.core.data import AlgorithmInfo
+    from mhubio.seg import encode_segmentation
+
+    _multi(single, tmp_path / "image")
+    (series,) = scan_folder(tmp_path / "image").series.values()
+    image = read_series_image(series)
+    labels = sitk.GetImageFromArray((sitk.GetArrayFromImage(image) > 0).astype(np.uint8))
+    labels.CopyInformation(image)
+    seg = encode_segmentation(labels, series.headers(), {1: "BODY"}, AlgorithmInfo("test", "1")).dataset
+    seg.save_as(tmp_path / "seg.dcm")
+    (indexed,) = scan_folder(tmp_path).series[seg.SeriesInstanceUID].instances
+    assert indexed.frame_number is None and indexed.number_of_frames == int(seg.NumberOfFrames) > 1
