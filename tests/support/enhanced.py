@@ -30,14 +30,16 @@ _CONVERTERS = {
 }
 
 
-def write_multi_frame(files: Sequence[Path], path: Path, kind: MultiFrameKind, *, series_uid: str = "") -> Dataset:
+def write_multi_frame(
+    files: Sequence[Path], path: Path, kind: MultiFrameKind, *, series_uid: str = "", transfer_syntax: str | None = None
+) -> Dataset:
     """Convert the single-frame images ``files`` to one multi-frame instance written at ``path``.
 
     The legacy kinds are highdicom's Legacy Converted Enhanced CT/MR images. ``ENHANCED_CT`` is
     the same conversion stored as an Enhanced CT Image Storage instance: the functional groups
     that carry the geometry and the rescale are those of an Enhanced CT, while the
     acquisition-specific groups a scanner adds are absent (the reader does not use them).
-    The frames keep the order of ``files``.
+    The frames keep the order of ``files``; ``transfer_syntax`` compresses them (default: uncompressed).
 
     Returns
     -------
@@ -51,6 +53,7 @@ def write_multi_frame(files: Sequence[Path], path: Path, kind: MultiFrameKind, *
         series_number=1,
         sop_instance_uid=hd.UID(),
         instance_number=1,
+        transfer_syntax_uid=transfer_syntax,
     )
     if kind is MultiFrameKind.ENHANCED_CT:
         image.SOPClassUID = EnhancedCTImageStorage

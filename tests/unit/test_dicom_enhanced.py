@@ -10,6 +10,7 @@ import SimpleITK as sitk
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import JPEGLSLossless, RLELossless
 
 from mhubio.dicom import QCCheck, QCStatus, read_series_image, run_qc, scan_folder
 from mhubio.dicom.limits import declared_series_bytes
@@ -54,8 +55,9 @@ def test_frames_are_indexed_with_their_planes(single, tmp_path):
     assert series.geometry == ordinary.geometry
 
 
-def test_read_equals_single_frame_read_and_keeps_one_header(single, tmp_path):
-    _multi(single, tmp_path)
+@pytest.mark.parametrize("transfer_syntax", [None, RLELossless, JPEGLSLossless])
+def test_read_equals_single_frame_read_and_keeps_one_header(single, tmp_path, transfer_syntax):
+    _multi(single, tmp_path, transfer_syntax=transfer_syntax)
     (series,) = scan_folder(tmp_path).series.values()
     result = run_qc(series)
     assert result.status is QCStatus.PASS, result.message
