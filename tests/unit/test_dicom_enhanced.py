@@ -171,3 +171,10 @@ def test_a_seg_with_plane_positions_stays_one_instance(single, tmp_path):
     seg.save_as(tmp_path / "seg.dcm")
     (indexed,) = scan_folder(tmp_path).series[seg.SeriesInstanceUID].instances
     assert indexed.frame_number is None and indexed.number_of_frames == int(seg.NumberOfFrames) > 1
+
+
+def test_body_part_regression_names_multi_frame_input(single, tmp_path):
+    from mhubio.bpr.series import read_ct_slices
+
+    with pytest.raises(ValueError, match="enhanced multi-frame image"):
+        read_ct_slices([_multi(single, tmp_path)])
