@@ -21,18 +21,19 @@ from mhubio.seg import encode_segmentation
 from mhubio.synthetic import write_ct_series
 from mhubio.synthetic.mr import write_mr_series
 from tests.helpers import dciodvfy_errors, read_report, run_mhub, tool
-from tests.support.enhanced import MultiFrameKind, public_enhanced_ct, write_multi_frame
+from tests.support.enhanced import MultiFrameKind, public_enhanced_ct, split_frames, write_multi_frame
 
 ALGORITHM = AlgorithmInfo("thresholder", "1.0.0")
 
 
-def _thresholder_run(input_dir: Path, out: Path) -> tuple[Path, sitk.Image]:
+def _thresholder_run(input_dir: Path, out: Path, *extra: str) -> tuple[Path, sitk.Image]:
     work = out.with_name(out.name + "-work")
     done = run_mhub("run", "--model", "thresholder", "--input", input_dir, "--output", out, "--work-dir", work,
-                    "--keep-work")
+                    "--keep-work", *extra)
     assert done.returncode == 0, done.stdout
     (series,) = read_report(out)["series"]
     assert series["status"] == "done", series
+    assert not [w for w in series["warnings"] if "no table rows" in w], series["warnings"]
     (seg_path,) = sorted(out.glob("*/thresholder.seg.dcm"))
     (labels,) = sorted(work.rglob("Thresholder.seg.nii"))
     return seg_path, sitk.ReadImage(str(labels))
@@ -247,3 +248,25 @@ def test_radiomics_model_on_a_multi_frame_ct_and_its_seg(tmp_path):
         (str(dcmread(multi, stop_before_pixels=True).SOPInstanceUID), k) for k in range(1, SMALL_SHAPE[0] + 1)]
     groups = hd.sr.srread(sr_path).content.get_volumetric_roi_measurement_groups()
     assert len(groups) == len(encoded.segment_numbers)
+
+
+def test_thresholder_on_the_public_enhanced_ct_equals_its_frames_run_as_single_frame_images(tmp_path):
+    source = public_enhanced_ct()
+    if source is None:
+        pytest.skip("pydicom-data (pydicom's test corpus) is not installed")
+    multi = tmp_path / "multi"
+    multi.mkdir()
+    shutil.copy(source, multi / source.name)
+    split_frames(source, tmp_path / "single")
+    two_slices = ("--set", 'DicomImporter.qc={"min_slices": 2}')
+
+    _, single_labels = _thresholder_run(tmp_path / "single", tmp_path / "out-single", *two_slices)
+    seg_path, multi_labels = _thresholder_run(multi, tmp_path / "out-multi", *two_slices)
+
+    array = sitk.GetArrayFromImage(multi_labels)
+    assert np.count_nonzero(array) > 0
+    assert np.array_equal(sitk.GetArrayFromImage(single_labels), array)
+    for get in (sitk.Image.GetOrigin, sitk.Image.GetSpacing, sitk.Image.GetDirection):
+        assert np.allclose(get(single_labels), get(multi_labels), rtol=0, atol=1e-9)
+    _check_frame_references(seg_path, multi / source.name)
+    _check_voxels(seg_path, multi_labels, {"BODY": 1, "LUNG": 2, "BONE": 3})

@@ -7,12 +7,15 @@ from enum import Enum
 from pathlib import Path
 
 import highdicom as hd
+import numpy as np
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
-from pydicom.uid import EnhancedCTImageStorage
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ExplicitVRLittleEndian
 
-__all__ = ["MultiFrameKind", "public_enhanced_ct", "write_multi_frame"]
+from mhubio.dicom.frames import frame_planes
+
+__all__ = ["MultiFrameKind", "public_enhanced_ct", "split_frames", "write_multi_frame"]
 
 
 class MultiFrameKind(str, Enum):
@@ -72,3 +75,45 @@ def public_enhanced_ct() -> Path | None:
     """
     found = get_testdata_file("eCT_Supplemental.dcm", download=False)
     return None if found is None else Path(found)
+
+
+_SPLIT_KEYWORDS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate", "StudyTime",
+    "StudyID", "AccessionNumber", "ReferringPhysicianName", "SeriesInstanceUID", "SeriesNumber", "Modality",
+    "FrameOfReferenceUID", "PositionReferenceIndicator", "Manufacturer", "ImageType", "SamplesPerPixel",
+    "PhotometricInterpretation", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+)
+
+
+def split_frames(path: Path, out_dir: Path) -> list[Path]:
+    """Write each frame of the enhanced image at ``path`` as a single-frame CT Image Storage file in ``out_dir``.
+
+    Each file carries its frame's position, orientation, pixel spacing, slice thickness and rescale from the
+    functional groups, and the frame's stored pixels; the series is the image's series.
+    """
+    image = dcmread(path)
+    planes = frame_planes(image)
+    pixels = image.pixel_array.reshape((len(planes), int(image.Rows), int(image.Columns)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for plane, frame in zip(planes, pixels, strict=True):
+        ds = Dataset()
+        for keyword in _SPLIT_KEYWORDS:
+            if keyword in image:
+                setattr(ds, keyword, image[keyword].value)
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = hd.UID()
+        ds.InstanceNumber = plane.frame_number
+        ds.ImagePositionPatient = list(plane.image_position or ())
+        ds.ImageOrientationPatient = list(plane.image_orientation or ())
+        ds.PixelSpacing = list(plane.pixel_spacing or ())
+        ds.SliceThickness = plane.slice_thickness
+        ds.RescaleSlope = plane.rescale_slope if plane.rescale_slope is not None else 1
+        ds.RescaleIntercept = plane.rescale_intercept if plane.rescale_intercept is not None else 0
+        ds.PixelData = np.ascontiguousarray(frame).tobytes()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        target = out_dir / f"frame{plane.frame_number:04d}.dcm"
+        ds.save_as(target, enforce_file_format=True)
+        written.append(target)
+    return written
