@@ -76,14 +76,16 @@ class FramePlane:
 
 def has_frame_planes(dataset: Dataset, sop_class_uid: str = "") -> bool:
     """Whether ``dataset`` is an enhanced image (:data:`ENHANCED_IMAGE_STORAGE`) whose frames carry a Plane
-    Position Sequence.
+    Position Sequence (per frame, or shared, as in an image of one frame).
 
     ``sop_class_uid`` overrides the data set's SOPClassUID (e.g. with the file meta's MediaStorageSOPClassUID).
     """
     if (sop_class_uid or str(dataset.get("SOPClassUID", ""))) not in ENHANCED_IMAGE_STORAGE:
         return False
     per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
-    return bool(per_frame) and any("PlanePositionSequence" in item for item in per_frame)
+    shared = dataset.get("SharedFunctionalGroupsSequence") or []
+    groups = [*(per_frame or []), *shared[:1]]
+    return bool(per_frame) and any("PlanePositionSequence" in item for item in groups)
 
 
 def frame_planes(dataset: Dataset) -> tuple[FramePlane, ...]:

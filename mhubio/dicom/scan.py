@@ -245,7 +245,7 @@ def _read_instance(path: Path) -> list[DicomInstance]:
         raise _Rejected(f"missing or empty {', '.join(missing)}")
     try:
         instance = _instance_from_dataset(path, dataset)
-        if instance.number_of_frames > 1 and has_frame_planes(dataset, _sop_class(dataset)):
+        if has_frame_planes(dataset, _sop_class(dataset)):
             return _frames(instance, dataset)
     except (ValueError, TypeError, OverflowError) as exc:
         raise _Rejected(f"invalid header value: {exc}") from exc

@@ -201,8 +201,8 @@ def _on_source_grid(
     Single-frame sources are sorted along the slice normal and the label array keeps that order; for
     one multi-frame image the array's slices are put back in the image's frame order.
     """
-    if len(source_images) == 1 and int(source_images[0].get("NumberOfFrames", 1) or 1) > 1:
-        (image,) = source_images
+    if len(source_images) == 1 and _is_multi_frame(source_images[0]):
+        image = source_images[0]
         if not has_frame_planes(image):
             raise ValueError("the multi-frame source image has no per-frame plane positions")
         geometry, order = multi_frame_geometry(image)
@@ -217,3 +217,8 @@ def _on_source_grid(
     ordered = sort_datasets(source_images)
     array = sitk.GetArrayFromImage(resample_labels(labels, reference_image(ordered)))
     return ordered, array, lambda pixels: pixels
+
+
+def _is_multi_frame(image: pydicom.Dataset) -> bool:
+    """Whether ``image`` is a multi-frame image (an enhanced image of one frame included)."""
+    return "PerFrameFunctionalGroupsSequence" in image or int(image.get("NumberOfFrames", 1) or 1) > 1

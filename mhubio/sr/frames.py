@@ -15,7 +15,7 @@ import highdicom as hd
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
-from mhubio.dicom.frames import FramePlane, frame_planes
+from mhubio.dicom.frames import FramePlane, frame_planes, has_frame_planes
 
 __all__ = ["frame_image_library", "insert_image_library", "is_multi_frame_source"]
 
@@ -25,8 +25,8 @@ _VIEW_KEYWORDS = ("SOPClassUID", "SOPInstanceUID", "Modality", "FrameOfReference
 
 
 def is_multi_frame_source(sources: Sequence[Dataset]) -> bool:
-    """Whether ``sources`` is one multi-frame image (the SR then lists its frames)."""
-    return len(sources) == 1 and int(sources[0].get("NumberOfFrames", 1) or 1) > 1
+    """Whether ``sources`` is one enhanced multi-frame image (the SR then lists its frames)."""
+    return len(sources) == 1 and has_frame_planes(sources[0])
 
 
 def frame_image_library(image: Dataset) -> hd.sr.ImageLibrary:

@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import JPEGLSLossless, RLELossless
 
-from mhubio.dicom import QCCheck, QCStatus, read_series_image, run_qc, scan_folder
+from mhubio.dicom import QCCheck, QCConfig, QCStatus, read_series_image, run_qc, scan_folder
 from mhubio.dicom.limits import declared_series_bytes
 from mhubio.synthetic import write_ct_series
 from tests.support.enhanced import MultiFrameKind, write_multi_frame
@@ -178,3 +178,18 @@ def test_body_part_regression_names_multi_frame_input(single, tmp_path):
 
     with pytest.raises(ValueError, match="enhanced multi-frame image"):
         read_ct_slices([_multi(single, tmp_path)])
+
+
+def test_an_enhanced_image_of_one_frame_is_read_from_its_functional_groups(single, tmp_path):
+    write_multi_frame(single.files[:1], tmp_path / "one.dcm", MultiFrameKind.LEGACY_CT)
+    (series,) = scan_folder(tmp_path).series.values()
+    (frame,) = series.instances
+    assert frame.frame_number == 1 and frame.image_position is not None
+    result = run_qc(series, QCConfig(min_slices=1))
+    assert result.status is QCStatus.PASS, result.message
+    (ordinary,) = scan_folder(single.directory).series.values()
+    one = sitk.GetArrayFromImage(read_series_image(result.series))
+    everything = sitk.GetArrayFromImage(read_series_image(ordinary))
+    z = [i.sop_instance_uid for i in ordinary.sorted_instances()].index(
+        str(dcmread(single.files[0], stop_before_pixels=True).SOPInstanceUID))
+    assert np.array_equal(one[0], everything[z])
