@@ -20,7 +20,7 @@ from mhubio.dicom import QCConfig, read_series_image, run_qc, scan_folder
 from mhubio.seg import encode_segmentation
 from mhubio.synthetic import write_ct_series
 from mhubio.synthetic.mr import write_mr_series
-from tests.helpers import dciodvfy_errors, read_report, run_mhub, tool
+from tests.helpers import REAL_CT, dciodvfy_errors, dcmqi_segments, read_report, run_mhub, tool
 from tests.support.enhanced import MultiFrameKind, public_enhanced_ct, split_frames, write_multi_frame
 
 ALGORITHM = AlgorithmInfo("thresholder", "1.0.0")
@@ -105,6 +105,13 @@ def test_thresholder_on_multi_frame_ct_equals_single_frame_run(tmp_path, kind):
         assert np.allclose(get(single_labels), get(multi_labels), rtol=0, atol=1e-9)
     _check_frame_references(seg_path, multi)
     _check_voxels(seg_path, multi_labels, {"BODY": 1, "LUNG": 2, "BONE": 3})
+    array = sitk.GetArrayFromImage(multi_labels)
+    seg = hd.seg.segread(seg_path)
+    for number, image in dcmqi_segments(seg_path, tmp_path / "dcmqi").items():
+        value = {"BODY": 1, "LUNG": 2, "BONE": 3}[seg.get_segment_description(number).tracking_id]
+        assert int(sitk.GetArrayViewFromImage(image).astype(bool).sum()) == int(np.count_nonzero(array == value))
+        for get in (sitk.Image.GetOrigin, sitk.Image.GetSpacing, sitk.Image.GetDirection):
+            assert np.allclose(get(image), get(multi_labels), rtol=0, atol=1e-3)
 
 
 def test_enhanced_mr_seg_references_frames(tmp_path):
@@ -269,4 +276,22 @@ def test_thresholder_on_the_public_enhanced_ct_equals_its_frames_run_as_single_f
     for get in (sitk.Image.GetOrigin, sitk.Image.GetSpacing, sitk.Image.GetDirection):
         assert np.allclose(get(single_labels), get(multi_labels), rtol=0, atol=1e-9)
     _check_frame_references(seg_path, multi / source.name)
+    _check_voxels(seg_path, multi_labels, {"BODY": 1, "LUNG": 2, "BONE": 3})
+
+
+@pytest.mark.slow
+def test_real_ct_as_legacy_converted_enhanced_ct(tmp_path):
+    if not REAL_CT.is_dir():
+        pytest.skip("shared real CT not present")
+    (indexed,) = scan_folder(REAL_CT).series.values()
+    multi = tmp_path / "multi" / "ct.dcm"
+    write_multi_frame(list(indexed.files), multi, MultiFrameKind.LEGACY_CT)
+
+    _, single_labels = _thresholder_run(REAL_CT, tmp_path / "out-single")
+    seg_path, multi_labels = _thresholder_run(multi.parent, tmp_path / "out-multi")
+
+    assert np.array_equal(sitk.GetArrayFromImage(single_labels), sitk.GetArrayFromImage(multi_labels))
+    for get in (sitk.Image.GetOrigin, sitk.Image.GetSpacing, sitk.Image.GetDirection):
+        assert np.allclose(get(single_labels), get(multi_labels), rtol=0, atol=1e-9)
+    _check_frame_references(seg_path, multi)
     _check_voxels(seg_path, multi_labels, {"BODY": 1, "LUNG": 2, "BONE": 3})
