@@ -295,3 +295,16 @@ def test_real_ct_as_legacy_converted_enhanced_ct(tmp_path):
         assert np.allclose(get(single_labels), get(multi_labels), rtol=0, atol=1e-9)
     _check_frame_references(seg_path, multi)
     _check_voxels(seg_path, multi_labels, {"BODY": 1, "LUNG": 2, "BONE": 3})
+
+
+def test_a_series_mixing_single_and_multi_frame_images_is_skipped_by_name(tmp_path):
+    series = write_ct_series(tmp_path / "in" / "single", shape=(12, 24, 24), seed=6)
+    write_multi_frame(series.files, tmp_path / "in" / "multi" / "image.dcm", MultiFrameKind.LEGACY_CT,
+                      series_uid=series.series_uid)
+    out = tmp_path / "out"
+    done = run_mhub("run", "--model", "thresholder", "--input", tmp_path / "in", "--output", out)
+    assert done.returncode == 3, done.stdout
+    (skipped,) = read_report(out)["skipped_series"]
+    assert skipped["series_uid"] == series.series_uid
+    assert skipped["check"] == "no_mixed_frames"
+    assert "no_mixed_frames" in done.stdout
