@@ -77,19 +77,13 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
             uid = instance.sop_instance_uid
             if uid not in headers:
                 dataset = _read_dataset(series, instance)
-                stored = _decode(series, instance, dataset)
+                frames[uid] = _decode(series, instance, dataset)
                 del dataset.PixelData
                 headers[uid] = dataset
-                if instance.is_frame:
-                    frames[uid] = stored
-            if instance.is_frame:
-                assert instance.frame_number is not None
-                values = _rescaled(frames[uid][instance.frame_number - 1], instance.rescale_slope,
-                                   instance.rescale_intercept)
-            else:
-                values = _slice_values(series, instance, headers[uid], stored[0])
+            values = _instance_values(series, instance, headers[uid], frames)
             volume = _widened(volume, values, series, instance)
             volume[k] = values
+    frames.clear()  # the decoded multi-frame pixels, before the volume is copied into the image
     series.keep_headers([headers[i.sop_instance_uid] for i in series.sorted_sop_instances()])
     image = sitk.GetImageFromArray(volume)
     geometry.apply_to(image)
@@ -146,6 +140,18 @@ def _decode(series: DicomSeries, instance: DicomInstance, dataset: Dataset) -> n
             f"expected {expected} ({kind})"
         )
     return stored.reshape((frames, rows, columns))
+
+
+def _instance_values(
+    series: DicomSeries, instance: DicomInstance, dataset: Dataset, frames: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Rescaled values of one slice: a frame of a decoded multi-frame file, or a single-frame file (whose decoded
+    pixels are then dropped from ``frames``)."""
+    if instance.is_frame:
+        assert instance.frame_number is not None
+        stored = frames[instance.sop_instance_uid][instance.frame_number - 1]
+        return _rescaled(stored, instance.rescale_slope, instance.rescale_intercept)
+    return _slice_values(series, instance, dataset, frames.pop(instance.sop_instance_uid)[0])
 
 
 def _slice_values(series: DicomSeries, instance: DicomInstance, dataset: Dataset, stored: np.ndarray) -> np.ndarray:
