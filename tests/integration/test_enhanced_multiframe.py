@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from pydicom import dcmread
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
 from mhubio.core.data import AlgorithmInfo
-from mhubio.dicom import QCConfig, read_series_image, run_qc, scan_folder
+from mhubio.dicom import QCCheck, QCConfig, read_series_image, run_qc, scan_folder
 from mhubio.seg import encode_segmentation
 from mhubio.synthetic import write_ct_series
 from mhubio.synthetic.mr import write_mr_series
@@ -308,3 +309,15 @@ def test_a_series_mixing_single_and_multi_frame_images_is_skipped_by_name(tmp_pa
     assert skipped["series_uid"] == series.series_uid
     assert skipped["check"] == "no_mixed_frames"
     assert "no_mixed_frames" in done.stdout
+
+
+def test_public_enhanced_mr_without_functional_groups_is_rejected_by_name(tmp_path):
+    found = get_testdata_file("emri_small.dcm", download=False)
+    if found is None:
+        pytest.skip("pydicom-data (pydicom's test corpus) is not installed")
+    # pydicom's 10-frame Enhanced MR test image keeps no functional groups: its frames have no position.
+    shutil.copy(found, tmp_path / "emri_small.dcm")
+    (indexed,) = scan_folder(tmp_path).series.values()
+    result = run_qc(indexed, QCConfig(min_slices=1))
+    assert result.failed_check is QCCheck.SINGLE_FRAME
+    assert "without per-frame plane positions" in result.message
