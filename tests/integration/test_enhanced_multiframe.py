@@ -47,8 +47,7 @@ def _frame_references(seg: hd.seg.Segmentation) -> list[tuple[str, int, int, tup
     for item in seg.PerFrameFunctionalGroupsSequence:
         (derivation,) = item.DerivationImageSequence
         (source,) = derivation.SourceImageSequence
-        (frame,) = [int(source.ReferencedFrameNumber)] if not isinstance(
-            source.ReferencedFrameNumber, list) else source.ReferencedFrameNumber
+        frame = int(source.ReferencedFrameNumber)  # exactly one source frame per SEG frame
         identification = item.get("SegmentIdentificationSequence") or shared.SegmentIdentificationSequence
         number = int(identification[0].ReferencedSegmentNumber)
         position = tuple(float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient)
