@@ -160,6 +160,8 @@ def _location(normal: np.ndarray, dataset: pydicom.Dataset) -> float:
 def sort_datasets(datasets: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
     """Single-frame datasets in ascending order along the slice normal of the first one.
 
+    One dataset, e.g. an enhanced multi-frame image whose frames carry the planes, is returned as it is.
+
     Raises
     ------
     ValueError
@@ -167,6 +169,8 @@ def sort_datasets(datasets: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
     """
     if not datasets:
         raise ValueError("no source images")
+    if len(datasets) == 1:
+        return list(datasets)
     normal = orientation_normal(datasets[0].ImageOrientationPatient)
     return sorted(datasets, key=lambda ds: _location(normal, ds))
 

@@ -38,11 +38,17 @@ def read_ct_slices(paths: Sequence[str | os.PathLike[str]]) -> CtSlices:
     Raises
     ------
     ValueError
-        If no files are given, slices share a position, or their matrices differ.
+        If no files are given, a file is a multi-frame image, slices share a position, or their matrices differ.
     """
     if not paths:
         raise ValueError("no CT files to read")
-    datasets = sort_datasets([pydicom.dcmread(path) for path in paths])
+    read = [pydicom.dcmread(path) for path in paths]
+    if any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for ds in read):
+        raise ValueError(
+            "body part regression reads single-frame CT images; this series is an enhanced multi-frame image "
+            "(convert it to single-frame instances first)"
+        )
+    datasets = sort_datasets(read)
     label = f"CT series {datasets[0].get('SeriesNumber', '?')} ({datasets[0].get('SeriesInstanceUID', '?')})"
     normal = np.cross(
         np.asarray(datasets[0].ImageOrientationPatient[:3], float),

@@ -135,11 +135,11 @@ def check_codestream(transfer_syntax: str, pixel_data: bytes, frame: FrameHeader
         )
 
 
-def check_pixel_header(dataset: Dataset, frame: FrameHeader) -> None:
+def check_pixel_header(dataset: Dataset, frame: FrameHeader, frames: int = 1) -> None:
     """Check a data set read for decoding against the frame layout QC accepted, before decoding.
 
     The data set's own Rows, Columns, SamplesPerPixel, BitsAllocated and NumberOfFrames
-    must equal ``frame`` (one frame), and compressed pixel data must announce the same
+    must equal ``frame`` and ``frames``, and compressed pixel data must announce the same
     size (:func:`check_codestream`).
 
     Raises
@@ -154,7 +154,7 @@ def check_pixel_header(dataset: Dataset, frame: FrameHeader) -> None:
         int(dataset.get("BitsAllocated", frame.bits_allocated) or 0),
         int(dataset.get("NumberOfFrames", 1) or 1),
     )
-    accepted = (frame.rows, frame.columns, frame.samples_per_pixel, frame.bits_allocated, 1)
+    accepted = (frame.rows, frame.columns, frame.samples_per_pixel, frame.bits_allocated, frames)
     if declared != accepted:
         raise CodestreamError(
             f"Rows, Columns, SamplesPerPixel, BitsAllocated, NumberOfFrames are {declared}, "

@@ -18,14 +18,15 @@ _VOXEL_BYTES = 4
 def declared_pixel_bytes(instance: DicomInstance) -> int:
     """Bytes the decoded pixel data of one file takes (rows x columns x frames x samples x 4 bytes).
 
-    Missing values count as 1 frame, 1 sample and 16 bits; at least 4 bytes per sample are
+    One frame of an enhanced multi-frame file (:attr:`DicomInstance.frame_number`) counts as one
+    frame. Missing values count as 1 frame, 1 sample and 16 bits; at least 4 bytes per sample are
     counted because the volume reader stores rescaled voxels as 32-bit values.
     """
     bytes_per_sample = max(_VOXEL_BYTES, -(-(instance.bits_allocated or 16) // 8))
     return (
         max(instance.rows or 0, 0)
         * max(instance.columns or 0, 0)
-        * max(instance.number_of_frames, 1)
+        * (1 if instance.is_frame else max(instance.number_of_frames, 1))
         * max(instance.samples_per_pixel or 1, 1)
         * bytes_per_sample
     )

@@ -11,6 +11,13 @@ Beyond the paper the checks also require the slices to be stacked along their no
 (no gantry tilt or shear), a single StudyInstanceUID and a FrameOfReferenceUID, and
 constant Rows/Columns.
 
+Enhanced multi-frame images (Enhanced CT, Enhanced MR, Legacy Converted Enhanced) are
+checked frame by frame: the scanner indexes each frame with the position, orientation
+and pixel measures of its functional groups, so every check above applies to the frames.
+A series is either single-frame images or one enhanced multi-frame image
+(``no_mixed_frames``); a multi-frame image without per-frame planes is rejected
+(``single_frame``).
+
 Localizers: a series made only of localizer images is rejected. A localizer *inside*
 an otherwise axial series (same SeriesInstanceUID) is, by default, dropped and
 reported as a warning, because it is identified unambiguously by ImageType and the
@@ -53,6 +60,7 @@ class QCCheck(str, Enum):
     MEMORY_BUDGET = "memory_budget"
     NO_LOCALIZER = "no_localizer"
     SINGLE_FRAME = "single_frame"
+    NO_MIXED_FRAMES = "no_mixed_frames"
     GEOMETRY_PRESENT = "geometry_present"
     GEOMETRY_VALUES = "geometry_values"
     RESCALE_VALUES = "rescale_values"
@@ -69,7 +77,9 @@ class QCCheck(str, Enum):
 
 
 # Checks without which no volume can be built; they cannot be disabled.
-MANDATORY_CHECKS = frozenset({QCCheck.SINGLE_FRAME, QCCheck.GEOMETRY_PRESENT, QCCheck.GEOMETRY_VALUES})
+MANDATORY_CHECKS = frozenset(
+    {QCCheck.SINGLE_FRAME, QCCheck.NO_MIXED_FRAMES, QCCheck.GEOMETRY_PRESENT, QCCheck.GEOMETRY_VALUES}
+)
 
 
 class QCStatus(str, Enum):
@@ -285,6 +295,7 @@ def _run_checks(
     if config.is_enabled(QCCheck.NO_LOCALIZER):
         series, dropped = _check_localizers(series, config, warnings)
     _check_single_frame(series)
+    _check_no_mixed_frames(series)
     _check_geometry_present(series)
     _check_geometry_values(series, config)
     _run_enabled(_AFTER_LOCALIZERS, series, config, warnings)
@@ -372,7 +383,7 @@ def _check_uid_syntax(series: DicomSeries) -> None:
             if problem is not None:
                 raise _Reject(
                     QCCheck.UID_SYNTAX,
-                    f"{keyword} of {instance.path.name} is not a valid UID ({problem})",
+                    f"{keyword} of {instance.label} is not a valid UID ({problem})",
                     "UIDs are digits and dots, at most 64 characters; fix the export or the "
                     "tool that wrote the files.",
                 )
@@ -387,7 +398,7 @@ def _check_memory_budget(series: DicomSeries, config: QCConfig) -> None:
             QCCheck.MEMORY_BUDGET,
             f"its declared pixel data (Rows x Columns x frames x samples, e.g. {largest.rows} x "
             f"{largest.columns} x {largest.number_of_frames} x {largest.samples_per_pixel or 1} in "
-            f"{largest.path.name}) needs {needed / 2**30:.2f} GiB decoded, more than the budget of "
+            f"{largest.label}) needs {needed / 2**30:.2f} GiB decoded, more than the budget of "
             f"{config.max_series_bytes / 2**30:.2f} GiB",
             "Raise qc.max_series_bytes if the machine has the memory and the header is right.",
         )
@@ -443,13 +454,36 @@ def _check_localizers(
 
 
 def _check_single_frame(series: DicomSeries) -> None:
-    multi = [i for i in series.instances if i.number_of_frames > 1]
+    multi = [i for i in series.instances if i.number_of_frames > 1 and not i.is_frame]
     if multi:
         raise _Reject(
             QCCheck.SINGLE_FRAME,
-            f"{len(multi)} multi-frame instance(s), e.g. {multi[0].path.name}",
-            "Only single-frame image series are supported; convert enhanced multi-frame "
-            "images to single-frame instances first.",
+            f"{len(multi)} multi-frame instance(s) without per-frame plane positions, e.g. {multi[0].label}",
+            "Multi-frame images are read when their frames carry Plane Position functional groups "
+            "(Enhanced CT/MR, Legacy Converted Enhanced); convert the images to one of those or to "
+            "single-frame instances.",
+        )
+
+
+def _check_no_mixed_frames(series: DicomSeries) -> None:
+    multi_frame = {i.sop_instance_uid: i for i in series.instances if i.is_frame}
+    if not multi_frame:
+        return
+    single = [i for i in series.instances if not i.is_frame]
+    if single:
+        raise _Reject(
+            QCCheck.NO_MIXED_FRAMES,
+            f"{len(single)} single-frame instance(s) beside {len(multi_frame)} multi-frame instance(s), "
+            f"e.g. {single[0].label} and {next(iter(multi_frame.values())).path.name}",
+            "A series is either single-frame images or one enhanced multi-frame image; export the "
+            "two kinds as separate series.",
+        )
+    if len(multi_frame) > 1:
+        raise _Reject(
+            QCCheck.NO_MIXED_FRAMES,
+            f"{len(multi_frame)} multi-frame instances in one series",
+            "Only a series made of one enhanced multi-frame image is read; export each stack as "
+            "its own series or convert the frames to single-frame instances.",
         )
 
 
@@ -459,7 +493,7 @@ def _check_geometry_present(series: DicomSeries) -> None:
         raise _Reject(
             QCCheck.GEOMETRY_PRESENT,
             f"{len(lacking)} file(s) lack ImagePositionPatient, ImageOrientationPatient, "
-            f"PixelSpacing, Rows or Columns, e.g. {lacking[0].path.name}",
+            f"PixelSpacing, Rows or Columns, e.g. {lacking[0].label}",
             "The series is not a cross-sectional image series or its export dropped "
             "geometry attributes.",
         )
@@ -472,7 +506,7 @@ def _check_geometry_values(series: DicomSeries, config: QCConfig) -> None:
         if problem:
             raise _Reject(
                 QCCheck.GEOMETRY_VALUES,
-                f"{problem} in {instance.path.name}",
+                f"{problem} in {instance.label}",
                 "The geometry attributes make no sense; fix the export or the tool that "
                 "wrote the files.",
             )
@@ -513,13 +547,13 @@ def _check_rescale_values(series: DicomSeries) -> None:
             if value is not None and not np.isfinite(value):
                 raise _Reject(
                     QCCheck.RESCALE_VALUES,
-                    f"{keyword} of {instance.path.name} is not finite (NaN or infinite)",
+                    f"{keyword} of {instance.label} is not finite (NaN or infinite)",
                     "The stored values cannot be converted to physical units; fix the export.",
                 )
         if slope == 0:
             raise _Reject(
                 QCCheck.RESCALE_VALUES,
-                f"RescaleSlope of {instance.path.name} is 0 (every voxel would get the intercept)",
+                f"RescaleSlope of {instance.label} is 0 (every voxel would get the intercept)",
                 "The stored values cannot be converted to physical units; fix the export.",
             )
 
@@ -596,8 +630,8 @@ def _check_unique_positions(
         k = int(same[0])
         raise _Reject(
             QCCheck.UNIQUE_POSITIONS,
-            f"{same.size} slice pair(s) share a position, e.g. {ordered[k].path.name} and "
-            f"{ordered[k + 1].path.name} at {locations[k]:.3f} mm along the slice normal",
+            f"{same.size} slice pair(s) share a position, e.g. {ordered[k].label} and "
+            f"{ordered[k + 1].label} at {locations[k]:.3f} mm along the slice normal",
             "Remove duplicated or overlapping slices (or separate the acquisitions "
             "into different series).",
         )
@@ -655,7 +689,7 @@ def _check_regular_spacing(
         k = int(np.argmax(gaps))
         raise _Reject(
             QCCheck.REGULAR_SPACING,
-            f"{detail}; largest gap between {ordered[k].path.name} and {ordered[k + 1].path.name} "
+            f"{detail}; largest gap between {ordered[k].label} and {ordered[k + 1].label} "
             "(missing slice?)",
             "Re-export the complete series, or raise qc.spacing_tolerance_warn_mm if "
             "the irregularity is acceptable.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -16,6 +16,7 @@ from pydicom.tag import Tag
 from pydicom.uid import UID
 
 from mhubio.dicom._quiet import quiet_pydicom
+from mhubio.dicom.frames import FUNCTIONAL_GROUP_KEYWORDS, frame_planes, has_frame_planes
 from mhubio.dicom.series import DicomInstance, DicomSeries
 from mhubio.dicom.walk import ScanLimits, walk_files
 
@@ -48,6 +49,7 @@ _HEADER_KEYWORDS = (
     "SamplesPerPixel",
     "RescaleSlope",
     "RescaleIntercept",
+    *FUNCTIONAL_GROUP_KEYWORDS,
 )
 _SPECIFIC_TAGS = [Tag(k) for k in _HEADER_KEYWORDS] + [Tag(t) for t in _PIXEL_DATA_TAGS]
 _REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
@@ -96,8 +98,8 @@ class ScanResult:
 
     @property
     def n_instances(self) -> int:
-        """Number of indexed DICOM instances over all series."""
-        return sum(len(s) for s in self.series.values())
+        """Number of indexed DICOM instances over all series (a multi-frame instance counts once)."""
+        return sum(len({i.sop_instance_uid for i in s.instances}) for s in self.series.values())
 
 
 class _NotDicom(Exception):
@@ -172,11 +174,11 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
         root = Path(os.path.commonpath(paths)) if paths else Path()
         root = root if root.is_dir() else root.parent
     result = ScanResult(root=root, n_files=len(paths))
-    by_series: dict[str, dict[str, DicomInstance]] = {}
+    by_series: dict[str, dict[str, list[DicomInstance]]] = {}
     for path in paths:
         try:
             with quiet_pydicom():
-                instance = _read_instance(path)
+                frames = _read_instance(path)
         except _NotDicom:
             result.non_dicom.append(path)
             continue
@@ -192,19 +194,20 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
         except Exception as exc:  # malformed files make pydicom raise almost anything
             result.unreadable.append(FileIssue(path, f"cannot be parsed: {exc}"))
             continue
-        members = by_series.setdefault(instance.series_instance_uid, {})
-        earlier = members.get(instance.sop_instance_uid)
+        first = frames[0]
+        members = by_series.setdefault(first.series_instance_uid, {})
+        earlier = members.get(first.sop_instance_uid)
         if earlier is not None:
             result.rejected_files.append(
                 FileIssue(
                     path,
-                    f"duplicate SOPInstanceUID: {instance.sop_instance_uid}, already indexed from {earlier.path}",
+                    f"duplicate SOPInstanceUID: {first.sop_instance_uid}, already indexed from {earlier[0].path}",
                 )
             )
             continue
-        members[instance.sop_instance_uid] = instance
+        members[first.sop_instance_uid] = frames
     for uid, members in by_series.items():
-        result.series[uid] = DicomSeries(tuple(members.values()))
+        result.series[uid] = DicomSeries(tuple(i for frames in members.values() for i in frames))
     return result
 
 
@@ -227,8 +230,11 @@ def index_series(paths: Iterable[Path]) -> DicomSeries:
     return series
 
 
-def _read_instance(path: Path) -> DicomInstance:
-    """Read the minimal header of one file; raise the exception naming its list."""
+def _read_instance(path: Path) -> list[DicomInstance]:
+    """Read the minimal header of one file (one instance per frame of an enhanced multi-frame file).
+
+    Raises the exception naming the list the file goes to.
+    """
     dataset, size = _read_header(path)
     _check_complete(dataset, size)
     if _sop_class(dataset) == MEDIA_STORAGE_DIRECTORY_STORAGE:
@@ -237,9 +243,29 @@ def _read_instance(path: Path) -> DicomInstance:
     if missing:
         raise _Rejected(f"missing or empty UIDs: {', '.join(missing)}")
     try:
-        return _instance_from_dataset(path, dataset)
+        instance = _instance_from_dataset(path, dataset)
+        if has_frame_planes(dataset, _sop_class(dataset)):
+            return _frames(instance, dataset)
     except (ValueError, TypeError, OverflowError) as exc:
         raise _Rejected(f"invalid header value: {exc}") from exc
+    return [instance]
+
+
+def _frames(instance: DicomInstance, dataset: Dataset) -> list[DicomInstance]:
+    """One instance per frame, with the frame's plane, pixel measures and rescale."""
+    return [
+        replace(
+            instance,
+            frame_number=plane.frame_number,
+            image_position=plane.image_position,
+            image_orientation=plane.image_orientation,
+            pixel_spacing=plane.pixel_spacing,
+            slice_thickness=plane.slice_thickness,
+            rescale_slope=plane.rescale_slope,
+            rescale_intercept=plane.rescale_intercept,
+        )
+        for plane in frame_planes(dataset)
+    ]
 
 
 def _read_header(path: Path) -> tuple[Dataset, int]:

@@ -27,7 +27,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DicomInstance:
-    """Minimal header of one single-frame DICOM file, indexed in place.
+    """Minimal header of one single-frame DICOM file, or of one frame of an enhanced multi-frame file.
+
+    A multi-frame file whose frames carry their own plane (Enhanced CT, Enhanced MR,
+    Legacy Converted Enhanced) is indexed as one instance per frame: the frame's
+    position, orientation, pixel measures and rescale from the functional groups,
+    the file's other values, and ``frame_number``.
 
     Parameters
     ----------
@@ -51,6 +56,8 @@ class DicomInstance:
         they bound the memory that decoding the pixel data takes.
     rescale_slope, rescale_intercept
         RescaleSlope and RescaleIntercept, or ``None`` when absent.
+    frame_number
+        One-based frame of a multi-frame file this instance stands for, ``None`` for a whole file.
     """
 
     path: Path
@@ -78,6 +85,7 @@ class DicomInstance:
     samples_per_pixel: int | None = None
     rescale_slope: float | None = None
     rescale_intercept: float | None = None
+    frame_number: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("sop_instance_uid", "series_instance_uid", "study_instance_uid"):
@@ -90,6 +98,18 @@ class DicomInstance:
         ):
             if value is not None and len(value) != count:
                 raise ValueError(f"{keyword} must have {count} values, got {len(value)}")
+        if self.frame_number is not None and not 1 <= self.frame_number <= self.number_of_frames:
+            raise ValueError(f"frame number {self.frame_number} outside 1..{self.number_of_frames}")
+
+    @property
+    def is_frame(self) -> bool:
+        """Whether this instance is one frame of an enhanced multi-frame file."""
+        return self.frame_number is not None
+
+    @property
+    def label(self) -> str:
+        """The file name, and the frame for a frame of a multi-frame file (for messages)."""
+        return self.path.name if self.frame_number is None else f"{self.path.name} frame {self.frame_number}"
 
     @property
     def is_localizer(self) -> bool:
@@ -190,8 +210,13 @@ class DicomSeries:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """Paths of all instances in file-name order."""
-        return tuple(i.path for i in self.instances)
+        """Paths of all files in file-name order (a multi-frame file once)."""
+        return tuple(dict.fromkeys(i.path for i in self.instances))
+
+    @property
+    def is_multi_frame(self) -> bool:
+        """Whether the series' instances are frames of enhanced multi-frame files."""
+        return any(i.is_frame for i in self.instances)
 
     def __len__(self) -> int:
         return len(self.instances)
@@ -218,7 +243,7 @@ class DicomSeries:
     def slice_locations(self, instances: Sequence[DicomInstance] | None = None) -> np.ndarray:
         """Distances (mm) of instance positions along the slice normal."""
         chosen = self.instances if instances is None else instances
-        missing = [i.path.name for i in chosen if i.image_position is None]
+        missing = [i.label for i in chosen if i.image_position is None]
         if missing:
             raise SeriesGeometryError(
                 f"{self.label}: ImagePositionPatient is missing in {len(missing)} file(s), "
@@ -248,8 +273,15 @@ class DicomSeries:
         return tuple(self.instances[k] for k in order)
 
     def sorted_files(self) -> tuple[Path, ...]:
-        """Paths sorted along the slice normal (see :meth:`sorted_instances`)."""
-        return tuple(i.path for i in self.sorted_instances())
+        """Paths sorted along the slice normal (see :meth:`sorted_instances`; a multi-frame file once)."""
+        return tuple(dict.fromkeys(i.path for i in self.sorted_instances()))
+
+    def sorted_sop_instances(self) -> tuple[DicomInstance, ...]:
+        """:meth:`sorted_instances` with each SOP instance once (the first frame of a multi-frame file)."""
+        unique: dict[str, DicomInstance] = {}
+        for instance in self.sorted_instances():
+            unique.setdefault(instance.sop_instance_uid, instance)
+        return tuple(unique.values())
 
     @cached_property
     def geometry(self) -> SeriesGeometry:
@@ -265,7 +297,7 @@ class DicomSeries:
             raise SeriesGeometryError(
                 f"{self.label}: {len(incomplete)} file(s) lack ImagePositionPatient, "
                 f"ImageOrientationPatient, PixelSpacing, Rows or Columns, "
-                f"e.g. {incomplete[0].path.name}"
+                f"e.g. {incomplete[0].label}"
             )
         ordered = self.sorted_instances()
         first = ordered[0]
@@ -286,7 +318,9 @@ class DicomSeries:
         return self.geometry.reference_image()
 
     def headers(self) -> tuple[Dataset, ...]:
-        """Complete headers (no pixel data) of :meth:`sorted_instances`, e.g. the source images of a SEG.
+        """Complete headers (no pixel data) of :meth:`sorted_sop_instances`, e.g. the source images of a SEG.
+
+        A series of enhanced multi-frame images gives one header per file, with its functional groups.
 
         Each file is parsed at most once per process: the headers kept by the
         pixel read (:func:`mhubio.dicom.volume.read_series_image`) are reused, and
@@ -299,7 +333,7 @@ class DicomSeries:
         """
         kept = self.__dict__.get("_headers")
         if kept is None:
-            kept = tuple(self._read_header(i) for i in self.sorted_instances())
+            kept = tuple(self._read_header(i) for i in self.sorted_sop_instances())
             self.keep_headers(kept)
         return kept
 
@@ -309,21 +343,21 @@ class DicomSeries:
                 return dcmread(instance.path, stop_before_pixels=True, force=True)
         except Exception as exc:  # malformed files make pydicom raise almost anything
             raise SeriesGeometryError(
-                f"{self.label}: {instance.path.name} changed since the input was scanned (cannot be read: {exc})"
+                f"{self.label}: {instance.label} changed since the input was scanned (cannot be read: {exc})"
             ) from exc
 
     def keep_headers(self, datasets: Sequence[Dataset]) -> None:
-        """Keep the headers of :meth:`sorted_instances` (in that order) for :meth:`headers`.
+        """Keep the headers of :meth:`sorted_sop_instances` (in that order) for :meth:`headers`.
 
         Raises
         ------
         SeriesGeometryError
             If the datasets are not those of the sorted instances.
         """
-        indexed = [i.sop_instance_uid for i in self.sorted_instances()]
+        indexed = [i.sop_instance_uid for i in self.sorted_sop_instances()]
         given = [str(ds.get("SOPInstanceUID", "")).strip() for ds in datasets]
         if given != indexed:
-            pairs = zip(self.sorted_instances(), given, strict=False)  # a file may have been removed
+            pairs = zip(self.sorted_sop_instances(), given, strict=False)  # a file may have been removed
             changed = next((i.path.name for i, uid in pairs if i.sop_instance_uid != uid), "a file")
             raise SeriesGeometryError(f"{self.label}: {changed} changed since the input was scanned")
         self.__dict__["_headers"] = tuple(datasets)

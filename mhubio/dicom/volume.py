@@ -45,7 +45,9 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
 
     Slices are stacked in :meth:`DicomSeries.sorted_instances` order; origin,
     spacing and direction come from :attr:`DicomSeries.geometry`. Each slice's
-    modality LUT (RescaleSlope/RescaleIntercept) is applied. Voxels are int16
+    modality LUT (RescaleSlope/RescaleIntercept) is applied; the frames of an
+    enhanced multi-frame image are decoded once and get the rescale of their
+    Pixel Value Transformation functional group. Voxels are int16
     when every rescale is integral and the values fit, int32 when they need it,
     float32 otherwise. Compressed transfer syntaxes are decoded by pydicom's
     pixel data handlers (pylibjpeg, pyjpegls, gdcm). The headers read on the way
@@ -68,16 +70,21 @@ def read_series_image(series: DicomSeries) -> sitk.Image:
     geometry = series.geometry
     columns, rows, depth = geometry.size
     volume = np.empty((depth, rows, columns), dtype=np.int16)
-    headers = []
+    headers: dict[str, Dataset] = {}
+    frames: dict[str, np.ndarray] = {}
     with quiet_pydicom():
         for k, instance in enumerate(series.sorted_instances()):
-            dataset = _read_dataset(series, instance)
-            values = _slice_values(series, instance, dataset)
+            uid = instance.sop_instance_uid
+            if uid not in headers:
+                dataset = _read_dataset(series, instance)
+                frames[uid] = _decode(series, instance, dataset)
+                del dataset.PixelData
+                headers[uid] = dataset
+            values = _instance_values(series, instance, headers[uid], frames)
             volume = _widened(volume, values, series, instance)
             volume[k] = values
-            del dataset.PixelData
-            headers.append(dataset)
-    series.keep_headers(headers)
+    frames.clear()  # the decoded multi-frame pixels, before the volume is copied into the image
+    series.keep_headers([headers[i.sop_instance_uid] for i in series.sorted_sop_instances()])
     image = sitk.GetImageFromArray(volume)
     geometry.apply_to(image)
     return image
@@ -112,23 +119,43 @@ def _read_dataset(series: DicomSeries, instance: DicomInstance) -> Dataset:
     return dataset
 
 
-def _slice_values(series: DicomSeries, instance: DicomInstance, dataset: Dataset) -> np.ndarray:
-    """Rescaled values of one slice: integers for an integral rescale, float64 otherwise."""
+def _decode(series: DicomSeries, instance: DicomInstance, dataset: Dataset) -> np.ndarray:
+    """Stored values of every frame of one file, shape (frames, rows, columns)."""
     columns, rows, _ = series.geometry.size
+    frames = instance.number_of_frames if instance.is_frame else 1
     try:
         _ensure_transfer_syntax(dataset)
         frame = FrameHeader(rows, columns, instance.samples_per_pixel or 1, instance.bits_allocated or 16)
-        check_pixel_header(dataset, frame)
+        check_pixel_header(dataset, frame, frames)
         stored = dataset.pixel_array
     except Exception as exc:  # decoders raise many exception types
         raise VolumeReadError(
             f"{series.label}: cannot decode the pixel data of {instance.path.name}: {exc}"
         ) from exc
-    if stored.shape != (rows, columns):
+    expected = (frames, rows, columns) if frames > 1 else (rows, columns)
+    if stored.shape != expected:
+        kind = f"{frames} grayscale frames" if frames > 1 else "single-frame grayscale"
         raise VolumeReadError(
             f"{series.label}: {instance.path.name} has pixel array shape {stored.shape}, "
-            f"expected {(rows, columns)} (single-frame grayscale)"
+            f"expected {expected} ({kind})"
         )
+    return stored.reshape((frames, rows, columns))
+
+
+def _instance_values(
+    series: DicomSeries, instance: DicomInstance, dataset: Dataset, frames: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Rescaled values of one slice: a frame of a decoded multi-frame file, or a single-frame file (whose decoded
+    pixels are then dropped from ``frames``)."""
+    if instance.is_frame:
+        assert instance.frame_number is not None
+        stored = frames[instance.sop_instance_uid][instance.frame_number - 1]
+        return _rescaled(stored, instance.rescale_slope, instance.rescale_intercept)
+    return _slice_values(series, instance, dataset, frames.pop(instance.sop_instance_uid)[0])
+
+
+def _slice_values(series: DicomSeries, instance: DicomInstance, dataset: Dataset, stored: np.ndarray) -> np.ndarray:
+    """Rescaled values of one single-frame file: its Modality LUT, or RescaleSlope and RescaleIntercept."""
     if "ModalityLUTSequence" in dataset:
         return np.asarray(apply_modality_lut(stored, dataset), dtype=np.float64)
     try:
@@ -136,6 +163,13 @@ def _slice_values(series: DicomSeries, instance: DicomInstance, dataset: Dataset
         intercept = float(dataset.get("RescaleIntercept", 0) or 0)
     except (ValueError, TypeError) as exc:
         raise VolumeReadError(f"{series.label}: invalid rescale in {instance.path.name}: {exc}") from exc
+    return _rescaled(stored, slope, intercept)
+
+
+def _rescaled(stored: np.ndarray, slope: float | None, intercept: float | None) -> np.ndarray:
+    """``stored * slope + intercept``: integers for an integral rescale, float64 otherwise."""
+    slope = 1.0 if slope is None else slope
+    intercept = 0.0 if intercept is None else intercept
     if not (slope.is_integer() and intercept.is_integer()):
         return stored * slope + intercept
     # int32 cannot overflow for stored values of up to 16 bits and moderate rescales.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +19,7 @@ from pydicom.sr.coding import Code
 from mhubio import __version__
 from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
+from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
 from mhubio.segdb import get_segment, to_segment_description
 
@@ -126,7 +127,8 @@ def encode_segmentation(
         Integer label map in patient space; resampled (nearest neighbour) onto
         the source grid when its geometry differs.
     source_images:
-        Single-frame source slices in ascending order along the slice normal.
+        Single-frame source slices, or one enhanced multi-frame image (Enhanced CT/MR, Legacy
+        Converted Enhanced); the SEG then references the image's frames by ReferencedFrameNumber.
     segments:
         Label value -> segment id of :mod:`mhubio.segdb`; label values not in
         the map must not occur in ``labels``.
@@ -145,9 +147,7 @@ def encode_segmentation(
         If no segment is left to encode.
     """
     algorithm_id = _algorithm_identification(algorithm)
-    source_images = sort_datasets(source_images)
-    reference = reference_image(source_images)
-    array = sitk.GetArrayFromImage(resample_labels(labels, reference))
+    sources, array, to_source = _on_source_grid(labels, source_images)
     present = {int(v) for v in np.unique(array)} - {0}
     unmapped = sorted(present - set(segments))
     if unmapped:
@@ -169,9 +169,9 @@ def encode_segmentation(
     lut = np.zeros(max(segments) + 1, dtype=np.uint8 if len(kept) < 256 else np.uint16)
     for value, number in numbers.items():
         lut[value] = number
-    pixels = lut[array]
+    pixels = to_source(lut[array])
     seg = hd.seg.Segmentation(
-        source_images=source_images,
+        source_images=sources,
         pixel_array=pixels,
         segmentation_type=options.segmentation_type,
         segment_descriptions=descriptions,
@@ -208,3 +208,34 @@ def _algorithm_identification(algorithm: AlgorithmInfo) -> hd.AlgorithmIdentific
         version=algorithm.version,
         parameters=dict(algorithm.parameters) or None,
     )
+
+
+def _on_source_grid(
+    labels: sitk.Image, source_images: Sequence[pydicom.Dataset]
+) -> tuple[list[pydicom.Dataset], np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The sources in the order highdicom takes, ``labels`` on their grid, and the map to source frame order.
+
+    Single-frame sources are sorted along the slice normal and the label array keeps that order; for
+    one multi-frame image the array's slices are put back in the image's frame order.
+    """
+    if len(source_images) == 1 and _is_multi_frame(source_images[0]):
+        image = source_images[0]
+        if not has_frame_planes(image):
+            raise ValueError("the multi-frame source image has no per-frame plane positions")
+        geometry, order = multi_frame_geometry(image)
+        array = sitk.GetArrayFromImage(resample_labels(labels, geometry.reference_image()))
+
+        def in_frame_order(pixels: np.ndarray) -> np.ndarray:
+            frames = np.empty_like(pixels)
+            frames[order] = pixels
+            return frames
+
+        return [image], array, in_frame_order
+    ordered = sort_datasets(source_images)
+    array = sitk.GetArrayFromImage(resample_labels(labels, reference_image(ordered)))
+    return ordered, array, lambda pixels: pixels
+
+
+def _is_multi_frame(image: pydicom.Dataset) -> bool:
+    """Whether ``image`` is a multi-frame image (an enhanced image of one frame included)."""
+    return "PerFrameFunctionalGroupsSequence" in image or int(image.get("NumberOfFrames", 1) or 1) > 1

@@ -30,7 +30,9 @@ def _key(item: pydicom.Dataset) -> str:
     return json.dumps(item.to_json_dict(), sort_keys=True)
 
 
-def image_library(images: Sequence[pydicom.Dataset]) -> hd.sr.ContainerContentItem:
+def image_library(
+    images: Sequence[pydicom.Dataset], frame_numbers: Sequence[int] | None = None
+) -> hd.sr.ContainerContentItem:
     """The Image Library container (TID 1600) of ``images``: one entry per image, shared context once.
 
     Images are grouped by SOP Class and Frame of Reference (one Image Library Group each, in the order of first
@@ -40,27 +42,35 @@ def image_library(images: Sequence[pydicom.Dataset]) -> hd.sr.ContainerContentIt
     Parameters
     ----------
     images:
-        Headers of the images (pixel data not needed), each listed once, in the order given.
+        Headers of the images (pixel data not needed), each listed once, in the order given; for the frames of
+        a multi-frame image, one header per frame with the frame's geometry (:func:`mhubio.sr.frames.frame_views`).
+    frame_numbers:
+        The frame number of each header, for frames of multi-frame images (written as ReferencedFrameNumber).
 
     Raises
     ------
     ValueError
-        If ``images`` is empty, lists an instance twice, or holds a non-image object.
+        If ``images`` is empty, lists an image (or frame) twice, holds a non-image object, or ``frame_numbers``
+        does not give one number per image.
     """
     if not images:
         raise ValueError("an image library needs at least one image")
-    uids = [str(ds.SOPInstanceUID) for ds in images]
-    if len(set(uids)) != len(uids):
-        raise ValueError("an image library lists each image once; SOPInstanceUIDs repeat")
-    groups: dict[tuple[str, str], list[pydicom.Dataset]] = {}
-    for ds in images:
-        groups.setdefault((str(ds.SOPClassUID), str(ds.get("FrameOfReferenceUID", ""))), []).append(ds)
+    frames: Sequence[int | None] = [None] * len(images) if frame_numbers is None else frame_numbers
+    if len(frames) != len(images):
+        raise ValueError(f"{len(frames)} frame numbers for {len(images)} images")
+    keys = [(str(ds.SOPInstanceUID), frame) for ds, frame in zip(images, frames, strict=True)]
+    if len(set(keys)) != len(keys):
+        raise ValueError("an image library lists each image (or frame) once; SOPInstanceUIDs repeat")
+    groups: dict[tuple[str, str], list[tuple[pydicom.Dataset, int | None]]] = {}
+    for ds, frame in zip(images, frames, strict=True):
+        groups.setdefault((str(ds.SOPClassUID), str(ds.get("FrameOfReferenceUID", ""))), []).append((ds, frame))
     library = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibrary, relationship_type=RelationshipTypeValues.CONTAINS)
     library.ContentSequence = hd.sr.ContentSequence([_group(members) for members in groups.values()])
     return library
 
 
-def _group(images: Sequence[pydicom.Dataset]) -> hd.sr.ContainerContentItem:
+def _group(members: Sequence[tuple[pydicom.Dataset, int | None]]) -> hd.sr.ContainerContentItem:
+    images = [ds for ds, _ in members]
     descriptors = [cast(list[hd.sr.ContentItem], list(hd.sr.ImageLibraryEntryDescriptors(ds))) for ds in images]
     keys = [[_key(item) for item in items] for items in descriptors]
     shared = set(keys[0]).intersection(*map(set, keys[1:]))
@@ -68,11 +78,12 @@ def _group(images: Sequence[pydicom.Dataset]) -> hd.sr.ContainerContentItem:
         name=codes.DCM.ImageLibraryGroup, relationship_type=RelationshipTypeValues.CONTAINS
     )
     content = hd.sr.ContentSequence([item for item, key in zip(descriptors[0], keys[0], strict=True) if key in shared])
-    for ds, items, item_keys in zip(images, descriptors, keys, strict=True):
+    for (ds, frame), items, item_keys in zip(members, descriptors, keys, strict=True):
         entry = hd.sr.ImageContentItem(
             name=SOURCE,
             referenced_sop_class_uid=ds.SOPClassUID,
             referenced_sop_instance_uid=ds.SOPInstanceUID,
+            referenced_frame_numbers=frame,
             relationship_type=RelationshipTypeValues.CONTAINS,
         )
         own = [item for item, key in zip(items, item_keys, strict=True) if key not in shared]

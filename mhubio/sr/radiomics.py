@@ -23,6 +23,7 @@ from pydicom.sr.codedict import codes
 from mhubio import __version__
 from mhubio.geometry import sort_datasets
 from mhubio.radiomics import SegmentFeatures, coded_features
+from mhubio.sr.frames import frame_views, is_multi_frame_source
 from mhubio.sr.library import image_library
 from mhubio.sr.segments import check_segment_numbers, segment_coding, segment_numbers_by_codes, segment_tracking_uid
 from mhubio.sr.status import IS_COMPLETE, IS_FINAL, IS_VERIFIED
@@ -171,14 +172,20 @@ def encode_radiomics_sr(
         ),
     )
     sources = sort_datasets(source_datasets)
+    multi_frame = is_multi_frame_source(sources)
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=codes.cid100.ImagingProcedure,
         imaging_measurements=groups,
     )
+    if multi_frame:
+        views, frame_numbers = frame_views(sources[0])
+        library = image_library(views, frame_numbers)
+    else:
+        library = image_library(sources)
     content = report[0]
     # TID 1500 row 5: the Image Library precedes the Imaging Measurements (the last item).
-    content.ContentSequence.insert(len(content.ContentSequence) - 1, image_library(sources))
+    content.ContentSequence.insert(len(content.ContentSequence) - 1, library)
     document = hd.sr.EnhancedSR(
         evidence=[seg_dataset, *sources],
         content=content,

@@ -83,6 +83,7 @@ def _seg_rows(path: Path, header: pydicom.Dataset, context: dict[str, Any]) -> R
     labelmap = str(header.SOPClassUID) == "1.2.840.10008.5.1.4.1.1.66.7"
     counts: dict[int, int] = {}
     per_frame = header.get("PerFrameFunctionalGroupsSequence") or []
+    shared = (header.get("SharedFunctionalGroupsSequence") or [pydicom.Dataset()])[0]
     for index in range(int(header.get("NumberOfFrames", 1))):
         frame = np.asarray(seg.get_stored_frame(index + 1))
         if labelmap:
@@ -90,7 +91,10 @@ def _seg_rows(path: Path, header: pydicom.Dataset, context: dict[str, Any]) -> R
             for value, number in zip(values.tolist(), numbers.tolist(), strict=True):
                 counts[value] = counts.get(value, 0) + number
         else:
-            number = int(per_frame[index].SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+            # A SEG of one segment may identify it once, in the shared functional groups.
+            identification = (per_frame[index].get("SegmentIdentificationSequence")
+                              or shared.SegmentIdentificationSequence)
+            number = int(identification[0].ReferencedSegmentNumber)
             counts[number] = counts.get(number, 0) + int(np.count_nonzero(frame))
     rows = empty_rows()
     for item in header.SegmentSequence:
