@@ -2,10 +2,17 @@
 
 from mhubio.rtstruct.contours import ContourOffGridError, contours_to_mask, mask_to_contours
 from mhubio.rtstruct.decode import RoiCodes, StructureSetRoi, read_rois, referenced_series
-from mhubio.rtstruct.encode import RtstructOptions, RtstructResult, algorithm_family, encode_rtstruct
+from mhubio.rtstruct.encode import (
+    EmptyStructureSetError,
+    RtstructOptions,
+    RtstructResult,
+    algorithm_family,
+    encode_rtstruct,
+)
 
 __all__ = [
     "ContourOffGridError",
+    "EmptyStructureSetError",
     "RoiCodes",
     "RtstructOptions",
     "RtstructResult",

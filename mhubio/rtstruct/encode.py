@@ -30,7 +30,7 @@ from mhubio.rtstruct.contours import mask_to_contours
 from mhubio.segdb import SegmentDefinition, get_segment
 from mhubio.sr.segments import ANATOMIC_CATEGORIES
 
-__all__ = ["RtstructOptions", "RtstructResult", "algorithm_family", "encode_rtstruct"]
+__all__ = ["EmptyStructureSetError", "RtstructOptions", "RtstructResult", "algorithm_family", "encode_rtstruct"]
 
 STUDY_COMPONENT_SOP_CLASS = "1.2.840.10008.3.1.2.3.1"
 """Referenced SOP Class UID of the RT Referenced Study Sequence item (Detached Study Management, as required
@@ -43,6 +43,10 @@ _PATIENT_STUDY_KEYWORDS = (
 _CONTOUR_DATA = Tag("ContourData")
 _TYPE2_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
                    "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
+class EmptyStructureSetError(ValueError):
+    """Every label of the label map is empty: no ROI to encode."""
 
 
 @dataclass(frozen=True)
@@ -122,14 +126,17 @@ def encode_rtstruct(
     segments
         Label value -> segment id of :mod:`mhubio.segdb`.
     algorithm
-        The algorithm that made the label map (ROI Derivation Algorithm Identification).
+        The algorithm that made the label map: ROI Generation Description, and ROI Derivation Algorithm
+        Identification when its family is a concept of CID 7162.
     options
         Series description, number and structure set label.
 
     Raises
     ------
     ValueError
-        If the label map holds values without a segment id, or no label has a voxel.
+        If the label map holds values without a segment id.
+    EmptyStructureSetError
+        If no label has a voxel.
     """
     sources = sort_datasets(source_images)
     grid = reference_image(sources)
@@ -141,10 +148,13 @@ def encode_rtstruct(
     kept = [v for v in sorted(segments) if v in present]
     dropped = [segments[v] for v in sorted(segments) if v not in present]
     if not kept:
-        raise ValueError(f"all segments are empty ({', '.join(dropped)})")
+        raise EmptyStructureSetError(f"all segments are empty ({', '.join(dropped)})")
     dataset = _document(sources, options, algorithm)
     frame_of_reference = str(sources[0].FrameOfReferenceUID)
-    family = algorithm_family(algorithm.family)
+    try:
+        family: Code | None = algorithm_family(algorithm.family)
+    except ValueError:
+        family = None  # the identification is optional; a family DICOM has no code for is left out with it
     numbers = {value: number for number, value in enumerate(kept, start=1)}
     for value in kept:
         definition = get_segment(segments[value])
@@ -225,7 +235,8 @@ def _code_item(code: Code) -> Dataset:
 
 
 def _structure_set_roi(
-    number: int, definition: SegmentDefinition, frame_of_reference: str, algorithm: AlgorithmInfo, family: Code
+    number: int, definition: SegmentDefinition, frame_of_reference: str, algorithm: AlgorithmInfo,
+    family: Code | None,
 ) -> Dataset:
     roi = Dataset()
     roi.ROINumber = number
@@ -233,6 +244,8 @@ def _structure_set_roi(
     roi.ROIName = definition.label
     roi.ROIGenerationAlgorithm = "AUTOMATIC"
     roi.ROIGenerationDescription = f"{algorithm.name} {algorithm.version}"[:64]
+    if family is None:
+        return roi
     identification = Dataset()
     identification.AlgorithmFamilyCodeSequence = [_code_item(family)]
     identification.AlgorithmName = algorithm.name[:64]

@@ -21,6 +21,7 @@ __all__ = [
     "decode_segments",
     "name_segments",
     "segment_id_of",
+    "segment_mask",
 ]
 
 
@@ -134,6 +135,17 @@ def _segment_mask(seg: hd.seg.Segmentation, number: int, reference: sitk.Image) 
         raise ValueError(f"SEG {seg.SOPInstanceUID} segment {number} is not a regular 3-D volume: {exc}") from exc
     image = volume.to_simpleitk()
     return resample_labels(sitk.Cast(image, sitk.sitkUInt8), reference)
+
+
+def segment_mask(seg: hd.seg.Segmentation, number: int, reference: sitk.Image) -> sitk.Image:
+    """Segment ``number`` of ``seg`` as a uint8 0/1 mask on the grid of ``reference``, whatever its codes.
+
+    Raises
+    ------
+    ValueError
+        If the segment is not a regularly spaced volume in patient space.
+    """
+    return _segment_mask(seg, number, reference)
 
 
 def decode_label_map(

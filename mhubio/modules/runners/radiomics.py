@@ -25,7 +25,7 @@ from mhubio.radiomics import (
     write_csv,
     write_json,
 )
-from mhubio.seg.decode import decode_segments
+from mhubio.seg.decode import decode_segments, segment_mask
 from mhubio.segdb import get_segment
 
 SettingValue = bool | int | float | str | list[float] | None
@@ -35,8 +35,9 @@ class RadiomicsRunner(Module):
     """Compute radiomics features (shape by default: the 14 of paper 000) for every segment.
 
     The segmentation is a label map (``nifti:mod=seg`` with its label ->
-    segment id map) or a DICOM SEG (``dicomseg:mod=seg``; segments named from
-    their codes, overlaps allowed).  Results are named by segment id; empty or
+    segment id map) or a DICOM SEG (``dicomseg:mod=seg``; overlaps allowed): the
+    segments its item names (SegmentNumber -> name, set by the importer that read
+    it), or else those whose codes have a registry entry.  Results are named by segment id; empty or
     too small segments are listed as missing and never shift the names of the
     others.  ``include`` limits the work to some segment ids.  The shape
     features are pyradiomics' (its mesh measured in linear time, see
@@ -129,7 +130,12 @@ class RadiomicsRunner(Module):
     def _from_seg(
         self, instance: Instance, image: sitk.Image, item: DataItem, config: ExtractionConfig
     ) -> RadiomicsResult:
-        decoded, unknown = decode_segments(hd.seg.segread(item.path), image)
+        seg = hd.seg.segread(item.path)
+        if item.labels:
+            masks = [SegmentMask(name, number, segment_mask(seg, number, image))
+                     for number, name in item.labels.items()]
+            return extract_mask_features(image, self._selected(masks), config)
+        decoded, unknown = decode_segments(seg, image)
         for segment in unknown:
             instance.warn(f"SEG segment {segment.number} {segment.label!r} ({segment.codes}) has no segment "
                           "registry entry; no features computed for it")
