@@ -8,9 +8,10 @@ Conventions (the same both ways, so that a mask survives a round trip voxel for 
   ``find_contours``, marching squares), so every contour runs half-way between a voxel centre inside and one
   outside, never through a centre.  Holes become separate contours inside the outer one; orientation is not
   used.
-- Decoding: a voxel belongs to the ROI when its centre lies inside, or on, an odd number of the slice's
-  contours (even-odd rule, so a contour inside another one cuts a hole).  "On" makes contours traced through
-  boundary voxel centres (OpenCV ``findContours``, as rt-utils writes them) keep their boundary voxels.
+- Decoding: a voxel belongs to the ROI when its centre lies on one of the slice's contours or inside an odd
+  number of them (even-odd rule, so a contour inside another one cuts a hole).  "On" keeps the voxels that
+  contours traced through boundary voxel centres (OpenCV ``findContours``, as rt-utils writes them) run
+  through, around holes too; iso-contours at 0.5 pass through no voxel centre, so it changes nothing for them.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def contours_to_mask(contours: Sequence[np.ndarray], grid: sitk.Image) -> np.nda
     """
     size = grid.GetSize()
     mask = np.zeros((size[2], size[1], size[0]), dtype=bool)
+    on_contour = np.zeros_like(mask)
     matrix, origin = _index_to_patient(grid)
     inverse = np.linalg.inv(matrix)
     for points in contours:
@@ -106,10 +108,9 @@ def contours_to_mask(contours: Sequence[np.ndarray], grid: sitk.Image) -> np.nda
             where = f"{off:.2f} slice spacings from slice {k}" if 0 <= k < size[2] else "outside the volume"
             raise ContourOffGridError(f"a contour is not in a slice plane of the image grid ({where})")
         box, inside = _fill(index[:, :2], (size[1], size[0]))
-        rows, columns = _on_edges(index[:, :2], (size[1], size[0]))
-        inside[rows - box[0].start, columns - box[1].start] = True
         mask[k][box] ^= inside
-    return mask
+        on_contour[k][_on_edges(index[:, :2], (size[1], size[0]))] = True
+    return mask | on_contour
 
 
 def _fill(vertices: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray]:

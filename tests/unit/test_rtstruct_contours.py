@@ -71,6 +71,16 @@ def test_contours_traced_through_boundary_voxel_centres_keep_those_voxels():
     assert contours_to_mask([line], image)[0, 6, 2:7].all()
 
 
+def test_a_hole_traced_through_the_voxels_around_it_keeps_those_voxels():
+    image = grid(size=(9, 9, 1), spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0))
+    outer = np.array([[1, 1, 0], [7, 1, 0], [7, 7, 0], [1, 7, 0]], dtype=float)
+    hole = np.array([[4, 3, 0], [3, 4, 0], [4, 5, 0], [5, 4, 0]], dtype=float)  # OpenCV's inner contour of (4, 4)
+    expected = np.zeros((1, 9, 9), dtype=bool)
+    expected[0, 1:8, 1:8] = True
+    expected[0, 4, 4] = False
+    assert np.array_equal(contours_to_mask([outer, hole], image), expected)
+
+
 def test_contours_off_the_slice_planes_are_refused():
     image = grid(size=(8, 8, 4), spacing=(1.0, 1.0, 2.0), origin=(0.0, 0.0, 0.0))
     between = np.array([[1, 1, 3.0], [4, 1, 3.0], [4, 4, 3.0]])
