@@ -27,6 +27,9 @@ __all__ = ["ContourOffGridError", "SliceContour", "mask_to_contours", "contours_
 
 SLICE_TOLERANCE = 0.05
 """Largest distance of a contour point from its slice plane, in slice spacings."""
+ON_CONTOUR_TOLERANCE = 0.05
+"""Largest distance of a voxel centre from a contour, in voxels, for the centre to count as on it: absorbs the
+rounding of points written with few decimals; iso-contours at 0.5 stay at least 0.35 voxels from any centre."""
 
 
 class ContourOffGridError(ValueError):
@@ -150,12 +153,14 @@ def _fill(vertices: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[slice, sl
     return box, np.cumsum(change, axis=1)[:, :-1] > 0
 
 
-def _on_edges(vertices: np.ndarray, shape: tuple[int, int], tolerance: float = 1e-3) -> tuple[np.ndarray, ...]:
+def _on_edges(
+    vertices: np.ndarray, shape: tuple[int, int], tolerance: float = ON_CONTOUR_TOLERANCE
+) -> tuple[np.ndarray, ...]:
     """(row, column) indices of the voxel centres lying on the polygon's edges (within ``tolerance`` voxels).
 
     ``vertices`` are (column, row) continuous indices.  Each edge is sampled every half voxel; the nearest
-    centre of each sample is kept when its distance to the edge is within the tolerance (a centre on the edge
-    is within a quarter voxel of a sample, so none is missed).
+    centre of each sample is kept when its distance to the edge is within the tolerance (a centre that near
+    the edge is within 0.3 voxels of a sample in each axis, so rounding that sample finds it).
     """
     start = vertices
     vector = np.roll(vertices, -1, axis=0) - start

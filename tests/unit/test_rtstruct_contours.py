@@ -60,14 +60,16 @@ def test_contours_run_half_way_between_voxel_centres_in_patient_coordinates():
     assert np.allclose(offsets[:, 0] / 0.5 + offsets[:, 1] / 1.0, 1.0)  # on the diamond |dx|/0.5 + |dy|/1 = 1
 
 
-def test_contours_traced_through_boundary_voxel_centres_keep_those_voxels():
-    image = grid(size=(8, 8, 1), spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0))
+@pytest.mark.parametrize("spacing", [1.0, 0.7])
+def test_contours_traced_through_boundary_voxel_centres_keep_those_voxels(spacing):
+    image = grid(size=(8, 8, 1), spacing=(spacing, spacing, 1.0), origin=(0.0, 0.0, 0.0))
     square = np.array([[1, 1, 0], [5, 1, 0], [5, 4, 0], [1, 4, 0]], dtype=float)  # as OpenCV traces a 5 x 4 block
+    square[:, :2] = np.round(square[:, :2] * spacing + 0.006, 2)  # in mm, two decimals, 0.01 mm off
     mask = contours_to_mask([square], image)
     expected = np.zeros((1, 8, 8), dtype=bool)
     expected[0, 1:5, 1:6] = True
     assert np.array_equal(mask, expected)
-    line = np.array([[2, 6, 0], [6, 6, 0], [2, 6, 0]], dtype=float)  # a one-voxel-thin contour has no inside
+    line = np.array([[2, 6, 0], [6, 6, 0], [2, 6, 0]], dtype=float) * (spacing, spacing, 1.0)  # no inside
     assert contours_to_mask([line], image)[0, 6, 2:7].all()
 
 
