@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import highdicom as hd
@@ -19,10 +20,12 @@ from mhubio.rtstruct.to_seg import NON_SPECIFIC_VOLUME
 from mhubio.seg.decode import segment_mask
 from mhubio.segdb import get_segment
 from mhubio.synthetic import write_ct_series
-from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub
+from tests.helpers import REAL_CT, dciodvfy_errors, read_report, run_mhub, tool
 from tests.radiomics_helpers import ct_image
 
 rt_utils = pytest.importorskip("rt_utils")
+# rt-utils 1.2.7 sets the transfer syntax the pydicom 2 way; pydicom 3 still honours it, with a deprecation warning
+pytestmark = pytest.mark.filterwarnings("ignore:'FileDataset.is_:DeprecationWarning")
 
 SEGMENTS = {1: "BODY", 2: "LUNG", 3: "HEART"}
 
@@ -150,6 +153,16 @@ def test_rt_utils_structure_set_is_measured_by_the_radiomics_model(tmp_path):
     assert sorted(table) == ["GTV-1", "HEART"]
     groups = hd.sr.srread(sr_path).content.get_volumetric_roi_measurement_groups()
     assert sorted(g.tracking_identifier for g in groups) == ["GTV-1", heart.label]
+    for group in groups:
+        (number,) = group.referenced_segment.referenced_segment_numbers
+        assert seg.get_segment_description(number).segment_label == group.tracking_identifier
+    back = subprocess.run([tool("tid1500reader"), "--inputDICOM", str(sr_path), "--outputMetadata",
+                           str(tmp_path / "back.json")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, check=False)
+    assert back.returncode == 0, back.stdout
+    findings = {g["TrackingIdentifier"]: g["Finding"]["CodeMeaning"]
+                for g in json.loads((tmp_path / "back.json").read_text())["Measurements"]}
+    assert findings == {"GTV-1": NON_SPECIFIC_VOLUME.meaning, heart.label: heart.type.meaning}
     extractor = featureextractor.RadiomicsFeatureExtractor()
     extractor.disableAllFeatures()
     extractor.enableFeaturesByName(shape=["VoxelVolume", "SurfaceArea", "Sphericity", "Maximum3DDiameter"])
