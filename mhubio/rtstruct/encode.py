@@ -287,7 +287,6 @@ def _observation(number: int, definition: SegmentDefinition) -> Dataset:
     observation = Dataset()
     observation.ObservationNumber = number
     observation.ReferencedROINumber = number
-    observation.ROIObservationLabel = definition.label
     category = (definition.category.scheme_designator, definition.category.value)
     observation.RTROIInterpretedType = "ORGAN" if category in ANATOMIC_CATEGORIES else ""
     observation.ROIInterpreter = None
