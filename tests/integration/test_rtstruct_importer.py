@@ -24,8 +24,11 @@ general: {model: rtstruct_import, version: "1.0.0", description: RT Structure Se
 execute: [DicomImporter, RtstructImporter, DataOrganizer]
 modules:
   DicomImporter: {modalities: [CT]}
-  RtstructImporter: {on_multiple: %s}
-  DataOrganizer: {targets: {"dicomseg:origin=rtstruct": "{SeriesInstanceUID}/rois.seg.dcm"}}
+  RtstructImporter: {on_multiple: %s, write_label_map: true}
+  DataOrganizer:
+    targets:
+      "dicomseg:origin=rtstruct": "{SeriesInstanceUID}/rois.seg.dcm"
+      "nifti:origin=rtstruct": "{SeriesInstanceUID}/rois.nii.gz"
 """
 
 
@@ -71,6 +74,19 @@ def test_rois_become_segments_named_by_their_codes(case, tmp_path):
         mask = sitk.GetArrayFromImage(segment_mask(seg, number, grid)).astype(bool)
         assert np.array_equal(mask, labels == value)
     assert [seg.get_segment_description(n).segment_label for n in seg.segment_numbers] == ["Heart", "Lung"]
+    label_map = sitk.ReadImage(str(tmp_path / "out" / series.series_uid / "rois.nii.gz"))
+    assert np.array_equal(sitk.GetArrayFromImage(label_map), labels)  # ROI numbers 1, 2 = the labels here
+
+
+def test_overlapping_rois_give_segments_but_no_label_map(tmp_path):
+    series = write_ct_series(tmp_path / "in" / "ct", shape=(12, 32, 32), seed=6)
+    dataset, _ = structure_set(series, tmp_path / "in" / "rs.dcm")
+    dataset.ROIContourSequence[1].ContourSequence.extend(dataset.ROIContourSequence[0].ContourSequence)
+    dataset.save_as(tmp_path / "in" / "rs.dcm", enforce_file_format=True)
+    result = run(tmp_path / "in", tmp_path / "out")
+    assert result["status"] == "done"
+    assert "no label map written: ROIs of the RT Structure Set overlap" in result["warnings"]
+    assert [o["path"].rsplit("/", 1)[-1] for o in result["outputs"]] == ["rois.seg.dcm"]
 
 
 def test_two_structure_sets_need_a_choice(case, tmp_path):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
+import SimpleITK as sitk
 from pydicom.uid import RTStructureSetStorage
 
 from mhubio.core.data import DataItem, Instance
@@ -44,6 +46,9 @@ class RtstructImporter(Module):
     output folder with the results that reference it.  A voxel belongs to an ROI when its centre is inside
     (or on) an odd number of the ROI's contours on that slice (:mod:`mhubio.rtstruct.contours`).
 
+    ``write_label_map`` also writes the ROIs as a label map on the series grid (``nifti:mod=seg``, label =
+    SegmentNumber) when no two of them overlap (with a warning otherwise).
+
     ROIs in another frame of reference, or with contours off the series' slice planes, fail the series;
     ROIs without area (points, open contours) or without any voxel are left out with a warning.
     """
@@ -51,9 +56,13 @@ class RtstructImporter(Module):
     class Params(Params):
         on_multiple: MultipleSegPolicy = MultipleSegPolicy.ERROR
         series_number: int = 904
+        write_label_map: bool = False
 
     inputs = {"source": Input("dicom", description="image series the structure set must reference")}
-    outputs = {"seg": Output(FileType.DICOMSEG, {"mod": "seg", "origin": "rtstruct"})}
+    outputs = {
+        "seg": Output(FileType.DICOMSEG, {"mod": "seg", "origin": "rtstruct"}),
+        "labels": Output(FileType.NIFTI, {"mod": "seg", "origin": "rtstruct"}, optional=True),
+    }
 
     def setup(self) -> None:
         """Index the structure sets of the input folder once per run."""
@@ -103,6 +112,24 @@ class RtstructImporter(Module):
         item.set_labels(labels)
         with atomic_path(item.path) as tmp:
             seg.save_as(tmp, enforce_file_format=True)
+        if self.params.write_label_map:
+            self._write_label_map(instance, rasterised, grid, labels, outputs["labels"])
+
+    @staticmethod
+    def _write_label_map(
+        instance: Instance, rois: list[RasterisedRoi], grid: sitk.Image, labels: dict[int, str], item: DataItem
+    ) -> None:
+        if np.sum([r.mask for r in rois], axis=0, dtype=np.uint16).max() > 1:
+            instance.warn("no label map written: ROIs of the RT Structure Set overlap")
+            return
+        array = np.zeros(rois[0].mask.shape, dtype=np.uint8 if len(rois) < 256 else np.uint16)
+        for number, roi in enumerate(rois, start=1):
+            array[roi.mask] = number
+        image = sitk.GetImageFromArray(array)
+        image.CopyInformation(grid)
+        with atomic_path(item.path) as tmp:
+            sitk.WriteImage(image, str(tmp), useCompression=True)
+        item.set_labels(labels)
 
     def _match(self, series_uid: str) -> _StructureSetFile:
         found = [f for f in self._files if series_uid in f.referenced_series]
