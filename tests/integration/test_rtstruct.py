@@ -86,13 +86,8 @@ def test_rtstruct_of_the_real_ct_validates_and_reads_back_in_rt_utils(tmp_path):
 
 def test_rtstruct_workflow_writes_the_structure_set_beside_the_seg(tmp_path):
     series = write_ct_series(tmp_path / "in", shape=(16, 48, 48), seed=3)
-    config = tmp_path / "rtstruct.yml"
-    config.write_text(
-        "general: {model: thresholder, version: '1.0.0', description: thresholds as SEG and RTSTRUCT}\n"
-        "execute: [DicomImporter, NiftiConverter, Thresholder, SegEncoder, RtstructEncoder, DataOrganizer]\n"
-        "modules: {DicomImporter: {modalities: [CT]}}\n"
-    )
-    done = run_mhub("run", "--config", config, "--input", tmp_path / "in", "--output", tmp_path / "out")
+    done = run_mhub("run", "--model", "thresholder", "--workflow", "rtstruct", "--input", tmp_path / "in",
+                    "--output", tmp_path / "out")
     assert done.returncode == 0, done.stdout
     folder = tmp_path / "out" / series.series_uid
     path = folder / "thresholder.rtstruct.dcm"
