@@ -51,6 +51,7 @@ def real_ct_label_map(folder: Path) -> tuple[sitk.Image, list[pydicom.Dataset]]:
     return label_map, headers
 
 
+@pytest.mark.slow
 def test_rtstruct_of_the_real_ct_validates_and_reads_back_in_rt_utils(tmp_path):
     label_map, headers = real_ct_label_map(REAL_CT)
     result = encode_rtstruct(label_map, headers, SEGMENTS, AlgorithmInfo("Test segmenter", "1.0"))
@@ -113,6 +114,7 @@ def rt_utils_structure_set(folder: Path, ct: Path, masks: dict[str, np.ndarray])
     return path
 
 
+@pytest.mark.slow
 def test_rt_utils_structure_set_is_measured_by_the_radiomics_model(tmp_path):
     featureextractor = pytest.importorskip("radiomics.featureextractor")
     series = write_ct_series(tmp_path / "in" / "ct", shape=(20, 48, 48), spacing=(2.0, 2.0, 3.0), seed=5)
