@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from pydicom.sr.coding import Code
+
 __all__ = ["AlgorithmFamily", "AlgorithmType"]
 
 
@@ -41,6 +43,11 @@ class AlgorithmFamily(Enum):
     def scheme_designator(self) -> str:
         """The coding scheme of CID 7162: ``DCM``."""
         return "DCM"
+
+    @property
+    def code(self) -> Code:
+        """The concept as a pydicom code (value, ``DCM``, meaning)."""
+        return Code(self.code_value, self.scheme_designator, self.value)
 
 
 _CODE_VALUES = {

@@ -13,6 +13,7 @@ class FileType(Enum):
     NRRD = "nrrd"
     DICOMSEG = "dicomseg"
     DICOMSR = "dicomsr"
+    RTSTRUCT = "rtstruct"
     JSON = "json"
     CSV = "csv"
     TXT = "txt"
@@ -38,6 +39,7 @@ _SUFFIXES = {
     FileType.NRRD: ".nrrd",
     FileType.DICOMSEG: ".seg.dcm",
     FileType.DICOMSR: ".sr.dcm",
+    FileType.RTSTRUCT: ".rtstruct.dcm",
     FileType.JSON: ".json",
     FileType.CSV: ".csv",
     FileType.TXT: ".txt",

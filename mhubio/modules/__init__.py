@@ -30,6 +30,8 @@ BUILTIN_MODULES: dict[str, str] = {
     "RemapLabels": "mhubio.modules.processors.remap_labels:RemapLabels",
     "ResampleToReference": "mhubio.modules.converters.resample_to_reference:ResampleToReference",
     "RestrictToRegion": "mhubio.modules.processors.restrict_to_region:RestrictToRegion",
+    "RtstructEncoder": "mhubio.modules.encoders.rtstruct_encoder:RtstructEncoder",
+    "RtstructImporter": "mhubio.modules.importers.rtstruct_importer:RtstructImporter",
     "SegEncoder": "mhubio.modules.encoders.seg_encoder:SegEncoder",
     "SegImporter": "mhubio.modules.importers.seg_importer:SegImporter",
     "TotalSegmentatorRunner": "mhubio.modules.runners.totalsegmentator:TotalSegmentatorRunner",

@@ -24,6 +24,7 @@ __all__ = [
     "check_fractional_threshold",
     "decode_label_map",
     "decode_segments",
+    "segment_mask",
 ]
 
 DEFAULT_FRACTIONAL_THRESHOLD = 0.5
@@ -91,6 +92,21 @@ def _segment_mask(seg: hd.seg.Segmentation, number: int, reference: sitk.Image, 
         raise ValueError(f"SEG {seg.SOPInstanceUID} segment {number} is not a regular 3-D volume: {exc}") from exc
     image = volume.to_simpleitk()
     return resample_labels(sitk.Cast(image, sitk.sitkUInt8), reference)
+
+
+def segment_mask(
+    seg: hd.seg.Segmentation, number: int, reference: sitk.Image,
+    fractional_threshold: float = DEFAULT_FRACTIONAL_THRESHOLD,
+) -> sitk.Image:
+    """Segment ``number`` of ``seg`` as a uint8 0/1 mask on the grid of ``reference``, whatever its codes (a
+    FRACTIONAL segment from ``fractional_threshold`` on).
+
+    Raises
+    ------
+    ValueError
+        If the segment is not a regularly spaced volume in patient space.
+    """
+    return _segment_mask(seg, number, reference, fractional_threshold)
 
 
 def decode_label_map(

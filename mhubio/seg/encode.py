@@ -14,7 +14,6 @@ import pydicom
 import SimpleITK as sitk
 from highdicom.seg import SegmentationTypeValues
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydicom.sr.coding import Code
 
 from mhubio import __version__
 from mhubio.core.algorithm import AlgorithmType
@@ -201,10 +200,9 @@ def _algorithm_identification(algorithm: AlgorithmInfo) -> hd.AlgorithmIdentific
             f"algorithm {algorithm.name} states no algorithm family (DICOM CID 7162); the module that made the "
             "label map must set AlgorithmInfo.family"
         )
-    family = algorithm.family
     return hd.AlgorithmIdentificationSequence(
         name=algorithm.name,
-        family=Code(family.code_value, family.scheme_designator, family.value),
+        family=algorithm.family.code,
         version=algorithm.version,
         parameters=dict(algorithm.parameters) or None,
     )

@@ -20,6 +20,7 @@ from mhubio.core.query import Query
 DEFAULT_TARGETS = {
     "dicomseg:mod=seg": "{SeriesInstanceUID}/{model}.seg.dcm",
     "dicomsr": "{SeriesInstanceUID}/{model}.{meta[kind]}.sr.dcm",
+    "rtstruct": "{SeriesInstanceUID}/{model}.rtstruct.dcm",
 }
 
 

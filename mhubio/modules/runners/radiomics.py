@@ -26,7 +26,12 @@ from mhubio.radiomics import (
     write_json,
 )
 from mhubio.seg.codes import is_unregistered_id
-from mhubio.seg.decode import DEFAULT_FRACTIONAL_THRESHOLD, FRACTIONAL_THRESHOLD_META, decode_segments
+from mhubio.seg.decode import (
+    DEFAULT_FRACTIONAL_THRESHOLD,
+    FRACTIONAL_THRESHOLD_META,
+    decode_segments,
+    segment_mask,
+)
 from mhubio.segdb import get_segment
 
 SettingValue = bool | int | float | str | list[float] | None
@@ -36,10 +41,12 @@ class RadiomicsRunner(Module):
     """Compute radiomics features (shape by default: the 14 of paper 000) for every segment.
 
     The segmentation is a label map (``nifti:mod=seg`` with its label ->
-    segment id map) or a DICOM SEG (``dicomseg:mod=seg``; every segment, named
-    from its codes or, without a registry entry, ``segment-<number>``; overlaps
-    allowed; FRACTIONAL segments thresholded as the item's
-    ``fractional_threshold`` says).  Results are named by segment id; empty or
+    segment id map) or a DICOM SEG (``dicomseg:mod=seg``; overlaps allowed;
+    FRACTIONAL segments thresholded as the item's ``fractional_threshold``
+    says): the segments the item names (SegmentNumber -> name, set by the
+    importer that read it, e.g. from RT ROIs), else every segment, named from
+    its codes or, without a registry entry, ``segment-<number>``.  Results are
+    named by segment id; empty or
     too small segments are listed as missing and never shift the names of the
     others.  ``include`` limits the work to some segment ids.  The shape
     features are pyradiomics' (its mesh measured in linear time, see
@@ -136,8 +143,13 @@ class RadiomicsRunner(Module):
         return extract_mask_features(image, self._selected(masks), config)
 
     def _from_seg(self, image: sitk.Image, item: DataItem, config: ExtractionConfig) -> RadiomicsResult:
+        seg = hd.seg.segread(item.path)
         threshold = float(item.meta.get(FRACTIONAL_THRESHOLD_META, DEFAULT_FRACTIONAL_THRESHOLD))
-        decoded = decode_segments(hd.seg.segread(item.path), image, threshold)
+        if item.labels:
+            masks = [SegmentMask(name, number, segment_mask(seg, number, image, threshold))
+                     for number, name in item.labels.items()]
+            return extract_mask_features(image, self._selected(masks), config)
+        decoded = decode_segments(seg, image, threshold)
         masks = [SegmentMask(d.segment_id, d.number, d.mask) for d in decoded]
         return extract_mask_features(image, self._selected(masks), config)
 
