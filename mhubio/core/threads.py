@@ -6,8 +6,10 @@ run N times more threads than cores and can be slower together than one worker a
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
@@ -18,11 +20,32 @@ THREAD_VARIABLES = (
 """Environment variables read by the thread pools of OpenMP, BLAS, numexpr and ITK when they start."""
 
 
+CGROUP_CPU_LIMITS = (Path("/sys/fs/cgroup/cpu.max"), Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
+"""Where Linux states a CPU quota (cgroup v2, cgroup v1), e.g. ``docker run --cpus 2``."""
+
+
 def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, e.g. a container's cpuset), else all cores."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """Cores this process may use: its CPU affinity (e.g. a container's cpuset), capped by a cgroup CPU quota
+    (e.g. ``docker run --cpus``), else all cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota is not None else cores
+
+
+def cgroup_cpu_quota(paths: tuple[Path, ...] = CGROUP_CPU_LIMITS) -> float | None:
+    """The CPU quota of this process's cgroup in cores, or ``None`` when there is none (or it cannot be read)."""
+    v2, v1 = paths
+    try:
+        if v2.is_file():
+            limit, _, period = v2.read_text().partition(" ")
+            return None if limit.strip() == "max" else int(limit) / int(period)
+        if v1.is_file():
+            microseconds = int(v1.read_text())
+            per_period = int((v1.parent / "cpu.cfs_period_us").read_text())
+            return None if microseconds <= 0 else microseconds / per_period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+    return None
 
 
 def thread_share(workers: int, cores: int | None = None) -> int:

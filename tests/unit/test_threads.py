@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mhubio.core.threads import THREAD_VARIABLES, thread_share, usable_cores
+from mhubio.core.threads import THREAD_VARIABLES, cgroup_cpu_quota, thread_share, usable_cores
 from tests.helpers import REPO
 
 needs_two_cores = pytest.mark.skipif(usable_cores() < 2, reason="a limit below the default needs two cores")
@@ -56,3 +56,22 @@ def test_users_omp_setting_wins_unless_overridden():
     assert (_probe(2, False, {"OMP_NUM_THREADS": "1"})["itk"], _probe(1, True, {"OMP_NUM_THREADS": "2"})["itk"]) == (
         1, 1)
     assert _probe(2, True, {"OMP_NUM_THREADS": "1"})["applied"] == 2
+
+
+@pytest.mark.parametrize(("v2", "v1", "expected"), [
+    ("max 100000\n", None, None),
+    ("150000 100000\n", None, 1.5),
+    (None, ("200000", "100000"), 2.0),
+    (None, ("-1", "100000"), None),
+    ("garbage", None, None),
+    (None, None, None),
+])
+def test_cgroup_cpu_quota_reads_v2_and_v1(tmp_path, v2, v1, expected):
+    v2_path, v1_path = tmp_path / "cpu.max", tmp_path / "cpu" / "cpu.cfs_quota_us"
+    if v2 is not None:
+        v2_path.write_text(v2)
+    if v1 is not None:
+        v1_path.parent.mkdir()
+        v1_path.write_text(v1[0])
+        (v1_path.parent / "cpu.cfs_period_us").write_text(v1[1])
+    assert cgroup_cpu_quota((v2_path, v1_path)) == expected
