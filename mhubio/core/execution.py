@@ -27,6 +27,7 @@ from mhubio.core.config import Chain
 from mhubio.core.data import AlgorithmInfo, Failure, Instance, InstanceStatus
 from mhubio.core.logs import ProgressPrinter, series_log_handler
 from mhubio.core.steps import run_instance
+from mhubio.core.threads import cgroup_cpu_quota, limit_threads, usable_cores
 from mhubio.core.workflow import ChainSpec
 
 WORKER_STEP = "worker"
@@ -138,6 +139,9 @@ class SequentialExecutor:
 
     def __init__(self, chain: Chain, log_dir: Path, progress: ProgressPrinter) -> None:
         self._chain, self._log_dir, self._progress = chain, log_dir, progress
+        if cgroup_cpu_quota() is not None:
+            # under a CPU quota (docker run --cpus) the libraries would still start one thread per host core
+            limit_threads(usable_cores())
 
     def capacity(self) -> int:
         """One series at a time."""
