@@ -15,8 +15,8 @@ from mhubio.core.threads import thread_share
 from mhubio.core.workflow import ChainSpec
 from tests.fake_modules import fake_registry
 from tests.helpers import read_report, run_mhub
-from tests.unit.test_parallel import _markers, _run, config_path  # noqa: F401 (fixture)
-from tests.unit.test_parallel_thresholder import assert_same_segs, comparable_report, write_ct_inputs
+from tests.unit.core.test_parallel import _markers, _run, config_path  # noqa: F401 (fixture)
+from tests.unit.core.test_parallel_thresholder import assert_same_segs, comparable_report, write_ct_inputs
 
 distributed = pytest.importorskip("distributed")
 

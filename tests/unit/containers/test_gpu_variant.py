@@ -22,10 +22,10 @@ from mhubio.containers.docker import DockerError
 from mhubio.containers.variant import ImageVariant, check_variant_wheels, torch_wheels
 from mhubio.core.errors import WeightsError
 from mhubio.weights import fetch, load_manifest, read_stamp
-from tests.unit.test_weights import http_root, make_zip, sha256  # noqa: F401 (http_root: fixture)
-from tests.unit.test_weights_pin import BPR
+from tests.unit.weights.test_weights import http_root, make_zip, sha256  # noqa: F401 (http_root: fixture)
+from tests.unit.weights.test_weights_pin import BPR
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CUDA_WHEELS = ("torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl",
                "nvidia_cudnn_cu13-9.20.0.48-py3-none-manylinux_2_27_x86_64.whl")
 CPU_WHEELS = ("torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mhubio.core.exitcodes import ExitCode
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_exit_code_table_matches_enum():

@@ -28,7 +28,7 @@ from mhubio.weights import (
     verify,
 )
 from mhubio.weights.pin import PinOutcome, pin
-from tests.unit.test_weights import http_root, make_tar, make_zip, sha256  # noqa: F401 (http_root: fixture)
+from tests.unit.weights.test_weights import http_root, make_tar, make_zip, sha256  # noqa: F401 (http_root: fixture)
 
 V1_MODEL = "nnUNet/3d_fullres/Task055_SegTHOR/nnUNetTrainerV2__nnUNetPlansv2.1"
 V1 = {

@@ -17,7 +17,7 @@ from mhubio.cli import COMMANDS, main
 from mhubio.core.config import models_root
 from mhubio.core.exitcodes import ExitCode
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("nnunetv2")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "gpu_check.py"
 
 
 def _load():
