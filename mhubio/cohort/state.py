@@ -156,9 +156,3 @@ def _load(path: Path) -> SeriesState | None:
         return SeriesState.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
-
-
-def models_with_state(output_dir: Path) -> list[str]:
-    """Models that have state files in ``output_dir``."""
-    root = Path(output_dir) / STATE_DIR_NAME
-    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []

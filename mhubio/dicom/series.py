@@ -152,11 +152,6 @@ class DicomSeries:
             raise ValueError(f"instances of several series given: {sorted(uids)}")
         object.__setattr__(self, "instances", instances)
 
-    @classmethod
-    def from_instances(cls, instances: Iterable[DicomInstance]) -> DicomSeries:
-        """Build a series from any iterable of instances."""
-        return cls(tuple(instances))
-
     @property
     def _first(self) -> DicomInstance:
         return self.instances[0]
@@ -212,11 +207,6 @@ class DicomSeries:
     def files(self) -> tuple[Path, ...]:
         """Paths of all files in file-name order (a multi-frame file once)."""
         return tuple(dict.fromkeys(i.path for i in self.instances))
-
-    @property
-    def is_multi_frame(self) -> bool:
-        """Whether the series' instances are frames of enhanced multi-frame files."""
-        return any(i.is_frame for i in self.instances)
 
     def __len__(self) -> int:
         return len(self.instances)
