@@ -182,18 +182,18 @@ def span(values: Sequence[float]) -> str:
 
 
 def compare(name: str, series: Path, work: Path, repeat: int) -> float:
-    """Run both sides ``repeat`` times, interleaved; print the table rows and return the ratio."""
-    runs: dict[str, list[Run]] = {"mhub run": [], "MHub's chain (bare tools)": []}
-    sides = [("mhub run", run_ours), ("MHub's chain (bare tools)", run_theirs)]
+    """Run both sides ``repeat`` times, interleaved (in ``work/ours<i>`` and ``work/theirs<i>``); print the table
+    rows and return the ratio."""
+    sides = {"ours": ("mhub run", run_ours), "theirs": ("MHub's chain (bare tools)", run_theirs)}
+    runs: dict[str, list[Run]] = {key: [] for key in sides}
     for index in range(repeat):
-        for label, side in sides if index % 2 == 0 else sides[::-1]:
-            runs[label].append(side(series, work / f"{index}-{len(runs[label])}-{label.split()[0]}"))
-    for label, results in runs.items():
-        print(f"{name:<28} {label:<26} {span([r.seconds for r in results]):>11} "
+        for key in sides if index % 2 == 0 else reversed(sides):
+            runs[key].append(sides[key][1](series, work / f"{key}{index}"))
+    for key, results in runs.items():
+        print(f"{name:<28} {sides[key][0]:<26} {span([r.seconds for r in results]):>11} "
               f"{span([r.model_seconds for r in results]):>11} {span([r.around for r in results]):>11} "
               f"{max(r.peak_rss for r in results) / 2**30:>8.2f}")
-    ours, theirs = (min(r.around for r in results) for results in runs.values())
-    return theirs / ours
+    return min(r.around for r in runs["theirs"]) / min(r.around for r in runs["ours"])
 
 
 def main() -> None:
@@ -202,10 +202,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512, help="rows and columns of the generated CT")
     parser.add_argument("--real", type=Path, action="append", default=[], help="a folder with one CT series")
     parser.add_argument("--repeat", type=int, default=4)
+    parser.add_argument("--keep", type=Path, help="an empty folder to keep the runs' files in (default: temporary)")
     args = parser.parse_args()
     ratios: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="mhub-compare-") as tmp:
-        root = Path(tmp)
+        root = Path(tmp) if args.keep is None else args.keep
         datasets = [(f"real CT {path.name}", path) for path in args.real]
         if args.slices:
             from mhubio.synthetic import write_ct_series
