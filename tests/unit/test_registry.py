@@ -49,8 +49,8 @@ def test_discover_imports_a_module_only_when_asked():
     assert contained and names == sorted(BUILTIN_MODULES)
 
 
-def test_a_run_imports_only_its_workflows_modules(tmp_path):
-    """``mhub run`` on a folder imports the modules its workflow lists and no DICOMweb client."""
+def test_a_quiet_folder_run_imports_only_what_its_workflow_uses(tmp_path):
+    """``mhub run --quiet`` on a folder imports the modules its workflow lists, no DICOMweb client, no progress bar."""
     write_ct_series(tmp_path / "in" / "ct", shape=(12, 24, 24))
     done = _run_python(
         "import json, sys\n"
@@ -58,7 +58,7 @@ def test_a_run_imports_only_its_workflows_modules(tmp_path):
         f"code = main(['run', '--model', 'thresholder', '-i', {str(tmp_path / 'in')!r}, '-o', "
         f"{str(tmp_path / 'out')!r}, '--quiet'])\n"
         "print(json.dumps([code, sorted(m for m in sys.modules if m.startswith(('mhubio.modules.', 'mhubio.dicomweb',"
-        " 'dicomweb_client')))]))\n"
+        " 'dicomweb_client', 'rich.progress')))]))\n"
     )
     assert done.returncode == 0, done.stdout
     code, modules = json.loads(done.stdout.splitlines()[-1])
