@@ -6,9 +6,10 @@ Both sides segment the same CT series with the same HU-threshold model (``models
 
 - **this project**: one ``mhub run --model thresholder`` process (import and QC, NIfTI, thresholds, SEG, report);
 - **MHub's chain**: each tool started as a process, as MHub's modules start them: a dicomsort-style copy of the
-  files into a ``SeriesInstanceUID/dicom/SOPInstanceUID.dcm`` tree (headers read with pydicom), ``dcm2niix``
-  (compressed NIfTI), the thresholds applied in a Python process on that NIfTI, and dcmqi ``itkimage2segimage``
-  (BINARY SEG of the three segments, with the project's segment codes).
+  files into a ``SeriesInstanceUID/dicom/SOPInstanceUID.dcm`` tree (headers read with pydicom),
+  ``dcm2niix -z y -b n`` (MHub's flags: compressed NIfTI, no BIDS sidecar), the thresholds applied in a Python
+  process on that NIfTI, and dcmqi ``itkimage2segimage`` (BINARY SEG of the three segments, with the project's
+  segment codes).
 
 The model step is subtracted from both: ours is the ``Thresholder`` step's time in ``mhub_report.json``, theirs
 the whole threshold process.  The remainder is the work around the model; the ratio is theirs over ours (the
@@ -69,9 +70,9 @@ def run_process(command: Sequence[str | Path]) -> Process:
     output = process.stdout.read() if process.stdout else b""
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{Path(str(command[0])).name} exited {process.returncode}:\n"
+    process.returncode = code = os.waitstatus_to_exitcode(status)  # reaped by wait4: tell Popen
+    if code != 0:
+        raise SystemExit(f"{Path(str(command[0])).name} exited {code}:\n"
                          f"{output.decode(errors='replace')[-4000:]}")
     return Process(seconds, usage.ru_maxrss * 1024)
 
