@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mhubio.core.config import workflow_path
 from mhubio.core.errors import ConfigError
@@ -14,8 +15,9 @@ from mhubio.core.logs import ProgressPrinter
 from mhubio.core.report import REPORT_NAME, print_summary
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.core.safetext import plain_text
-from mhubio.dicomweb.run import parse_options as parse_dicomweb
-from mhubio.dicomweb.run import run_with_dicomweb
+
+if TYPE_CHECKING:
+    from mhubio.dicomweb.run import DicomwebOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,12 +54,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _dicomweb_options(input_text: str, push_text: str | None) -> DicomwebOptions | None:
+    """The run's DICOMweb options; None for a folder run without ``--push``, which never imports the DICOMweb client."""
+    if push_text is None and not input_text.startswith(("http://", "https://")):
+        return None
+    from mhubio.dicomweb.run import parse_options
+
+    return parse_options(input_text, push_text)
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``mhub run``."""
     if args.config is not None and args.workflow != "default":
         raise ConfigError("--workflow goes with --model, not with --config")
     config = args.config if args.config is not None else workflow_path(args.model, args.workflow)
-    dicomweb = parse_dicomweb(args.input, args.push)  # None for a folder run without --push
+    dicomweb = _dicomweb_options(args.input, args.push)
     downloaded = dicomweb is not None and dicomweb.source is not None
     options = RunOptions(
         input_dir=Path() if downloaded else Path(args.input), output_dir=args.output, overrides=args.set,
@@ -70,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         if dicomweb is None:
             report = run_workflow(config, options, progress)
         else:
+            from mhubio.dicomweb.run import run_with_dicomweb
+
             report = run_with_dicomweb(config, options, dicomweb, progress)
     if report.exit_code == ExitCode.CONFIG_ERROR:
         print(f"mhub: configuration error in {config}:\n{report.error}", file=sys.stderr)

@@ -9,23 +9,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.text import Text
 
 from mhubio.core.data import Instance, InstanceStatus
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.safetext import SafeFormatter, console_text, plain_text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -95,6 +89,16 @@ class ProgressPrinter:
             self.every_series = max(1, total // 20)
         if self.quiet or not self.live:
             return
+        # Imported here: runs without a terminal (containers, CI, --quiet) never draw the bar.
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._bar = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("[green]{task.fields[done]} done[/green] [red]{task.fields[failed]} failed[/red] "

@@ -49,6 +49,26 @@ def test_discover_imports_a_module_only_when_asked():
     assert contained and names == sorted(BUILTIN_MODULES)
 
 
+def test_a_quiet_folder_run_imports_only_what_its_workflow_uses(tmp_path):
+    """``mhub run --quiet`` on a folder imports the modules its workflow lists, no DICOMweb client, no progress bar."""
+    write_ct_series(tmp_path / "in" / "ct", shape=(12, 24, 24))
+    done = _run_python(
+        "import json, sys\n"
+        "from mhubio.cli import main\n"
+        f"code = main(['run', '--model', 'thresholder', '-i', {str(tmp_path / 'in')!r}, '-o', "
+        f"{str(tmp_path / 'out')!r}, '--quiet'])\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.startswith(('mhubio.modules.', 'mhubio.dicomweb',"
+        " 'dicomweb_client', 'rich.progress')))]))\n"
+    )
+    assert done.returncode == 0, done.stdout
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0
+    used = ("DicomImporter", "NiftiConverter", "SegEncoder", "DataOrganizer")
+    assert [m for m in modules if m.count(".") == 3] == sorted(BUILTIN_MODULES[name].split(":")[0] for name in used)
+    assert [m for m in modules if m.count(".") < 3] == sorted(
+        {".".join(BUILTIN_MODULES[name].split(":")[0].split(".")[:3]) for name in used})
+
+
 def test_unknown_module_names_the_closest():
     with pytest.raises(KeyError, match="did you mean 'SegEncoder'"):
         ModuleRegistry.discover().get("SegEncodr")
