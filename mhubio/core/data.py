@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -159,6 +159,10 @@ class StepTiming:
     seconds: float
 
 
+UNWRITTEN_OUTPUTS = "unwritten_outputs"
+"""Note topic (:attr:`Instance.notes`) of the optional outputs a step left unwritten, with its warnings."""
+
+
 @dataclass
 class Instance:
     """One unit of work (one eligible series, or a matched series pair).
@@ -233,6 +237,15 @@ class Instance:
         """Record a warning for the report and the series log."""
         self.warnings.append(message)
         self.log.warning(message)
+
+    def record_unwritten(self, step: str, output: str, warnings: Sequence[str]) -> None:
+        """Note that ``step`` left its optional ``output`` unwritten; ``warnings``: what it warned meanwhile."""
+        self.note(UNWRITTEN_OUTPUTS, {"step": step, "output": output, "warnings": list(warnings)})
+
+    def why_without_outputs(self) -> list[str]:
+        """The reasons the steps gave for leaving optional outputs unwritten (empty: no step explained any)."""
+        return [f"{entry['step']} wrote no {entry['output']}: {warning}"
+                for entry in self.notes.get(UNWRITTEN_OUTPUTS, []) for warning in entry["warnings"]]
 
 
 def _series_logger(instance_id: str) -> logging.LoggerAdapter:
