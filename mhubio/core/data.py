@@ -248,5 +248,11 @@ class Instance:
                 for entry in self.notes.get(UNWRITTEN_OUTPUTS, []) for warning in entry["warnings"]]
 
 
+SERIES_LOGGER = "mhub.series"
+"""The one logger of every series; records carry the instance id as ``record.series``."""
+
+
 def _series_logger(instance_id: str) -> logging.LoggerAdapter:
-    return logging.LoggerAdapter(logging.getLogger(f"mhub.series.{instance_id}"), {})
+    """The series' view of :data:`SERIES_LOGGER`: one logger for all (a logger per series would stay in
+    :mod:`logging`'s registry for the life of the process, and every level change walks that registry)."""
+    return logging.LoggerAdapter(logging.getLogger(SERIES_LOGGER), {"series": instance_id})
