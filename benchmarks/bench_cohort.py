@@ -1,11 +1,12 @@
 """Cohort scale: many small generated CT series through the thresholder, memory per series and table/report time.
 
 Run: ``.venv/bin/python benchmarks/bench_cohort.py [--series 1000] [--slices 12] [--size 32] [--dask]``.
-Runs ``mhub run --workers 2`` (and, with ``--dask``, ``mhub run --scheduler`` on a 2-worker Dask LocalCluster)
-as a user would, sampling every half second the resident memory (RSS) of the run's processes and the number of
-finished series (state files).  Prints, per executor: wall time, series per minute, RSS of the caller and of the
-workers at 10 %, 50 % and 100 % of the series, the RSS growth per 1,000 series fitted over the second half
-(flat memory: close to 0), the time from the last series to the end of the run (tables and HTML report), and the
+Runs ``mhub run --workers 2`` (and, with ``--dask``, ``mhub run --scheduler`` on a 2-worker Dask LocalCluster;
+with ``--dask-no-profile``, on one whose workers have Dask's statistical profiler off) as a user would, sampling
+every half second the resident memory (RSS) of the run's processes and the number of finished series (state
+files).  Prints, per executor: wall time, series per minute, RSS of the caller and of the workers at 10 %, 50 %
+and 100 % of the series, the RSS growth per 1,000 series fitted over the second half (flat memory: close to 0),
+the time from the last series to the end of the run (tables and HTML report), and the
 time to rewrite the tables and the report alone.  Asserts nothing: speed and memory are measured, not tested.
 """
 
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +73,8 @@ def _sample(run: subprocess.Popen, states: Path, worker_root: psutil.Process | N
     start = time.perf_counter()
     caller = psutil.Process(run.pid)
     while not stop.is_set():
-        try:
-            workers = (worker_root or caller).children(recursive=True)
+        try:  # a Dask cluster's processes are the benchmark's children, like the caller: leave the caller out
+            workers = [p for p in (worker_root or caller).children(recursive=True) if p.pid != caller.pid]
         except psutil.Error:
             workers = []
         done = sum(1 for _ in os.scandir(states)) if states.is_dir() else 0
@@ -116,6 +119,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dask", action="store_true", help="also run on a Dask LocalCluster of --workers workers")
+    parser.add_argument("--dask-no-profile", action="store_true",
+                        help="also run on a LocalCluster whose workers have Dask's statistical profiler off")
+    parser.add_argument("--no-pool", action="store_true", help="leave out the --workers run")
     parser.add_argument("--work", type=Path, help="folder for inputs and outputs (default: a temporary folder)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mhub-bench-cohort-", dir=args.work) as tmp:
@@ -127,34 +133,48 @@ def main() -> None:
               f"{time.perf_counter() - start:.0f} s", flush=True)
         base = [sys.executable, "-m", "mhubio", "run", "--model", "thresholder", "--input", str(root / "in"),
                 "--quiet"]
-        runs = [(f"--workers {args.workers}", [*base, "--output", str(root / "pool"), "--workers", str(args.workers)],
-                 root / "pool", None)]
-        cluster = None
-        if args.dask:
-            from distributed import LocalCluster
-
-            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None)
-            runs.append(("Dask LocalCluster", [*base, "--output", str(root / "dask"), "--scheduler",
-                                               cluster.scheduler_address], root / "dask", psutil.Process()))
+        runs: list[tuple[str, bool | None]] = [] if args.no_pool else [(f"--workers {args.workers}", None)]
+        dask_runs = ((args.dask, "Dask LocalCluster", True), (args.dask_no_profile, "Dask, no profiler", False))
+        runs += [(name, profile) for flag, name, profile in dask_runs if flag]
         print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
         print(f"{'executor':<18} {'wall s':>7} {'series/min':>10} {'caller MB 10/50/100%':>21} "
               f"{'workers MB 10/50/100%':>22} {'MB/1000 series c/w':>19} {'finish s':>8} {'tables s':>8} "
               f"{'html s':>6}")
-        try:
-            for name, command, output_dir, worker_root in runs:
-                wall, samples, finish = measure(command, output_dir, worker_root)
-                tables, html = tables_and_report_seconds(output_dir)
-                caller = "/".join(f"{samples.at_fraction(args.series, f)[0]:.0f}" for f in (0.1, 0.5, 1.0))
-                workers = "/".join(f"{samples.at_fraction(args.series, f)[1]:.0f}" for f in (0.1, 0.5, 1.0))
-                growth = (f"{samples.growth_per_1000(args.series, 2):+.0f}/"
-                          f"{samples.growth_per_1000(args.series, 3):+.0f}")
-                print(f"{name:<18} {wall:>7.0f} {60 * args.series / wall:>10.1f} {caller:>21} {workers:>22} "
-                      f"{growth:>19} {finish:>8.1f} {tables:>8.2f} {html:>6.2f}", flush=True)
-        finally:
-            if cluster is not None:
-                cluster.close()
+        for number, (name, profile) in enumerate(runs):
+            output_dir = root / f"run{number}"
+            command = [*base, "--output", str(output_dir)]
+            with _cluster(args.workers, profile) as scheduler:
+                if scheduler is None:
+                    command += ["--workers", str(args.workers)]
+                    wall, samples, finish = measure(command, output_dir, None)
+                else:  # the cluster's worker processes are this process's children (its nannies run here)
+                    wall, samples, finish = measure([*command, "--scheduler", scheduler], output_dir, psutil.Process())
+            tables, html = tables_and_report_seconds(output_dir)
+            caller = "/".join(f"{samples.at_fraction(args.series, f)[0]:.0f}" for f in (0.1, 0.5, 1.0))
+            workers = "/".join(f"{samples.at_fraction(args.series, f)[1]:.0f}" for f in (0.1, 0.5, 1.0))
+            growth = (f"{samples.growth_per_1000(args.series, 2):+.0f}/"
+                      f"{samples.growth_per_1000(args.series, 3):+.0f}")
+            print(f"{name:<18} {wall:>7.0f} {60 * args.series / wall:>10.1f} {caller:>21} {workers:>22} "
+                  f"{growth:>19} {finish:>8.1f} {tables:>8.2f} {html:>6.2f}", flush=True)
 
+
+@contextmanager
+def _cluster(workers: int, profile: bool | None) -> Iterator[str | None]:
+    """The address of a local Dask cluster of ``workers`` processes (``None``: no cluster), Dask's statistical
+    profiler on or off in its workers."""
+    if profile is None:
+        yield None
+        return
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": profile}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,10 @@
 """Small workflow modules for runner tests, driven by a text file instead of DICOM.
 
 ``input_dir/series.txt`` lists one series per line as ``<uid> <behaviour>``: ``ok``, ``skip`` (left out by the
-importer as failing QC), ``crash``, ``tool`` (a failing external command), ``nooutput``, ``die`` (the worker
-process exits), ``sleep<seconds>``.  Worker processes cannot share counters with the test, so the modules leave
+importer as failing QC), ``crash``, ``tool`` (a failing external command), ``nooutput``, ``empty`` (an empty
+output file), ``die`` (the worker process exits), ``sleep<seconds>``; for :class:`MaybeExtra`, ``explain`` (no
+output, with a warning), ``qcwarn`` (a warning from the importer, no output) and anything else but ``ok`` (no
+output, silently).  Worker processes cannot share counters with the test, so the modules leave
 marker files in ``input_dir/../markers``.  The classes live at the top level of an importable module so that
 worker processes rebuild them from their class paths.
 """
@@ -66,6 +68,8 @@ class ListImporter(Importer):
                 continue
             instance = Instance(uid, {"SeriesInstanceUID": uid, "Modality": "CT", "SeriesNumber": "1",
                                       "PatientName": "SECRET^NAME"}, self.context.work_dir / uid)
+            if behaviour == "qcwarn":
+                instance.warn("slice spacing varies")
             instance.workdir.mkdir(parents=True, exist_ok=True)
             spec = instance.workdir / "spec.txt"
             spec.write_text(behaviour)
@@ -102,6 +106,9 @@ class Work(Module):
             run_command(["false"])
         if behaviour == "nooutput":
             return
+        if behaviour == "empty":
+            outputs["result"].path.write_bytes(b"")
+            return
         if behaviour == "die":
             os._exit(3)
         if behaviour.startswith("sleep"):
@@ -120,10 +127,24 @@ class Finish(Module):
         instance.log.info("finished %s", instance.id)
 
 
+class MaybeExtra(Module):
+    """Writes its optional output only for ``ok``; for ``explain`` it warns why it wrote nothing."""
+
+    inputs = {"spec": Input("txt:mod=spec")}
+    outputs = {"extra": Output(FileType.JSON, {"mod": "extra"}, optional=True)}
+
+    def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
+        behaviour = inputs["spec"].path.read_text()
+        if behaviour == "ok":
+            outputs["extra"].path.write_text("{}")
+        elif behaviour == "explain":
+            instance.warn("nothing to add: every segment is empty")
+
+
 def fake_registry() -> ModuleRegistry:
     """The built-in modules plus the fakes of this file."""
     registry = ModuleRegistry.discover()
-    for cls in (ListImporter, Work, Finish):
+    for cls in (ListImporter, Work, Finish, MaybeExtra):
         registry.add(cls)
     return registry
 

@@ -2,14 +2,17 @@
 
 :class:`CohortRun` is created once per run after the chain is validated.  With ``--resume``,
 :meth:`CohortRun.select` marks every series whose state matches the current input and model as done (restored
-from its state file, not run again) and returns the others.  :meth:`CohortRun.observe` hooks into the run's progress
-printer so that each series is recorded in the main process the moment it finishes, whichever executor ran it
-(in-process, ``--workers`` or ``--scheduler``): a run killed at any point leaves a state file exactly for the
-series it completed.
+from its state file, not run again) and returns the others.  With or without ``--resume``, every series returned
+that has results of an earlier run of the same model and workflow loses them first (state file and unchanged
+output files): a rerun replaces the results of the series it runs and keeps every other file.
+:meth:`CohortRun.observe` hooks into the run's progress printer so that each series is recorded in the main
+process the moment it finishes, whichever executor ran it (in-process, ``--workers`` or ``--scheduler``): a run
+killed at any point leaves a state file exactly for the series it completed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +23,7 @@ from mhubio.cohort.state import SeriesState, StateOutput, StateStore
 from mhubio.core.config import Chain
 from mhubio.core.data import Instance, InstanceStatus, OutputFile, StepTiming
 from mhubio.core.logs import ProgressPrinter
+from mhubio.core.naming import UnsafeNameError, path_inside
 
 log = logging.getLogger("mhub")
 
@@ -53,24 +57,51 @@ class CohortRun:
         self.model_fingerprint = model_fingerprint(chain, workflow)
         self.resume = resume
         self.resumed: set[str] = set()
+        self.replaced: set[str] = set()
         self._rows = rows
         self._inputs: dict[str, str | None] = {}
 
     def select(self, instances: Sequence[Instance]) -> list[Instance]:
-        """The instances to run; with ``resume``, up-to-date ones are restored as done and left out."""
-        if not self.resume:
-            return list(instances)
+        """The instances to run; with ``resume``, up-to-date ones are restored as done and left out.
+
+        Every instance to run that has results of an earlier run of this model and workflow in the output
+        folder loses them first (:meth:`_replace`), so that nothing of the earlier run outlives a series that
+        now fails or writes fewer files.
+        """
         pending = []
         for instance in instances:
             state = self.store.read(instance.id)
-            fingerprint = self._input_fingerprint(instance)
-            if (state is not None and fingerprint is not None
-                    and state.is_current(self.output_dir, self.model_fingerprint, fingerprint)):
-                _restore(instance, state)
-                self.resumed.add(instance.id)
-            else:
-                pending.append(instance)
+            if self.resume and state is not None:
+                fingerprint = self._input_fingerprint(instance)
+                if fingerprint is not None and state.is_current(self.output_dir, self.model_fingerprint, fingerprint):
+                    _restore(instance, state)
+                    self.resumed.add(instance.id)
+                    continue
+            if state is not None and state.workflow == self.workflow:
+                self._replace(state)
+            pending.append(instance)
         return pending
+
+    def _replace(self, state: SeriesState) -> None:
+        """Forget an earlier run's results of a series about to run again: its state file, then the output
+        files it lists that are unchanged since (a file edited since is left alone), then their folders left
+        empty.  The state goes first: a run killed in between leaves files that nothing vouches for, never a
+        state that vouches for missing files.
+        """
+        self.store.remove(state.series_uid)
+        folders: set[Path] = set()
+        for output in state.outputs:
+            try:
+                path = path_inside(self.output_dir, output.path)
+            except UnsafeNameError:
+                continue
+            if output.is_current(self.output_dir):
+                path.unlink(missing_ok=True)
+                folders.update(p for p in path.parents if self.output_dir in p.parents)
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: other models' files are there
+                folder.rmdir()
+        self.replaced.add(state.series_uid)
 
     def observe(self, progress: ProgressPrinter) -> ProgressPrinter:
         """``progress``, which now calls :meth:`record` on every finished series."""

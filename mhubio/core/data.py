@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -159,6 +159,10 @@ class StepTiming:
     seconds: float
 
 
+UNWRITTEN_OUTPUTS = "unwritten_outputs"
+"""Note topic (:attr:`Instance.notes`) of the optional outputs a step left unwritten, with its warnings."""
+
+
 @dataclass
 class Instance:
     """One unit of work (one eligible series, or a matched series pair).
@@ -234,6 +238,21 @@ class Instance:
         self.warnings.append(message)
         self.log.warning(message)
 
+    def record_unwritten(self, step: str, output: str, warnings: Sequence[str]) -> None:
+        """Note that ``step`` left its optional ``output`` unwritten; ``warnings``: what it warned meanwhile."""
+        self.note(UNWRITTEN_OUTPUTS, {"step": step, "output": output, "warnings": list(warnings)})
+
+    def why_without_outputs(self) -> list[str]:
+        """The reasons the steps gave for leaving optional outputs unwritten (empty: no step explained any)."""
+        return [f"{entry['step']} wrote no {entry['output']}: {warning}"
+                for entry in self.notes.get(UNWRITTEN_OUTPUTS, []) for warning in entry["warnings"]]
+
+
+SERIES_LOGGER = "mhub.series"
+"""The one logger of every series; records carry the instance id as ``record.series``."""
+
 
 def _series_logger(instance_id: str) -> logging.LoggerAdapter:
-    return logging.LoggerAdapter(logging.getLogger(f"mhub.series.{instance_id}"), {})
+    """The series' view of :data:`SERIES_LOGGER`: one logger for all (a logger per series would stay in
+    :mod:`logging`'s registry for the life of the process, and every level change walks that registry)."""
+    return logging.LoggerAdapter(logging.getLogger(SERIES_LOGGER), {"series": instance_id})

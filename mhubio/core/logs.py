@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from mhubio.core.data import Instance, InstanceStatus
+from mhubio.core.data import SERIES_LOGGER, Instance, InstanceStatus
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.safetext import SafeFormatter, console_text, plain_text
 
@@ -31,16 +31,29 @@ def series_log_handler(instance: Instance, log_dir: Path) -> Iterator[Path]:
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(SafeFormatter(_FORMAT))
     handler.setLevel(logging.DEBUG)
-    targets = [logging.getLogger(f"mhub.series.{instance.id}"), logging.getLogger("mhub.module")]
+    handler.addFilter(_OneSeries(instance.id))
+    targets = [logging.getLogger(SERIES_LOGGER), logging.getLogger("mhub.module")]
     for logger in targets:
         logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        if logger.level != logging.DEBUG:
+            logger.setLevel(logging.DEBUG)
     try:
         yield path
     finally:
         for logger in targets:
             logger.removeHandler(handler)
         handler.close()
+
+
+class _OneSeries(logging.Filter):
+    """Keeps the records of one series (and those of no series, from the modules)."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__()
+        self.instance_id = instance_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "series", self.instance_id) == self.instance_id
 
 
 class ProgressPrinter:

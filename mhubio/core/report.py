@@ -62,6 +62,8 @@ class RunReport:
     error: str | None = None
     resumed: set[str] = field(default_factory=set)
     """Ids of the series restored as up to date by ``--resume`` (done in an earlier run)."""
+    replaced: set[str] = field(default_factory=set)
+    """Ids of the series run again whose results of an earlier run of the model and workflow were removed first."""
     sections: dict[str, Any] = field(default_factory=dict)
     """Further JSON-ready top-level sections written by features around the run (e.g. ``dicomweb_push``)."""
 
@@ -101,7 +103,8 @@ class RunReport:
                 for step, a in self.algorithms.items()
             },
             "input": _input_summary(imported, input_dir),
-            "series": [{**_instance_dict(i), "resumed": i.id in self.resumed} for i in self.instances],
+            "series": [{**_instance_dict(i), "resumed": i.id in self.resumed, "replaced": i.id in self.replaced}
+                       for i in self.instances],
             "skipped_series": [vars(s) for s in imported.skipped] if imported else [],
             "input_series": [vars(s) for s in imported.input_series] if imported else [],
             **self.sections,
@@ -177,6 +180,8 @@ def print_summary(report: RunReport, report_path: Path | None, stream: Any = Non
     c = report.counts()
     style = "green" if report.exit_code == ExitCode.SUCCESS else "red"
     earlier = f" ({len(report.resumed)} of them up to date from earlier runs)" if report.resumed else ""
+    if report.replaced:
+        earlier += f" ({len(report.replaced)} replacing the results of an earlier run)"
     console.print(
         f"[bold]{report.model.name}[/bold] ({report.workflow}): {c['done']} done{earlier}, {c['failed']} failed, "
         f"{c['skipped']} skipped -> exit {int(report.exit_code)} [{style}]{report.exit_code.description}[/{style}]"

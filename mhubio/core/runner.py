@@ -130,8 +130,12 @@ def _execute(
     log_dir = options.output_dir / LOG_DIR_NAME
     log_dir.mkdir(exist_ok=True)
     pending = cohort.select(imported.instances)
-    report.resumed = cohort.resumed
+    report.resumed, report.replaced = cohort.resumed, cohort.replaced
     progress.run_started(len(pending), len(imported.skipped))
+    if cohort.replaced:
+        progress.note(f"{len(cohort.replaced)} series had results of an earlier run of this model and workflow in "
+                      f"the output folder: they were removed and the series run again"
+                      + ("" if options.resume else " (--resume keeps those that are up to date)"))
     try:
         if not pending:
             progress.note(f"--resume: all {len(imported.instances)} series are up to date")

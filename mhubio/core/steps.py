@@ -59,6 +59,8 @@ def run_instance(
         for item in new_items:
             if item.algorithm is not None and item.producer not in algorithms:
                 algorithms[item.producer] = item.algorithm
+    if steps:
+        check_outputs_written(instance, steps[-1].id)
     if instance.status is not InstanceStatus.FAILED:
         instance.status = InstanceStatus.DONE
     instance.release_memory()
@@ -81,19 +83,46 @@ def run_step(step: Step, instance: Instance) -> list[DataItem]:
             raise StepError(f"input {name!r}: no data item matches {str(query)!r}")
     outputs = {name: _allocate(step, name, instance, inputs) for name, _ in step.outputs.items()}
     step.module.ensure_setup()
+    warned = len(instance.warnings)
     step.module.process(instance, inputs, outputs)
     added = []
     for name, item in outputs.items():
-        if item.type is FileType.DICOM:
-            present = item.path.is_dir() and any(item.path.iterdir())
-        else:
-            present = item.path.is_file()
-        if not present:
-            if step.outputs[name].optional:
-                continue
+        written = _written(item)
+        if written is None and step.outputs[name].optional:
+            instance.record_unwritten(step.id, name, instance.warnings[warned:])
+            continue
+        if written is None:
             raise MissingOutputError(f"{step.id} did not write its declared output {name!r} ({item.path.name})")
+        if not written:
+            raise MissingOutputError(f"{step.id} wrote its declared output {name!r} ({item.path.name}) empty")
         added.append(instance.add(item))
     return added
+
+
+def check_outputs_written(instance: Instance, last_step: str) -> None:
+    """Fail a series that ends without output files unless a step explained why it wrote nothing.
+
+    The rule behind "a run never ends done with no outputs": a series that did not fail either wrote
+    files to the output folder, or a step left an optional output unwritten with a warning that says why
+    (a segmentation whose segments are all empty).
+    """
+    if instance.status is InstanceStatus.FAILED or instance.outputs or instance.why_without_outputs():
+        return
+    message = "the series ended without writing any output and no step said why (is a DataOrganizer missing?)"
+    instance.status = InstanceStatus.FAILED
+    instance.failure = Failure(last_step, message)
+    instance.log.error("step %s: %s", last_step, message)
+
+
+def _written(item: DataItem) -> bool | None:
+    """Whether the item's file (or, for DICOM, a file in its folder) holds data; ``None``: nothing there."""
+    if item.type is FileType.DICOM:
+        if not item.path.is_dir():
+            return None
+        return any(p.is_file() and p.stat().st_size > 0 for p in item.path.rglob("*"))
+    if not item.path.is_file():
+        return None
+    return item.path.stat().st_size > 0
 
 
 def _latest(found: list[DataItem], name: str, query: Any) -> DataItem:

@@ -100,6 +100,7 @@ def test_resume_redoes_a_changed_input_and_a_changed_model_only(cohort, tmp_path
     changed_uid = str(dataset.SeriesInstanceUID)
     report = _run(cohort, out, "--resume")
     assert {s["series_uid"] for s in report["series"] if not s["resumed"]} == {changed_uid}
+    assert {s["series_uid"] for s in report["series"] if s["replaced"]} == {changed_uid}
     after = _outputs(out)
     assert [k for k in after if after[k] != before[k]] == [f"{changed_uid}/thresholder.seg.dcm"]
 

@@ -126,6 +126,13 @@ def test_two_models_into_one_folder_keep_both_reports(input_dir: Path, tmp_path:
     assert {r["model"]["name"] for r in reports.values()} == {"thresholder", "second_model"}
     assert all(r["state"] == "finished" and r["series"][0]["outputs"] for r in reports.values())
     assert read_report(out)["model"]["name"] == "second_model"
+    # a rerun of the first model replaces its own results of the series and keeps the other model's
+    rerun = run_mhub("run", "--model", "thresholder", "--input", input_dir / "s0", "--output", out)
+    assert rerun.returncode == 0 and "1 series had results of an earlier run" in rerun.stdout, rerun.stdout
+    reports = {p.name: json.loads(p.read_text()) for p in (out / "mhub_reports").iterdir()}
+    assert sorted(reports) == ["second_model.default.json", "thresholder.default.json"]
+    assert reports["thresholder.default.json"]["series"][0]["replaced"]
+    assert all((out / o["path"]).is_file() for r in reports.values() for o in r["series"][0]["outputs"])
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,

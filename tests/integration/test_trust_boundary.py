@@ -127,10 +127,15 @@ def test_a_series_without_outputs_fails_instead_of_ending_done(tmp_path: Path):
     silent = Instance("1.2.3", {"SeriesInstanceUID": "1.2.3"}, tmp_path / "work" / "1.2.3")
     with pytest.raises(MissingOutputError, match="without outputs"):
         organizer.process(silent, {}, {})
-    explained = Instance("1.2.4", {"SeriesInstanceUID": "1.2.4"}, tmp_path / "work" / "1.2.4")
-    explained.warn("no radiomics SR written: every segment is empty")
+    warned = Instance("1.2.4", {"SeriesInstanceUID": "1.2.4"}, tmp_path / "work" / "1.2.4")
+    warned.warn("slice spacing varies")  # a warning that explains no missing output excuses nothing
+    with pytest.raises(MissingOutputError, match="no step said why"):
+        organizer.process(warned, {}, {})
+    explained = Instance("1.2.5", {"SeriesInstanceUID": "1.2.5"}, tmp_path / "work" / "1.2.5")
+    explained.record_unwritten("RadiomicsSREncoder", "sr", ["no radiomics SR written: every segment is empty"])
     organizer.process(explained, {}, {})
-    assert explained.warnings[-1].startswith("no output item matched")
+    assert explained.warnings[-1] == ("no output item matched the DataOrganizer targets: RadiomicsSREncoder wrote "
+                                      "no sr: no radiomics SR written: every segment is empty")
 
 
 def test_organizer_failure_through_mhub_run_names_the_step(corpus, tmp_path: Path):
@@ -138,7 +143,10 @@ def test_organizer_failure_through_mhub_run_names_the_step(corpus, tmp_path: Pat
                                    'DataOrganizer.targets={"dicomseg:mod=none": "{SeriesInstanceUID}/x.dcm"}')
     report = read_report(tmp_path / "deep" / "out")
     (series,) = report["series"]
-    # the thresholder warns that an empty segment was left out, so the series ends done, with the reason
-    assert code == ExitCode.SUCCESS and series["outputs"] == []
-    assert any("no output item matched" in w for w in series["warnings"])
+    # the SEG was written and the thresholder warned that an empty segment was left out of it: that warning
+    # explains no missing output, so targets that match nothing fail the series instead of ending it done
+    assert any("empty segments left out" in w for w in series["warnings"])
+    assert code == ExitCode.ALL_FAILED and report["exit_code"] == ExitCode.ALL_FAILED
+    assert series["status"] == "failed" and series["failed_step"] == "DataOrganizer" and series["outputs"] == []
+    assert "no step said why it wrote nothing" in series["error"]
     assert strays == []

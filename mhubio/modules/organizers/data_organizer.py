@@ -36,9 +36,10 @@ class DataOrganizer(Module):
     folders nor leave the output folder, and no target may start with ``mhub_``
     (the run's own files).  All files of an instance are staged first and then
     renamed into place; if any fails, none is left behind.  A series for which
-    no item matches any target fails, unless an earlier step warned why it wrote
-    nothing (e.g. a SEG whose segments are all empty): a series never ends done
-    without outputs and without a reason.
+    no item matches any target fails, unless an earlier step left an optional
+    output unwritten and warned why (e.g. no SEG: every segment is empty); other
+    warnings (QC, library) excuse nothing: a series never ends done without
+    outputs and without a reason.
     """
 
     class Params(Params):
@@ -62,13 +63,14 @@ class DataOrganizer(Module):
                 if target in plan and plan[target] is not item:
                     raise StepError(f"two items would be written to {target.relative_to(self.context.output_dir)}")
                 plan[target] = item
-        if not plan and instance.warnings:
-            instance.warn("no output item matched the DataOrganizer targets (see the warnings above)")
+        explained = instance.why_without_outputs()
+        if not plan and explained:
+            instance.warn(f"no output item matched the DataOrganizer targets: {'; '.join(explained)}")
             return
         if not plan:
             raise MissingOutputError(
-                f"no data item matched the DataOrganizer targets ({', '.join(self.params.targets)}): "
-                "the series would end without outputs"
+                f"no data item matched the DataOrganizer targets ({', '.join(self.params.targets)}) and no step "
+                "said why it wrote nothing: the series would end without outputs"
             )
         with atomic_paths(list(plan)) as temporaries:
             for tmp, item in zip(temporaries, plan.values(), strict=True):

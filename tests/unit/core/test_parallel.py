@@ -69,7 +69,7 @@ def test_instance_pickles_without_its_logger(tmp_path):
     assert "log" not in state
     copy = pickle.loads(pickle.dumps(instance))
     assert copy == instance
-    assert copy.log.logger.name == "mhub.series.1.2.3"
+    assert copy.log.logger.name == "mhub.series" and copy.log.extra == {"series": "1.2.3"}
     assert copy.items[0].meta["roi"] == "HEART"
 
 
