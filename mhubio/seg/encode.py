@@ -20,6 +20,7 @@ from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
+from mhubio.seg.frames import assemble_frames, probe_array
 from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
@@ -94,7 +95,8 @@ class SegOptions(BaseModel):
 class SegResult:
     """The encoded SEG and how label values became segment numbers."""
 
-    dataset: hd.seg.Segmentation
+    dataset: pydicom.Dataset
+    """The SEG (read it with :func:`highdicom.seg.segread` for highdicom's query methods)."""
     segment_numbers: dict[int, int] = field(default_factory=dict)
     """Label value -> SegmentNumber (dropped empty labels are absent)."""
     dropped: list[str] = field(default_factory=list)
@@ -169,25 +171,39 @@ def encode_segmentation(
     for value, number in numbers.items():
         lut[value] = number
     pixels = to_source(lut[array])
-    seg = hd.seg.Segmentation(
-        source_images=sources,
-        pixel_array=pixels,
-        segmentation_type=options.segmentation_type,
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=options.series_number,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer=options.manufacturer,
-        manufacturer_model_name=algorithm.name,
-        software_versions=f"mhubio {__version__}",
-        device_serial_number=options.device_serial_number,
-        content_description=options.series_description,
-        content_label=options.content_label,
-        content_creator_name=options.content_creator,
-        series_description=options.series_description,
-        omit_empty_frames=True,
-    )
+    series_uid, sop_uid = hd.UID(), hd.UID()
+
+    def segmentation(pixel_array: np.ndarray, described: Sequence[hd.seg.SegmentDescription]) -> hd.seg.Segmentation:
+        return hd.seg.Segmentation(
+            source_images=sources,
+            pixel_array=pixel_array,
+            segmentation_type=options.segmentation_type,
+            segment_descriptions=described,
+            series_instance_uid=series_uid,
+            series_number=options.series_number,
+            sop_instance_uid=sop_uid,
+            instance_number=1,
+            manufacturer=options.manufacturer,
+            manufacturer_model_name=algorithm.name,
+            software_versions=f"mhubio {__version__}",
+            device_serial_number=options.device_serial_number,
+            content_description=options.series_description,
+            content_label=options.content_label,
+            content_creator_name=options.content_creator,
+            series_description=options.series_description,
+            omit_empty_frames=True,
+        )
+
+    seg: pydicom.Dataset
+    if _is_multi_frame(sources[0]) or not pixels.any():
+        seg = segmentation(pixels, descriptions)
+    else:
+        # highdicom builds the frame-independent modules and one frame item per plane on a probe label map
+        # (for BINARY with the first segment only: its cost grows with segments x planes); the frames follow.
+        # An all-empty label map (kept empty segments) stays with highdicom, which then encodes every frame.
+        binary = options.segmentation_type is SegmentationTypeValues.BINARY
+        probe = segmentation(probe_array(pixels), descriptions[:1] if binary else descriptions)
+        seg = assemble_frames(probe, sources, pixels, descriptions)
     return SegResult(seg, numbers, dropped)
 
 
