@@ -20,7 +20,7 @@ from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
-from mhubio.seg.frames import assemble_frames, probe_array
+from mhubio.seg.frames import PlaneLabels, assemble_frames, plane_label_counts, probe_array
 from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
@@ -149,7 +149,11 @@ def encode_segmentation(
     """
     algorithm_id = _algorithm_identification(algorithm)
     sources, array, to_source = _on_source_grid(labels, source_images)
-    present = {int(v) for v in np.unique(array)} - {0}
+    counts = plane_label_counts(array)
+    if counts is None:
+        present = {int(v) for v in np.unique(array)} - {0}
+    else:
+        present = set(np.flatnonzero(counts.any(axis=0)).tolist()) - {0}
     unmapped = sorted(present - set(segments))
     if unmapped:
         raise ValueError(f"label values {unmapped} occur in the label map but have no segment id")
@@ -165,12 +169,10 @@ def encode_segmentation(
         # TrackingID carries the registry id so readers can match segments by meaning.
         description.TrackingID = definitions[value].id
         description.TrackingUID = hd.UID()
-    # Both encodings take one array of segment numbers (0 = background);
-    # highdicom splits it into bit planes for BINARY.
+    # Label value -> segment number (0 = background).
     lut = np.zeros(max(segments) + 1, dtype=np.uint8 if len(kept) < 256 else np.uint16)
     for value, number in numbers.items():
         lut[value] = number
-    pixels = to_source(lut[array])
     series_uid, sop_uid = hd.UID(), hd.UID()
 
     def segmentation(pixel_array: np.ndarray, described: Sequence[hd.seg.SegmentDescription]) -> hd.seg.Segmentation:
@@ -195,15 +197,15 @@ def encode_segmentation(
         )
 
     seg: pydicom.Dataset
-    if _is_multi_frame(sources[0]) or not pixels.any():
-        seg = segmentation(pixels, descriptions)
+    if counts is None or not present or _is_multi_frame(sources[0]):
+        # An all-empty label map (kept empty segments) stays with highdicom, which then encodes every frame.
+        seg = segmentation(to_source(lut[array]), descriptions)
     else:
         # highdicom builds the frame-independent modules and one frame item per plane on a probe label map
         # (for BINARY with the first segment only: its cost grows with segments x planes); the frames follow.
-        # An all-empty label map (kept empty segments) stays with highdicom, which then encodes every frame.
         binary = options.segmentation_type is SegmentationTypeValues.BINARY
-        probe = segmentation(probe_array(pixels), descriptions[:1] if binary else descriptions)
-        seg = assemble_frames(probe, sources, pixels, descriptions)
+        probe = segmentation(probe_array(array.shape, lut.dtype), descriptions[:1] if binary else descriptions)
+        seg = assemble_frames(probe, sources, PlaneLabels(array, counts, lut), descriptions)
     return SegResult(seg, numbers, dropped)
 
 

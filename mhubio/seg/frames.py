@@ -18,9 +18,10 @@ import highdicom as hd
 import numpy as np
 import pydicom
 from highdicom.spatial import get_volume_positions
+from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_sequence_item
+from pydicom.filewriter import correct_ambiguous_vr, write_sequence_item
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
@@ -55,9 +56,44 @@ class _ItemTemplate:
         return bytes(item)
 
 
-def probe_array(pixels: np.ndarray) -> np.ndarray:
-    """A label array of ``pixels``' shape with segment 1 in one pixel of every plane (one frame per plane)."""
-    probe = np.zeros(pixels.shape, dtype=pixels.dtype)
+@dataclass(frozen=True)
+class PlaneLabels:
+    """A label map on the sources' grid with its per-plane label counts and its segment numbering."""
+
+    values: np.ndarray
+    """Label values, one plane per source image."""
+    counts: np.ndarray
+    """Voxels of each label value in each plane (planes x values), from :func:`plane_label_counts`."""
+    numbers: np.ndarray
+    """Label value -> segment number (0 = background)."""
+
+    def segment_planes(self, number: int) -> np.ndarray:
+        """Whether each plane holds segment ``number``."""
+        values = np.flatnonzero(self.numbers[:self.counts.shape[1]] == number)
+        return np.asarray(self.counts[:, values].any(axis=1))
+
+    def segment_numbers(self, plane: int) -> np.ndarray:
+        """The segment numbers of one plane."""
+        present = np.flatnonzero(self.counts.any(axis=0))
+        if np.array_equal(self.numbers[present], present):
+            return self.values[plane]
+        return self.numbers[self.values[plane]]
+
+
+def plane_label_counts(labels: np.ndarray) -> np.ndarray | None:
+    """Voxels of each label value in each plane (planes x values); ``None`` unless ``labels`` holds
+    non-negative integers below 2**16."""
+    if labels.dtype.kind not in "ui" or labels.size == 0:
+        return None
+    top = int(labels.max())
+    if top >= 2**16 or int(labels.min()) < 0:
+        return None
+    return np.stack([np.bincount(plane.ravel().astype(np.intp, copy=False), minlength=top + 1) for plane in labels])
+
+
+def probe_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A label array with segment 1 in one pixel of every plane (highdicom then makes one frame per plane)."""
+    probe = np.zeros(shape, dtype=dtype)
     probe[:, 0, 0] = 1
     return probe
 
@@ -65,10 +101,10 @@ def probe_array(pixels: np.ndarray) -> np.ndarray:
 def assemble_frames(
     probe: hd.seg.Segmentation,
     sources: Sequence[pydicom.Dataset],
-    pixels: np.ndarray,
+    labels: PlaneLabels,
     descriptions: Sequence[hd.seg.SegmentDescription],
 ) -> pydicom.Dataset:
-    """The SEG of ``pixels`` from the ``probe`` segmentation highdicom built on the same sources.
+    """The SEG of ``labels`` from the ``probe`` segmentation highdicom built on the same sources.
 
     Parameters
     ----------
@@ -76,9 +112,9 @@ def assemble_frames(
         highdicom's segmentation of :func:`probe_array` over ``sources``: all of ``descriptions`` for LABELMAP,
         only the first one for BINARY.
     sources
-        The single-frame source images, in the order given to highdicom (``pixels``' plane order).
-    pixels
-        Segment numbers (0 = background), one plane per source image.
+        The single-frame source images, in the order given to highdicom (the label planes' order).
+    labels
+        The label map, one plane per source image, with at least one labelled pixel.
     descriptions
         The segment descriptions, numbered 1..n in order.
 
@@ -96,21 +132,27 @@ def assemble_frames(
         del dataset.SharedFunctionalGroupsSequence[0].SegmentIdentificationSequence
     probe_items = probe.PerFrameFunctionalGroupsSequence
     planes = _plane_indices(probe_items, sources)
-    nonempty: np.ndarray = np.asarray(pixels.reshape(len(pixels), -1).any(axis=1))
+    nonempty = np.asarray(labels.counts[:, 1:].any(axis=1))
     if not nonempty.any():
-        raise ValueError("the label map has no segment pixels (highdicom then encodes every frame)")
+        raise ValueError("the label map has no labelled pixels (highdicom then encodes every frame)")
     ranks = np.cumsum(nonempty[planes])
     _set_dimension_organization(dataset, probe_items, planes, nonempty, multi_segment)
     templates = [_encode_item(item, multi_segment) for item in probe_items]
     if binary:
-        items, pixel_data = _binary_frames(pixels, planes, ranks, templates, len(descriptions))
+        items, pixel_data = _binary_frames(labels, planes, ranks, templates, len(descriptions))
     else:
-        items, pixel_data = _labelmap_frames(pixels, planes, ranks, nonempty, templates, int(probe.BitsAllocated))
+        items, pixel_data = _labelmap_frames(labels, planes, ranks, nonempty, templates, int(probe.BitsAllocated))
+    dataset.NumberOfFrames = len(items)
+    dataset.PixelData = pixel_data + b"\x00" * (len(pixel_data) % 2)
+    # Ambiguous VRs (Pixel Data's OB or OW among them) are settled now, and the dataset is marked as encoded
+    # in explicit VR little endian, so that writing it in that transfer syntax copies the per-frame items'
+    # bytes instead of decoding and re-encoding them.
+    correct_ambiguous_vr(dataset, is_little_endian=True)
     value = b"".join(items)
     dataset[PER_FRAME_FUNCTIONAL_GROUPS] = RawDataElement(
         PER_FRAME_FUNCTIONAL_GROUPS, "SQ", len(value), value, 0, False, True)
-    dataset.NumberOfFrames = len(items)
-    dataset.PixelData = pixel_data + b"\x00" * (len(pixel_data) % 2)
+    charset = dataset.get("SpecificCharacterSet")
+    dataset.set_original_encoding(False, True, convert_encodings(charset) if charset else default_encoding)
     return dataset
 
 
@@ -180,22 +222,25 @@ def _offset(data: bytes, placeholder: bytes) -> int:
 
 
 def _binary_frames(
-    pixels: np.ndarray, planes: Sequence[int], ranks: np.ndarray, templates: Sequence[_ItemTemplate], segments: int
+    labels: PlaneLabels, planes: Sequence[int], ranks: np.ndarray, templates: Sequence[_ItemTemplate], segments: int
 ) -> tuple[list[bytes], bytes]:
     """Items and bit-packed pixel data of every non-empty (segment, plane) frame, segment by segment."""
-    counts = np.stack([np.bincount(pixels[p].ravel(), minlength=segments + 1) for p in planes])
+    shape = labels.values.shape
     # Frames are packed in groups whose pixel count is a multiple of 8, so frames of any size pack
     # contiguously as DICOM requires for 1-bit data.
-    group = 8 // math.gcd(pixels.shape[1] * pixels.shape[2], 8)
+    group = 8 // math.gcd(shape[1] * shape[2], 8)
+    order = np.asarray(planes)
+    values = {int(number): value for value, number in enumerate(labels.numbers.tolist()) if number}
     items: list[bytes] = []
     packed: list[bytes] = []
     pending: list[np.ndarray] = []
     for number in range(1, segments + 1):
-        for position in np.flatnonzero(counts[:, number]).tolist():
+        for position in np.flatnonzero(labels.segment_planes(number)[order]).tolist():
             items.append(templates[position].for_frame(int(ranks[position]), number))
-            pending.append(pixels[planes[position]] == number)
+            pending.append(labels.values[planes[position]] == values[number])
             if len(pending) == group:
-                packed.append(np.packbits(np.stack(pending), bitorder="little").tobytes())
+                packed.append(np.packbits(pending[0] if group == 1 else np.stack(pending), bitorder="little")
+                              .tobytes())
                 pending.clear()
     if pending:
         packed.append(np.packbits(np.stack(pending), bitorder="little").tobytes())
@@ -203,7 +248,7 @@ def _binary_frames(
 
 
 def _labelmap_frames(
-    pixels: np.ndarray,
+    labels: PlaneLabels,
     planes: Sequence[int],
     ranks: np.ndarray,
     nonempty: np.ndarray,
@@ -211,8 +256,8 @@ def _labelmap_frames(
     bits: int,
 ) -> tuple[list[bytes], bytes]:
     """Items and pixel data of every non-empty plane, in highdicom's plane order."""
-    order = np.asarray(planes)
-    kept = np.flatnonzero(nonempty[order]).tolist()
+    kept = np.flatnonzero(nonempty[np.asarray(planes)]).tolist()
     dtype = np.uint8 if bits == 8 else np.uint16
     items = [templates[position].for_frame(int(ranks[position])) for position in kept]
-    return items, pixels[order[kept]].astype(dtype, copy=False).tobytes()
+    frames = [labels.segment_numbers(planes[position]).astype(dtype, copy=False).tobytes() for position in kept]
+    return items, b"".join(frames)
