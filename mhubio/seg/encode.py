@@ -197,16 +197,24 @@ def encode_segmentation(
         )
 
     seg: pydicom.Dataset
-    if counts is None or not present or _is_multi_frame(sources[0]):
-        # An all-empty label map (kept empty segments) stays with highdicom, which then encodes every frame.
-        seg = segmentation(to_source(lut[array]), descriptions)
-    else:
-        # highdicom builds the frame-independent modules and one frame item per plane on a probe label map
-        # (for BINARY with the first segment only: its cost grows with segments x planes); the frames follow.
-        binary = options.segmentation_type is SegmentationTypeValues.BINARY
-        probe = segmentation(probe_array(array.shape, lut.dtype), descriptions[:1] if binary else descriptions)
+    if options.segmentation_type is SegmentationTypeValues.BINARY and counts is not None and present and \
+            not _is_multi_frame(sources[0]):
+        # highdicom's cost grows with segments x planes for BINARY: it builds the frame-independent modules and
+        # one frame item per plane on a one-segment probe label map, and the frames follow from those.
+        probe = segmentation(probe_array(array.shape, lut.dtype), descriptions[:1])
         seg = assemble_frames(probe, sources, PlaneLabels(array, counts, lut), descriptions)
+    else:
+        # LABELMAP has one frame per plane (highdicom's own loop is short); multi-frame sources and all-empty
+        # label maps (kept empty segments: every frame is encoded) stay with highdicom too.
+        seg = segmentation(to_source(_segment_numbers(array, lut, present)), descriptions)
     return SegResult(seg, numbers, dropped)
+
+
+def _segment_numbers(array: np.ndarray, lut: np.ndarray, present: set[int]) -> np.ndarray:
+    """``array``'s label values as segment numbers (``array`` itself where they are the same)."""
+    if array.dtype == lut.dtype and all(int(lut[value]) == value for value in present):
+        return array
+    return lut[array]
 
 
 def _algorithm_identification(algorithm: AlgorithmInfo) -> hd.AlgorithmIdentificationSequence | None:

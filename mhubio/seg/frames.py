@@ -1,4 +1,4 @@
-"""Frames of a SEG over single-frame sources, built once per plane instead of once per frame.
+"""Frames of a BINARY SEG over single-frame sources, built once per plane instead of once per (segment, plane).
 
 highdicom builds the SEG's frame-independent modules and one Per-Frame Functional Groups item per source plane
 (a *probe* segmentation with one marked pixel in every plane); this module then assembles the real frames from
@@ -72,13 +72,6 @@ class PlaneLabels:
         values = np.flatnonzero(self.numbers[:self.counts.shape[1]] == number)
         return np.asarray(self.counts[:, values].any(axis=1))
 
-    def segment_numbers(self, plane: int) -> np.ndarray:
-        """The segment numbers of one plane."""
-        present = np.flatnonzero(self.counts.any(axis=0))
-        if np.array_equal(self.numbers[present], present):
-            return self.values[plane]
-        return self.numbers[self.values[plane]]
-
 
 def plane_label_counts(labels: np.ndarray) -> np.ndarray | None:
     """Voxels of each label value in each plane (planes x values); ``None`` unless ``labels`` holds
@@ -109,8 +102,8 @@ def assemble_frames(
     Parameters
     ----------
     probe
-        highdicom's segmentation of :func:`probe_array` over ``sources``: all of ``descriptions`` for LABELMAP,
-        only the first one for BINARY.
+        highdicom's BINARY segmentation of :func:`probe_array` over ``sources`` with the first of
+        ``descriptions``.
     sources
         The single-frame source images, in the order given to highdicom (the label planes' order).
     labels
@@ -123,8 +116,9 @@ def assemble_frames(
     pydicom.Dataset
         The segmentation (a plain dataset: highdicom's query methods need it read with ``hd.seg.segread``).
     """
-    binary = probe.SegmentationType == hd.seg.SegmentationTypeValues.BINARY.value
-    multi_segment = binary and len(descriptions) > 1
+    if probe.SegmentationType != hd.seg.SegmentationTypeValues.BINARY.value:
+        raise ValueError("frames are assembled for BINARY segmentations only")
+    multi_segment = len(descriptions) > 1
     dataset = pydicom.Dataset(probe)
     dataset.file_meta = probe.file_meta
     if multi_segment:
@@ -138,10 +132,7 @@ def assemble_frames(
     ranks = np.cumsum(nonempty[planes])
     _set_dimension_organization(dataset, probe_items, planes, nonempty, multi_segment)
     templates = [_encode_item(item, multi_segment) for item in probe_items]
-    if binary:
-        items, pixel_data = _binary_frames(labels, planes, ranks, templates, len(descriptions))
-    else:
-        items, pixel_data = _labelmap_frames(labels, planes, ranks, nonempty, templates, int(probe.BitsAllocated))
+    items, pixel_data = _binary_frames(labels, planes, ranks, templates, len(descriptions))
     dataset.NumberOfFrames = len(items)
     dataset.PixelData = pixel_data + b"\x00" * (len(pixel_data) % 2)
     # Ambiguous VRs (Pixel Data's OB or OW among them) are settled now, and the dataset is marked as encoded
@@ -245,19 +236,3 @@ def _binary_frames(
     if pending:
         packed.append(np.packbits(np.stack(pending), bitorder="little").tobytes())
     return items, b"".join(packed)
-
-
-def _labelmap_frames(
-    labels: PlaneLabels,
-    planes: Sequence[int],
-    ranks: np.ndarray,
-    nonempty: np.ndarray,
-    templates: Sequence[_ItemTemplate],
-    bits: int,
-) -> tuple[list[bytes], bytes]:
-    """Items and pixel data of every non-empty plane, in highdicom's plane order."""
-    kept = np.flatnonzero(nonempty[np.asarray(planes)]).tolist()
-    dtype = np.uint8 if bits == 8 else np.uint16
-    items = [templates[position].for_frame(int(ranks[position])) for position in kept]
-    frames = [labels.segment_numbers(planes[position]).astype(dtype, copy=False).tobytes() for position in kept]
-    return items, b"".join(frames)

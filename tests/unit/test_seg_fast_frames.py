@@ -1,4 +1,4 @@
-"""The SEG encoder's frame assembly (mhubio.seg.frames) against highdicom encoding the same label map itself:
+"""The SEG encoder (BINARY: frames assembled by mhubio.seg.frames) against highdicom encoding the same label map:
 the same dataset element for element, the same pixels per segment on read-back, and valid for dciodvfy."""
 
 from __future__ import annotations
