@@ -98,6 +98,7 @@ def _assert_as_highdicom(result: SegResult, sources, labels: sitk.Image, tmp_pat
     ours, theirs = pydicom.dcmread(ours_path), pydicom.dcmread(theirs_path)
     assert _differences(ours, theirs) == []
     assert ours.NumberOfFrames == theirs.NumberOfFrames
+    assert len(result.dataset.PerFrameFunctionalGroupsSequence) == theirs.NumberOfFrames  # readable in memory too
     assert np.array_equal(ours.pixel_array, theirs.pixel_array)
     ours_seg, theirs_seg = hd.seg.segread(ours_path), hd.seg.segread(theirs_path)
     uids = [s.SOPInstanceUID for s in sources]
