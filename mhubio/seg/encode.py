@@ -20,7 +20,7 @@ from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
-from mhubio.seg.frames import PlaneLabels, assemble_frames, plane_label_counts, probe_array
+from mhubio.seg.frames import PlaneLabels, assemble_frames, plane_label_presence, probe_array
 from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
@@ -149,11 +149,11 @@ def encode_segmentation(
     """
     algorithm_id = _algorithm_identification(algorithm)
     sources, array, to_source = _on_source_grid(labels, source_images)
-    counts = plane_label_counts(array)
-    if counts is None:
+    presence = plane_label_presence(array)
+    if presence is None:
         present = {int(v) for v in np.unique(array)} - {0}
     else:
-        present = set(np.flatnonzero(counts.any(axis=0)).tolist()) - {0}
+        present = set(np.flatnonzero(presence.any(axis=0)).tolist()) - {0}
     unmapped = sorted(present - set(segments))
     if unmapped:
         raise ValueError(f"label values {unmapped} occur in the label map but have no segment id")
@@ -197,12 +197,12 @@ def encode_segmentation(
         )
 
     seg: pydicom.Dataset
-    if options.segmentation_type is SegmentationTypeValues.BINARY and counts is not None and present and \
+    if options.segmentation_type is SegmentationTypeValues.BINARY and presence is not None and present and \
             not _is_multi_frame(sources[0]):
         # highdicom's cost grows with segments x planes for BINARY: it builds the frame-independent modules and
         # one frame item per plane on a one-segment probe label map, and the frames follow from those.
         probe = segmentation(probe_array(array.shape, lut.dtype), descriptions[:1])
-        seg = assemble_frames(probe, sources, PlaneLabels(array, counts, lut), descriptions)
+        seg = assemble_frames(probe, sources, PlaneLabels(array, presence, lut), descriptions)
     else:
         # LABELMAP has one frame per plane (highdicom's own loop is short); multi-frame sources and all-empty
         # label maps (kept empty segments: every frame is encoded) stay with highdicom too.

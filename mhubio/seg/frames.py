@@ -58,30 +58,33 @@ class _ItemTemplate:
 
 @dataclass(frozen=True)
 class PlaneLabels:
-    """A label map on the sources' grid with its per-plane label counts and its segment numbering."""
+    """A label map on the sources' grid with the label values of each plane and its segment numbering."""
 
     values: np.ndarray
     """Label values, one plane per source image."""
-    counts: np.ndarray
-    """Voxels of each label value in each plane (planes x values), from :func:`plane_label_counts`."""
+    presence: np.ndarray
+    """Whether each label value occurs in each plane (planes x values), from :func:`plane_label_presence`."""
     numbers: np.ndarray
     """Label value -> segment number (0 = background)."""
 
     def segment_planes(self, number: int) -> np.ndarray:
         """Whether each plane holds segment ``number``."""
-        values = np.flatnonzero(self.numbers[:self.counts.shape[1]] == number)
-        return np.asarray(self.counts[:, values].any(axis=1))
+        values = np.flatnonzero(self.numbers[:self.presence.shape[1]] == number)
+        return np.asarray(self.presence[:, values].any(axis=1))
 
 
-def plane_label_counts(labels: np.ndarray) -> np.ndarray | None:
-    """Voxels of each label value in each plane (planes x values); ``None`` unless ``labels`` holds
+def plane_label_presence(labels: np.ndarray) -> np.ndarray | None:
+    """Whether each label value occurs in each plane (planes x values); ``None`` unless ``labels`` holds
     non-negative integers below 2**16."""
     if labels.dtype.kind not in "ui" or labels.size == 0:
         return None
     top = int(labels.max())
     if top >= 2**16 or int(labels.min()) < 0:
         return None
-    return np.stack([np.bincount(plane.ravel().astype(np.intp, copy=False), minlength=top + 1) for plane in labels])
+    presence = np.zeros((len(labels), top + 1), dtype=bool)
+    for index, plane in enumerate(labels):
+        presence[index, plane.ravel()] = True
+    return presence
 
 
 def probe_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -126,7 +129,7 @@ def assemble_frames(
         del dataset.SharedFunctionalGroupsSequence[0].SegmentIdentificationSequence
     probe_items = probe.PerFrameFunctionalGroupsSequence
     planes = _plane_indices(probe_items, sources)
-    nonempty = np.asarray(labels.counts[:, 1:].any(axis=1))
+    nonempty = np.asarray(labels.presence[:, 1:].any(axis=1))
     if not nonempty.any():
         raise ValueError("the label map has no labelled pixels (highdicom then encodes every frame)")
     ranks = np.cumsum(nonempty[planes])
