@@ -143,8 +143,9 @@ def main() -> None:
             profile = cProfile.Profile()
             profile.runcall(ours)
             pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"\n{kind.value} SEG, {len(table)} segments, {args.slices} x {args.size} x {args.size}, "
-          f"{os.cpu_count()} cores, {args.repeat} interleaved runs (min-max seconds)")
+          f"{os.cpu_count()} cores (load average {load} at the end), {args.repeat} interleaved runs (min-max seconds)")
     for name, values in timings.items():
         print(f"{name:32s} {min(values):6.2f} - {max(values):6.2f}")
     ratio = min(timings["mhubio"]) / min(timings["dcmqi itkimage2segimage"])

@@ -20,6 +20,7 @@ from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
+from mhubio.seg.frames import PlaneLabels, assemble_frames, plane_label_presence, probe_array
 from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
@@ -94,7 +95,8 @@ class SegOptions(BaseModel):
 class SegResult:
     """The encoded SEG and how label values became segment numbers."""
 
-    dataset: hd.seg.Segmentation
+    dataset: pydicom.Dataset
+    """The SEG (read it with :func:`highdicom.seg.segread` for highdicom's query methods)."""
     segment_numbers: dict[int, int] = field(default_factory=dict)
     """Label value -> SegmentNumber (dropped empty labels are absent)."""
     dropped: list[str] = field(default_factory=list)
@@ -147,7 +149,11 @@ def encode_segmentation(
     """
     algorithm_id = _algorithm_identification(algorithm)
     sources, array, to_source = _on_source_grid(labels, source_images)
-    present = {int(v) for v in np.unique(array)} - {0}
+    presence = plane_label_presence(array)
+    if presence is None:
+        present = {int(v) for v in np.unique(array)} - {0}
+    else:
+        present = set(np.flatnonzero(presence.any(axis=0)).tolist()) - {0}
     unmapped = sorted(present - set(segments))
     if unmapped:
         raise ValueError(f"label values {unmapped} occur in the label map but have no segment id")
@@ -163,32 +169,52 @@ def encode_segmentation(
         # TrackingID carries the registry id so readers can match segments by meaning.
         description.TrackingID = definitions[value].id
         description.TrackingUID = hd.UID()
-    # Both encodings take one array of segment numbers (0 = background);
-    # highdicom splits it into bit planes for BINARY.
+    # Label value -> segment number (0 = background).
     lut = np.zeros(max(segments) + 1, dtype=np.uint8 if len(kept) < 256 else np.uint16)
     for value, number in numbers.items():
         lut[value] = number
-    pixels = to_source(lut[array])
-    seg = hd.seg.Segmentation(
-        source_images=sources,
-        pixel_array=pixels,
-        segmentation_type=options.segmentation_type,
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=options.series_number,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer=options.manufacturer,
-        manufacturer_model_name=algorithm.name,
-        software_versions=f"mhubio {__version__}",
-        device_serial_number=options.device_serial_number,
-        content_description=options.series_description,
-        content_label=options.content_label,
-        content_creator_name=options.content_creator,
-        series_description=options.series_description,
-        omit_empty_frames=True,
-    )
+    series_uid, sop_uid = hd.UID(), hd.UID()
+
+    def segmentation(pixel_array: np.ndarray, described: Sequence[hd.seg.SegmentDescription]) -> hd.seg.Segmentation:
+        return hd.seg.Segmentation(
+            source_images=sources,
+            pixel_array=pixel_array,
+            segmentation_type=options.segmentation_type,
+            segment_descriptions=described,
+            series_instance_uid=series_uid,
+            series_number=options.series_number,
+            sop_instance_uid=sop_uid,
+            instance_number=1,
+            manufacturer=options.manufacturer,
+            manufacturer_model_name=algorithm.name,
+            software_versions=f"mhubio {__version__}",
+            device_serial_number=options.device_serial_number,
+            content_description=options.series_description,
+            content_label=options.content_label,
+            content_creator_name=options.content_creator,
+            series_description=options.series_description,
+            omit_empty_frames=True,
+        )
+
+    seg: pydicom.Dataset
+    if options.segmentation_type is SegmentationTypeValues.BINARY and presence is not None and present and \
+            not _is_multi_frame(sources[0]):
+        # highdicom's cost grows with segments x planes for BINARY: it builds the frame-independent modules and
+        # one frame item per plane on a one-segment probe label map, and the frames follow from those.
+        probe = segmentation(probe_array(array.shape, lut.dtype), descriptions[:1])
+        seg = assemble_frames(probe, sources, PlaneLabels(array, presence, lut), descriptions)
+    else:
+        # LABELMAP has one frame per plane (highdicom's own loop is short); multi-frame sources and all-empty
+        # label maps (kept empty segments: every frame is encoded) stay with highdicom too.
+        seg = segmentation(to_source(_segment_numbers(array, lut, present)), descriptions)
     return SegResult(seg, numbers, dropped)
+
+
+def _segment_numbers(array: np.ndarray, lut: np.ndarray, present: set[int]) -> np.ndarray:
+    """``array``'s label values as segment numbers (``array`` itself where they are the same)."""
+    if array.dtype == lut.dtype and all(int(lut[value]) == value for value in present):
+        return array
+    return lut[array]
 
 
 def _algorithm_identification(algorithm: AlgorithmInfo) -> hd.AlgorithmIdentificationSequence | None:

@@ -1,0 +1,241 @@
+"""Frames of a BINARY SEG over single-frame sources, built once per plane instead of once per (segment, plane).
+
+highdicom builds the SEG's frame-independent modules and one Per-Frame Functional Groups item per source plane
+(a *probe* segmentation with one marked pixel in every plane); this module then assembles the real frames from
+those items: each item is encoded once by pydicom, the frame-specific values (segment dimension index, Referenced
+Segment Number) are set in the encoded bytes, and the pixel data is packed from whole planes with numpy. The
+result reads back exactly as highdicom's own encoding of the same label map.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from highdicom.spatial import get_volume_positions
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import correct_ambiguous_vr, write_sequence_item
+from pydicom.multival import MultiValue
+from pydicom.tag import Tag
+
+PER_FRAME_FUNCTIONAL_GROUPS = Tag(0x5200, 0x9230)
+SEGMENT_IDENTIFICATION = 0x0062000A
+REFERENCED_SEGMENT_NUMBER = 0x0062000B
+
+_SEGMENT_SENTINEL = 0xFEFDFCFB
+"""Placeholder of the segment dimension index (UL) in an encoded item template; its bytes occur nowhere else."""
+_PLANE_SENTINEL = 0xF4F3F2F1
+"""Placeholder of the plane dimension index (UL): the plane's rank among the planes that have frames."""
+_NUMBER_SENTINEL = 0xFAF9
+"""Placeholder of Referenced Segment Number (US)."""
+
+
+@dataclass(frozen=True)
+class _ItemTemplate:
+    """One plane's encoded Per-Frame Functional Groups item and where its frame-specific values sit."""
+
+    data: bytes
+    plane_offset: int
+    segment_offset: int | None
+    number_offset: int | None
+
+    def for_frame(self, plane_rank: int, segment_number: int | None = None) -> bytes:
+        """The item of the frame of segment ``segment_number`` on the plane ranked ``plane_rank`` (from 1)."""
+        item = bytearray(self.data)
+        item[self.plane_offset:self.plane_offset + 4] = struct.pack("<I", plane_rank)
+        if self.segment_offset is not None and self.number_offset is not None and segment_number is not None:
+            item[self.segment_offset:self.segment_offset + 4] = struct.pack("<I", segment_number)
+            item[self.number_offset:self.number_offset + 2] = struct.pack("<H", segment_number)
+        return bytes(item)
+
+
+@dataclass(frozen=True)
+class PlaneLabels:
+    """A label map on the sources' grid with the label values of each plane and its segment numbering."""
+
+    values: np.ndarray
+    """Label values, one plane per source image."""
+    presence: np.ndarray
+    """Whether each label value occurs in each plane (planes x values), from :func:`plane_label_presence`."""
+    numbers: np.ndarray
+    """Label value -> segment number (0 = background)."""
+
+    def segment_planes(self, number: int) -> np.ndarray:
+        """Whether each plane holds segment ``number``."""
+        values = np.flatnonzero(self.numbers[:self.presence.shape[1]] == number)
+        return np.asarray(self.presence[:, values].any(axis=1))
+
+
+def plane_label_presence(labels: np.ndarray) -> np.ndarray | None:
+    """Whether each label value occurs in each plane (planes x values); ``None`` unless ``labels`` holds
+    non-negative integers below 2**16."""
+    if labels.dtype.kind not in "ui" or labels.size == 0:
+        return None
+    top = int(labels.max())
+    if top >= 2**16 or int(labels.min()) < 0:
+        return None
+    presence = np.zeros((len(labels), top + 1), dtype=bool)
+    for index, plane in enumerate(labels):
+        presence[index, plane.ravel()] = True
+    return presence
+
+
+def probe_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A label array with segment 1 in one pixel of every plane (highdicom then makes one frame per plane)."""
+    probe = np.zeros(shape, dtype=dtype)
+    probe[:, 0, 0] = 1
+    return probe
+
+
+def assemble_frames(
+    probe: hd.seg.Segmentation,
+    sources: Sequence[pydicom.Dataset],
+    labels: PlaneLabels,
+    descriptions: Sequence[hd.seg.SegmentDescription],
+) -> pydicom.Dataset:
+    """The SEG of ``labels`` from the ``probe`` segmentation highdicom built on the same sources.
+
+    Parameters
+    ----------
+    probe
+        highdicom's BINARY segmentation of :func:`probe_array` over ``sources`` with the first of
+        ``descriptions``.
+    sources
+        The single-frame source images, in the order given to highdicom (the label planes' order).
+    labels
+        The label map, one plane per source image, with at least one labelled pixel.
+    descriptions
+        The segment descriptions, numbered 1..n in order.
+
+    Returns
+    -------
+    pydicom.Dataset
+        The segmentation (a plain dataset: highdicom's query methods need it read with ``hd.seg.segread``).
+    """
+    if probe.SegmentationType != hd.seg.SegmentationTypeValues.BINARY.value:
+        raise ValueError("frames are assembled for BINARY segmentations only")
+    multi_segment = len(descriptions) > 1
+    dataset = pydicom.Dataset(probe)
+    dataset.file_meta = probe.file_meta
+    if multi_segment:
+        dataset.SegmentSequence = list(descriptions)
+        del dataset.SharedFunctionalGroupsSequence[0].SegmentIdentificationSequence
+    probe_items = probe.PerFrameFunctionalGroupsSequence
+    planes = _plane_indices(probe_items, sources)
+    nonempty = np.asarray(labels.presence[:, 1:].any(axis=1))
+    if not nonempty.any():
+        raise ValueError("the label map has no labelled pixels (highdicom then encodes every frame)")
+    ranks = np.cumsum(nonempty[planes])
+    _set_dimension_organization(dataset, probe_items, planes, nonempty, multi_segment)
+    templates = [_encode_item(item, multi_segment) for item in probe_items]
+    items, pixel_data = _binary_frames(labels, planes, ranks, templates, len(descriptions))
+    dataset.NumberOfFrames = len(items)
+    dataset.PixelData = pixel_data + b"\x00" * (len(pixel_data) % 2)
+    # Ambiguous VRs (Pixel Data's OB or OW among them) are settled now, and the dataset is marked as encoded
+    # in explicit VR little endian, so that writing it in that transfer syntax copies the per-frame items'
+    # bytes instead of decoding and re-encoding them.
+    correct_ambiguous_vr(dataset, is_little_endian=True)
+    value = b"".join(items)
+    dataset[PER_FRAME_FUNCTIONAL_GROUPS] = RawDataElement(
+        PER_FRAME_FUNCTIONAL_GROUPS, "SQ", len(value), value, 0, False, True)
+    charset = dataset.get("SpecificCharacterSet")
+    dataset.set_original_encoding(False, True, convert_encodings(charset) if charset else default_encoding)
+    return dataset
+
+
+def _plane_indices(items: Sequence[pydicom.Dataset], sources: Sequence[pydicom.Dataset]) -> list[int]:
+    """The source index of each probe frame (highdicom's plane order), from the frames' source references."""
+    by_uid = {source.SOPInstanceUID: index for index, source in enumerate(sources)}
+    planes = []
+    for item in items:
+        (reference,) = item.DerivationImageSequence[0].SourceImageSequence
+        planes.append(by_uid[reference.ReferencedSOPInstanceUID])
+    if sorted(planes) != list(range(len(sources))):
+        raise RuntimeError("highdicom's probe segmentation does not have one frame per source image")
+    return planes
+
+
+def _set_dimension_organization(
+    dataset: pydicom.Dataset,
+    items: Sequence[pydicom.Dataset],
+    planes: Sequence[int],
+    nonempty: np.ndarray,
+    multi_segment: bool,
+) -> None:
+    """Dimension Organization Type as highdicom states it: ``3D`` when the frames differ only by position and
+    the planes with frames are regularly spaced, else absent."""
+    positions = np.zeros((len(planes), 3))
+    for item, plane in zip(items, planes, strict=True):
+        positions[plane] = [float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient]
+    included = np.flatnonzero(nonempty)
+    spacing = None
+    if not multi_segment and len(included) > 1:
+        orientation = dataset.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient
+        spacing, _ = get_volume_positions(image_positions=positions[included].tolist(), image_orientation=orientation,
+                                          sort=False)
+    if spacing is not None and spacing > 0.0:
+        dataset.DimensionOrganizationType = hd.DimensionOrganizationTypeValues.THREE_DIMENSIONAL.value
+    elif "DimensionOrganizationType" in dataset:
+        del dataset.DimensionOrganizationType
+
+
+def _encode_item(item: pydicom.Dataset, multi_segment: bool) -> _ItemTemplate:
+    """Encode ``item`` (explicit VR little endian) with placeholders for its frame-specific values."""
+    content = item.FrameContentSequence[0]
+    values = content.DimensionIndexValues
+    leading = list(values)[:-1] if isinstance(values, MultiValue) else []
+    content.DimensionIndexValues = [_SEGMENT_SENTINEL, _PLANE_SENTINEL] if multi_segment else [
+        *leading, _PLANE_SENTINEL]
+    if multi_segment:
+        identification = pydicom.Dataset()
+        identification.add(DataElement(REFERENCED_SEGMENT_NUMBER, "US", _NUMBER_SENTINEL))
+        item.add(DataElement(SEGMENT_IDENTIFICATION, "SQ", [identification]))
+    buffer = DicomBytesIO()
+    buffer.is_little_endian = True
+    buffer.is_implicit_VR = False
+    write_sequence_item(buffer, item, ["iso8859"])
+    data = buffer.getvalue()
+    plane_offset = _offset(data, struct.pack("<I", _PLANE_SENTINEL))
+    if not multi_segment:
+        return _ItemTemplate(data, plane_offset, None, None)
+    return _ItemTemplate(data, plane_offset, _offset(data, struct.pack("<I", _SEGMENT_SENTINEL)),
+                         _offset(data, struct.pack("<H", _NUMBER_SENTINEL)))
+
+
+def _offset(data: bytes, placeholder: bytes) -> int:
+    if data.count(placeholder) != 1:
+        raise RuntimeError("a per-frame item placeholder is not unique in its encoding")
+    return data.index(placeholder)
+
+
+def _binary_frames(
+    labels: PlaneLabels, planes: Sequence[int], ranks: np.ndarray, templates: Sequence[_ItemTemplate], segments: int
+) -> tuple[list[bytes], bytes]:
+    """Items and bit-packed pixel data of every non-empty (segment, plane) frame, segment by segment."""
+    shape = labels.values.shape
+    # Frames are packed in groups whose pixel count is a multiple of 8, so frames of any size pack
+    # contiguously as DICOM requires for 1-bit data.
+    group = 8 // math.gcd(shape[1] * shape[2], 8)
+    order = np.asarray(planes)
+    values = {int(number): value for value, number in enumerate(labels.numbers.tolist()) if number}
+    items: list[bytes] = []
+    packed: list[bytes] = []
+    pending: list[np.ndarray] = []
+    for number in range(1, segments + 1):
+        for position in np.flatnonzero(labels.segment_planes(number)[order]).tolist():
+            items.append(templates[position].for_frame(int(ranks[position]), number))
+            pending.append(labels.values[planes[position]] == values[number])
+            if len(pending) == group:
+                packed.append(np.packbits(pending[0] if group == 1 else np.stack(pending), bitorder="little")
+                              .tobytes())
+                pending.clear()
+    if pending:
+        packed.append(np.packbits(np.stack(pending), bitorder="little").tobytes())
+    return items, b"".join(packed)

@@ -1,0 +1,166 @@
+"""The SEG encoder (BINARY: frames assembled by mhubio.seg.frames) against highdicom encoding the same label map:
+the same dataset element for element, the same pixels per segment on read-back, and valid for dciodvfy."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+from mhubio.core.algorithm import AlgorithmFamily
+from mhubio.core.data import AlgorithmInfo
+from mhubio.geometry import sort_datasets
+from mhubio.seg import SegOptions, SegResult, encode_segmentation, load_source_images
+from mhubio.synthetic import write_ct_series
+from tests.helpers import dciodvfy_errors
+
+ALGORITHM = AlgorithmInfo("Segmenter", "1.0", AlgorithmFamily.ARTIFICIAL_INTELLIGENCE)
+SEGMENTS = {1: "LIVER", 2: "SPLEEN", 3: "LEFT_KIDNEY", 4: "RIGHT_KIDNEY"}
+GENERATED = {"ContentDate", "ContentTime", "DimensionOrganizationUID", "InstanceCreationDate", "InstanceCreationTime",
+             "ContributionDateTime"}
+"""Values highdicom generates per call (dates, times and the dimension organization's UID)."""
+
+
+def _series(root: Path, shape: tuple[int, int, int], order: str = "ascending"):
+    series = write_ct_series(root, shape=shape, spacing=(0.8, 0.8, 2.5), seed=1, slice_order=order)
+    return series, load_source_images(series.files)
+
+
+def _labels(shape: tuple[int, int, int], values: list[int], seed: int = 0) -> sitk.Image:
+    """Boxes of ``values`` at random places (later values cover earlier ones), slice 0 left empty."""
+    rng = np.random.default_rng(seed)
+    array = np.zeros(shape, dtype=np.uint8)
+    for value in values:
+        z, y, x = (int(rng.integers(1, n)) for n in shape)
+        array[z:z + 3, max(y - 3, 0):y + 2, max(x - 4, 0):x + 1] = value
+    return sitk.GetImageFromArray(array)
+
+
+def _on_grid(labels: sitk.Image, series) -> sitk.Image:
+    image = sitk.GetImageFromArray(sitk.GetArrayFromImage(labels))
+    image.SetOrigin(series.origin)
+    image.SetSpacing(series.spacing)
+    image.SetDirection(series.direction)
+    return image
+
+
+def _highdicom(result: SegResult, sources: list[pydicom.Dataset], labels: sitk.Image) -> hd.seg.Segmentation:
+    """highdicom's own encoding of the label map with the fast result's segments, UIDs and descriptive values."""
+    seg = result.dataset
+    lut = np.zeros(max(result.segment_numbers, default=0) + 256, dtype=np.uint8)
+    for value, number in result.segment_numbers.items():
+        lut[value] = number
+    return hd.seg.Segmentation(
+        source_images=sort_datasets(sources),
+        pixel_array=lut[sitk.GetArrayFromImage(labels)],
+        segmentation_type=seg.SegmentationType,
+        segment_descriptions=[hd.seg.SegmentDescription.from_dataset(copy.deepcopy(item))
+                              for item in seg.SegmentSequence if item.SegmentNumber > 0],
+        series_instance_uid=seg.SeriesInstanceUID, series_number=seg.SeriesNumber,
+        sop_instance_uid=seg.SOPInstanceUID, instance_number=seg.InstanceNumber, manufacturer=seg.Manufacturer,
+        manufacturer_model_name=seg.ManufacturerModelName, software_versions=seg.SoftwareVersions,
+        device_serial_number=seg.DeviceSerialNumber, content_description=seg.ContentDescription,
+        content_label=seg.ContentLabel, content_creator_name=seg.ContentCreatorName,
+        series_description=seg.SeriesDescription, omit_empty_frames=True,
+    )
+
+
+def _differences(ours: pydicom.Dataset, theirs: pydicom.Dataset, path: str = "") -> list[str]:
+    """Keywords (with their sequence path) whose values differ, generated values and Pixel Data aside."""
+    found = []
+    for keyword in sorted(set(ours.dir()) | set(theirs.dir())):
+        if keyword in GENERATED or keyword == "PixelData":
+            continue
+        if keyword not in ours or keyword not in theirs:
+            found.append(f"{path}{keyword} (missing)")
+            continue
+        mine, other = ours[keyword], theirs[keyword]
+        if mine.VR == "SQ":
+            if len(mine.value) != len(other.value):
+                found.append(f"{path}{keyword} (length)")
+                continue
+            for index, (a, b) in enumerate(zip(mine.value, other.value, strict=True)):
+                found += _differences(a, b, f"{path}{keyword}[{index}].")
+        elif mine.value != other.value:
+            found.append(f"{path}{keyword}")
+    return found
+
+
+def _assert_as_highdicom(result: SegResult, sources, labels: sitk.Image, tmp_path: Path) -> Path:
+    ours_path, theirs_path = tmp_path / "ours.dcm", tmp_path / "highdicom.dcm"
+    result.dataset.save_as(ours_path, enforce_file_format=True)
+    _highdicom(result, sources, labels).save_as(theirs_path, enforce_file_format=True)
+    ours, theirs = pydicom.dcmread(ours_path), pydicom.dcmread(theirs_path)
+    assert _differences(ours, theirs) == []
+    assert ours.NumberOfFrames == theirs.NumberOfFrames
+    assert len(result.dataset.PerFrameFunctionalGroupsSequence) == theirs.NumberOfFrames  # readable in memory too
+    assert np.array_equal(ours.pixel_array, theirs.pixel_array)
+    ours_seg, theirs_seg = hd.seg.segread(ours_path), hd.seg.segread(theirs_path)
+    uids = [s.SOPInstanceUID for s in sources]
+    for number in theirs_seg.segment_numbers:
+        expected = theirs_seg.get_pixels_by_source_instance(uids, segment_numbers=[number])
+        assert np.array_equal(ours_seg.get_pixels_by_source_instance(uids, segment_numbers=[number]), expected)
+    assert dciodvfy_errors(ours_path) == dciodvfy_errors(theirs_path)
+    return ours_path
+
+
+@pytest.mark.parametrize("kind", ["BINARY", "LABELMAP"])
+def test_many_segments_equal_highdicom_and_pass_dciodvfy(tmp_path, kind):
+    series, sources = _series(tmp_path / "ct", (8, 20, 24), order="descending")
+    labels = _on_grid(_labels((8, 20, 24), [1, 2, 3, 4, 2]), series)
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM, SegOptions(segmentation_type=kind))
+    assert result.dataset.NumberOfFrames > 1
+    path = _assert_as_highdicom(result, sources, labels, tmp_path)
+    if kind == "BINARY":  # dciodvfy does not know LABELMAP's background segment 0 (same errors as highdicom's)
+        assert dciodvfy_errors(path) == []
+
+
+@pytest.mark.parametrize("kind", ["BINARY", "LABELMAP"])
+def test_empty_segments_kept_equal_highdicom(tmp_path, kind):
+    series, sources = _series(tmp_path / "ct", (6, 16, 16))
+    labels = _on_grid(_labels((6, 16, 16), [1, 3]), series)
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM,
+                                 SegOptions(segmentation_type=kind, keep_empty=True))
+    assert sorted(result.segment_numbers) == [1, 2, 3, 4]
+    _assert_as_highdicom(result, sources, labels, tmp_path)
+
+
+def test_single_segment_equals_highdicom(tmp_path):
+    series, sources = _series(tmp_path / "ct", (5, 16, 16))
+    labels = _on_grid(_labels((5, 16, 16), [2]), series)
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM)
+    assert result.dropped == ["LIVER", "LEFT_KIDNEY", "RIGHT_KIDNEY"]
+    _assert_as_highdicom(result, sources, labels, tmp_path)
+
+
+def test_frames_of_odd_pixel_count_pack_contiguously(tmp_path):
+    """5 x 7 pixels per frame: 1-bit frames are not byte aligned and run on across bytes."""
+    series, sources = _series(tmp_path / "ct", (6, 5, 7))
+    array = np.zeros((6, 5, 7), dtype=np.uint8)
+    array[1:4, 1:4, 2:6] = 1
+    array[2:5, 2:5, 0:3] = 2
+    array[3, 0, 6] = 3
+    labels = _on_grid(sitk.GetImageFromArray(array), series)
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM)
+    assert result.dataset.NumberOfFrames % 8 != 0
+    path = _assert_as_highdicom(result, sources, labels, tmp_path)
+    assert dciodvfy_errors(path) == []
+
+
+@pytest.mark.parametrize("filled", [(1, 2, 4), (1, 3), (2,)])
+@pytest.mark.parametrize("kind", ["BINARY", "LABELMAP"])
+def test_planes_with_gaps_equal_highdicom(tmp_path, kind, filled):
+    """Frames on irregularly or regularly spaced planes: dimension indices count only planes with frames, and
+    the Dimension Organization Type is 3D only for regular spacing, as in highdicom."""
+    series, sources = _series(tmp_path / "ct", (6, 12, 12))
+    array = np.zeros((6, 12, 12), dtype=np.uint8)
+    for plane in filled:
+        array[plane, 2:6, 3:8] = 2
+    labels = _on_grid(sitk.GetImageFromArray(array), series)
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM, SegOptions(segmentation_type=kind))
+    _assert_as_highdicom(result, sources, labels, tmp_path)
