@@ -55,13 +55,50 @@ def as_disk_full(exc: BaseException) -> DiskFullError | None:
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (``docker stop``, a batch scheduler) into ``KeyboardInterrupt`` in the main thread."""
+    """Turn SIGTERM (``docker stop``, a batch scheduler) into ``KeyboardInterrupt`` in the main thread.
+
+    Processes forked meanwhile (the ``multiprocessing`` pools of nnU-Net and TotalSegmentator) get the default
+    action back, so ``Pool.terminate()`` ends them: a Python handler inherited through ``fork`` loses a SIGTERM
+    that arrives before the child has re-initialised its signal state, and the pool then waits for that worker
+    forever. SIGTERM is blocked across the fork, so a signal sent that early stays pending until the default
+    action is back.
+    """
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    _FORK_GUARD.active = True
     try:
         yield
     finally:
+        _FORK_GUARD.active = False
         signal.signal(signal.SIGTERM, previous)
+
+
+class _ForkGuard:
+    """``os.register_at_fork`` hooks (registered once) that act while :func:`sigterm_as_interrupt` is active."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self._blocked = False
+
+    def before(self) -> None:
+        self._blocked = self.active
+        if self._blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def in_parent(self) -> None:
+        if self._blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def in_child(self) -> None:
+        if self._blocked:
+            self.active = False
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+_FORK_GUARD = _ForkGuard()
+os.register_at_fork(before=_FORK_GUARD.before, after_in_parent=_FORK_GUARD.in_parent,
+                    after_in_child=_FORK_GUARD.in_child)
