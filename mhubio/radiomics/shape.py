@@ -89,13 +89,26 @@ def _eigenvalues(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     for a, b in ((0, 1), (0, 2), (1, 2)):
         plane = mask.sum(axis=3 - a - b, dtype=np.int64)
         second[a][b] = second[b][a] = int(index[a] @ plane @ index[b])
-    centred = np.array([[count * second[a][b] - first[a] * first[b] for b in range(3)] for a in range(3)],
-                       dtype=np.float64)
-    covariance = centred / float(count) ** 2 * np.outer(spacing, spacing)
+    centred = [[count * second[a][b] - first[a] * first[b] for b in range(3)] for a in range(3)]
+    covariance = np.array(centred, dtype=np.float64) / float(count) ** 2 * np.outer(spacing, spacing)
     values = np.linalg.eigvalsh(covariance)
+    # The centred moments are exact integers, so the rank is exact: a flat or linear segment has eigenvalues that
+    # are exactly 0 (pyradiomics' 0), where the solver returns rounding noise that a square root magnifies.
+    values[: 3 - _rank(centred)] = 0
     rounding = (values < 0) & (values > -1e-10)
     if rounding.any():
         logging.getLogger("mhub.module.radiomics").debug("rounding %d eigenvalues in (-1e-10, 0) to 0",
                                                          rounding.sum())
         values[rounding] = 0
     return values
+
+
+def _rank(matrix: list[list[int]]) -> int:
+    """The exact rank of a symmetric 3x3 integer matrix (its determinant and 2x2 minors in integer arithmetic)."""
+    (a, b, c), (_, e, f), (_, _, i) = matrix
+    if a * (e * i - f * f) - b * (b * i - f * c) + c * (b * f - e * c) != 0:
+        return 3
+    minors = (a * e - b * b, a * i - c * c, e * i - f * f, a * f - b * c, b * i - c * f, b * f - c * e)
+    if any(minors):
+        return 2
+    return 1 if any(any(row) for row in matrix) else 0

@@ -96,3 +96,44 @@ def test_equal_axes_give_real_axis_lengths():
     (segment,) = extract_mask_features(image, [SegmentMask("LIVER", 1, image_of(labels, (1.0, 1.0, 1.0)))]).segments
     assert segment.features["shape_MajorAxisLength"] == pytest.approx(segment.features["shape_MinorAxisLength"])
     assert segment.features["shape_Elongation"] == pytest.approx(1.0)
+
+
+def test_a_flat_segment_has_axis_lengths_of_exactly_zero_like_pyradiomics():
+    """A one-slice segment: the solver's rounding noise must not become a nonzero axis length (sqrt magnifies it)."""
+    from radiomics import featureextractor
+
+    labels = np.zeros((10, 40, 40), np.uint8)
+    labels[4][blobs((40, 40, 1), seed=3)[:, :, 0]] = 1
+    spacing_xyz = (0.7, 0.7, 3.0)
+    image = image_of(np.zeros_like(labels, dtype=np.int16), spacing_xyz)
+    mask = image_of(labels, spacing_xyz)
+    own = featureextractor.RadiomicsFeatureExtractor(additionalInfo=False)
+    own.disableAllFeatures()
+    own.enableFeaturesByName(shape=list(DEFAULT_SHAPE_FEATURES))
+    expected = {k.removeprefix("original_"): float(v) for k, v in own.execute(image, mask, label=1).items()}
+    (segment,) = extract_mask_features(image, [SegmentMask("AORTA", 1, mask)]).segments
+    assert expected["shape_LeastAxisLength"] == segment.features["shape_LeastAxisLength"] == 0.0
+    assert expected["shape_Flatness"] == segment.features["shape_Flatness"] == 0.0
+    for key, value in expected.items():
+        assert segment.features[key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_a_diagonal_line_of_voxels_has_minor_axis_length_of_exactly_zero_like_pyradiomics():
+    """Collinear voxels off the axes: the 2x2 covariance block is singular but not diagonal, and the solver's
+    rounding (1e-16) would become a minor axis of 1e-7 mm and a nonzero elongation."""
+    from radiomics import featureextractor
+
+    labels = np.zeros((10, 40, 40), np.uint8)
+    for k in range(5):
+        labels[4, 2 + k, 3 + 2 * k] = 1
+    spacing_xyz = (0.6, 0.8, 3.0)  # a case where the solver gives 2.2e-16 instead of 0
+    image = image_of(np.zeros_like(labels, dtype=np.int16), spacing_xyz)
+    mask = image_of(labels, spacing_xyz)
+    own = featureextractor.RadiomicsFeatureExtractor(additionalInfo=False)
+    own.disableAllFeatures()
+    own.enableFeaturesByName(shape=["MinorAxisLength", "LeastAxisLength", "Elongation", "MajorAxisLength"])
+    expected = {k.removeprefix("original_"): float(v) for k, v in own.execute(image, mask, label=1).items()}
+    (segment,) = extract_mask_features(image, [SegmentMask("AORTA", 1, mask)]).segments
+    for key in ("shape_MinorAxisLength", "shape_LeastAxisLength", "shape_Elongation"):
+        assert expected[key] == segment.features[key] == 0.0, key
+    assert segment.features["shape_MajorAxisLength"] == pytest.approx(expected["shape_MajorAxisLength"], rel=1e-6)
