@@ -7,7 +7,9 @@ and cached.
 from mhubio.segdb.definition import CodingScheme, SegmentDefinition, is_valid_sctid
 from mhubio.segdb.description import to_segment_description
 from mhubio.segdb.registry import (
+    SegmentMap,
     all_segments,
+    check_segment_map,
     get_segment,
     label_map_names,
     load_label_map,
@@ -15,6 +17,8 @@ from mhubio.segdb.registry import (
 )
 
 __all__ = [
+    "SegmentMap",
+    "check_segment_map",
     "CodingScheme",
     "SegmentDefinition",
     "all_segments",

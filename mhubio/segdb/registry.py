@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Annotated
 
+from pydantic import AfterValidator
 from pydicom.sr.coding import Code
 
 from mhubio.core.resources import packaged_csv_rows
@@ -251,3 +253,20 @@ def load_label_map(name: str) -> dict[str, str]:
         If no label map of that name is shipped.
     """
     return dict(_label_map(name))
+
+
+def check_segment_map(segment_map: dict[int, str] | None) -> dict[int, str] | None:
+    """``segment_map`` (label value -> segment id) if every id is in the registry.
+
+    Raises
+    ------
+    KeyError
+        For the first unknown id, with the closest known ids.
+    """
+    for segment_id in (segment_map or {}).values():
+        get_segment(segment_id)
+    return segment_map
+
+
+SegmentMap = Annotated[dict[int, str] | None, AfterValidator(check_segment_map)]
+"""A module parameter: an optional label value -> segment id map whose ids are checked against the registry."""

@@ -6,16 +6,17 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import SimpleITK as sitk
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from mhubio.core.data import AlgorithmInfo, DataItem, Instance
+from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
+from mhubio.core.labelmaps import label_map_algorithm, label_segments
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.rtstruct import EmptyStructureSetError, RtstructOptions, encode_rtstruct
-from mhubio.segdb import get_segment
+from mhubio.segdb import SegmentMap
 
 
 class RtstructEncoder(Module):
@@ -29,17 +30,10 @@ class RtstructEncoder(Module):
     """
 
     class Params(Params):
-        segment_map: dict[int, str] | None = None
+        segment_map: SegmentMap = None
         series_description: Annotated[str, Field(max_length=64)] = ""
         series_number: Annotated[int, Field(ge=0, le=2**31 - 1)] = 903
         label: Annotated[str, Field(min_length=1, max_length=16)] = "MHUB"
-
-        @field_validator("segment_map")
-        @classmethod
-        def _known_segments(cls, value: dict[int, str] | None) -> dict[int, str] | None:
-            for segment_id in (value or {}).values():
-                get_segment(segment_id)
-            return value
 
     inputs = {
         "segmentation": Input("nifti:mod=seg", description="label map"),
@@ -50,13 +44,8 @@ class RtstructEncoder(Module):
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Encode and write the structure set atomically."""
         segmentation: DataItem = inputs["segmentation"]
-        segments = self.params.segment_map or segmentation.labels
-        if not segments:
-            raise StepError(
-                f"label map {segmentation.path.name} has no label -> segment id map; "
-                "set RtstructEncoder.segment_map or use a runner that records one"
-            )
-        algorithm = segmentation.algorithm or AlgorithmInfo(self.context.model.name, self.context.model.version)
+        segments = label_segments(segmentation, self.params.segment_map, "RtstructEncoder.segment_map")
+        algorithm = label_map_algorithm(segmentation, self.context.model)
         options = RtstructOptions(
             series_description=self.params.series_description or f"{algorithm.name} structures"[:64],
             series_number=self.params.series_number,

@@ -6,16 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import SimpleITK as sitk
-from pydantic import field_validator
 
-from mhubio.core.data import AlgorithmInfo, DataItem, Instance
+from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
+from mhubio.core.labelmaps import label_map_algorithm, label_segments
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
 from mhubio.seg import EmptySegmentationError, SegOptions, encode_segmentation
-from mhubio.segdb import get_segment
+from mhubio.segdb import SegmentMap
 
 
 class SegEncoder(Module):
@@ -34,15 +34,8 @@ class SegEncoder(Module):
     """
 
     class Params(Params, SegOptions):
-        segment_map: dict[int, str] | None = None
+        segment_map: SegmentMap = None
         series_description: str = ""
-
-        @field_validator("segment_map")
-        @classmethod
-        def _known_segments(cls, value: dict[int, str] | None) -> dict[int, str] | None:
-            for segment_id in (value or {}).values():
-                get_segment(segment_id)
-            return value
 
     inputs = {
         "segmentation": Input("nifti:mod=seg", description="label map"),
@@ -53,13 +46,8 @@ class SegEncoder(Module):
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Encode and write the SEG atomically."""
         segmentation: DataItem = inputs["segmentation"]
-        segments = self.params.segment_map or segmentation.labels
-        if not segments:
-            raise StepError(
-                f"label map {segmentation.path.name} has no label -> segment id map; "
-                "set SegEncoder.segment_map or use a runner that records one"
-            )
-        algorithm = segmentation.algorithm or AlgorithmInfo(self.context.model.name, self.context.model.version)
+        segments = label_segments(segmentation, self.params.segment_map, "SegEncoder.segment_map")
+        algorithm = label_map_algorithm(segmentation, self.context.model)
         options = SegOptions.model_validate({
             **self.params.model_dump(exclude={"segment_map"}),
             "series_description": self.params.series_description or f"{algorithm.name} segmentation",

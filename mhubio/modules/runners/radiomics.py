@@ -32,7 +32,7 @@ from mhubio.seg.decode import (
     decode_segments,
     segment_mask,
 )
-from mhubio.segdb import get_segment
+from mhubio.segdb import SegmentMap, get_segment
 
 SettingValue = bool | int | float | str | list[float] | None
 
@@ -59,16 +59,9 @@ class RadiomicsRunner(Module):
         feature_classes: list[FeatureClass] = [FeatureClass.SHAPE]
         shape_features: list[str] = list(DEFAULT_SHAPE_FEATURES)
         settings: dict[str, SettingValue] = {}
-        segment_map: dict[int, str] | None = None
+        segment_map: SegmentMap = None
         include: list[str] | None = None
         """Segment ids to measure: registry ids, or ``segment-<number>`` for SEG segments without one."""
-
-        @field_validator("segment_map")
-        @classmethod
-        def _known_segments(cls, value: dict[int, str] | None) -> dict[int, str] | None:
-            for segment_id in (value or {}).values():
-                get_segment(segment_id)
-            return value
 
         @field_validator("include")
         @classmethod
