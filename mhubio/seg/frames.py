@@ -124,6 +124,7 @@ def assemble_frames(
     multi_segment = len(descriptions) > 1
     dataset = pydicom.Dataset(probe)
     dataset.file_meta = probe.file_meta
+    dataset.preamble = probe.preamble  # so that a plain save_as() writes a DICOM file, as it does for highdicom's
     if multi_segment:
         dataset.SegmentSequence = list(descriptions)
         del dataset.SharedFunctionalGroupsSequence[0].SegmentIdentificationSequence

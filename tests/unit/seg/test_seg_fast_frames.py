@@ -164,3 +164,15 @@ def test_planes_with_gaps_equal_highdicom(tmp_path, kind, filled):
     labels = _on_grid(sitk.GetImageFromArray(array), series)
     result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM, SegOptions(segmentation_type=kind))
     _assert_as_highdicom(result, sources, labels, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["BINARY", "LABELMAP"])
+def test_a_plain_save_writes_a_dicom_file_with_preamble_and_meta(tmp_path, kind):
+    """``result.dataset.save_as(path)`` without ``enforce_file_format`` gives a readable DICOM file either way."""
+    series, sources = _series(tmp_path / "ct", (6, 16, 16))
+    labels = _on_grid(_labels((6, 16, 16), [1, 2]), series)
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM, SegOptions(segmentation_type=kind))
+    path = tmp_path / "plain.dcm"
+    result.dataset.save_as(path)
+    assert path.read_bytes()[128:132] == b"DICM"
+    assert pydicom.dcmread(path).SOPInstanceUID == result.dataset.SOPInstanceUID
