@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mhubio.core.algorithm import AlgorithmFamily, AlgorithmType
+from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
 from mhubio.core.query import Query
 
 if TYPE_CHECKING:
+    import SimpleITK as sitk
+
     from mhubio.dicom.series import DicomSeries
 
 
@@ -78,6 +81,9 @@ class DataItem:
     series:
         For DICOM items: the indexed series (sorted instances, geometry, UIDs)
         as the importer found and checked it; see :meth:`dicom_series`.
+    image:
+        For NIfTI items: the image a step handed over in memory (:meth:`write_image`); the file at ``path``
+        exists only once a step needed it (:meth:`materialize`).
     """
 
     type: FileType
@@ -88,6 +94,7 @@ class DataItem:
     algorithm: AlgorithmInfo | None = None
     producer: str = ""
     series: DicomSeries | None = field(default=None, repr=False, compare=False)
+    image: sitk.Image | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -118,6 +125,44 @@ class DataItem:
 
             self.series = index_series(self.files)
         return self.series
+
+    def write_image(self, image: sitk.Image) -> None:
+        """Hand ``image`` to later steps in memory; its file is written only when a step needs the file.
+
+        Raises
+        ------
+        TypeError
+            If the item is not a NIfTI item.
+        """
+        if self.type is not FileType.NIFTI:
+            raise TypeError(f"only NIfTI items hold an image, not {self}")
+        self.image = image
+
+    def read_image(self) -> sitk.Image:
+        """The item's image: the one handed over in memory, else read from ``path``.
+
+        The image is a copy-on-write copy (SimpleITK shares the buffer until either side changes it), so a
+        step may change it without changing what later steps read.
+        """
+        import SimpleITK as sitk
+
+        if self.image is not None:
+            return sitk.Image(self.image)
+        return sitk.ReadImage(str(self.path))
+
+    def materialize(self, keep_in_memory: bool = True) -> Path:
+        """Write the image handed over in memory to ``path`` (atomically, once) and return ``path``.
+
+        ``keep_in_memory=False`` also drops the in-memory image, so later steps read the file.
+        """
+        if self.image is not None and not self.path.is_file():
+            import SimpleITK as sitk
+
+            with atomic_path(self.path) as temporary:
+                sitk.WriteImage(self.image, str(temporary))
+        if not keep_in_memory:
+            self.image = None
+        return self.path
 
     def __str__(self) -> str:
         meta = ":".join(f"{k}={v}" for k, v in self.meta.items())
@@ -228,8 +273,10 @@ class Instance:
         return [i for i in self.items if q.matches(i.type, i.meta)]
 
     def release_memory(self) -> None:
-        """Forget what the items keep in memory for later steps (DICOM headers); files stay."""
+        """Forget what the items keep in memory for later steps (DICOM headers, images handed over in memory,
+        whose files are then never written); files stay."""
         for item in self.items:
+            item.image = None
             if item.series is not None:
                 item.series.release_headers()
 

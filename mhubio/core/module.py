@@ -47,12 +47,16 @@ class Input:
         Pass all matching items (a list) instead of the most recent one.
     optional:
         The step runs even if nothing matches (the input is then ``None`` or ``[]``).
+    needs_file:
+        The step reads the item's ``path``, so an image handed over in memory is written to its file first.
+        ``False``: the step reads images with :meth:`~mhubio.core.data.DataItem.read_image` only.
     """
 
     query: str
     many: bool = False
     optional: bool = False
     description: str = ""
+    needs_file: bool = True
 
     def __post_init__(self) -> None:
         Query.parse(self.query)
@@ -100,6 +104,9 @@ class RunContext:
     model: ModelInfo
     weights_dir: Path | None = None
     workflow: str = "default"
+    keep_work: bool = False
+    """Every step's outputs are written to the scratch folder, and later steps read them from there
+    (``--keep-work``), instead of images being handed over in memory."""
 
 
 _P = TypeVar("_P", bound=_BaseParams)

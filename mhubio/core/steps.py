@@ -68,19 +68,7 @@ def run_instance(
 
 def run_step(step: Step, instance: Instance) -> list[DataItem]:
     """Run one step on ``instance``: resolve its inputs, allocate its outputs, check they were written."""
-    declared_inputs = type(step.module).inputs
-    inputs: dict[str, Any] = {}
-    for name, query in step.inputs.items():
-        found = [i for i in instance.items if query.matches(i.type, i.meta)]
-        declared = declared_inputs[name]
-        if declared.many:
-            inputs[name] = found
-        elif found:
-            inputs[name] = _latest(found, name, query)
-        elif declared.optional:
-            inputs[name] = None
-        else:
-            raise StepError(f"input {name!r}: no data item matches {str(query)!r}")
+    inputs = _resolve_inputs(step, instance)
     outputs = {name: _allocate(step, name, instance, inputs) for name, _ in step.outputs.items()}
     step.module.ensure_setup()
     warned = len(instance.warnings)
@@ -95,8 +83,31 @@ def run_step(step: Step, instance: Instance) -> list[DataItem]:
             raise MissingOutputError(f"{step.id} did not write its declared output {name!r} ({item.path.name})")
         if not written:
             raise MissingOutputError(f"{step.id} wrote its declared output {name!r} ({item.path.name}) empty")
+        if step.module.context.keep_work:
+            item.materialize(keep_in_memory=False)
         added.append(instance.add(item))
     return added
+
+
+def _resolve_inputs(step: Step, instance: Instance) -> dict[str, Any]:
+    """The step's inputs by name; images handed over in memory are written first for inputs that need files."""
+    declared_inputs = type(step.module).inputs
+    inputs: dict[str, Any] = {}
+    for name, query in step.inputs.items():
+        found = [i for i in instance.items if query.matches(i.type, i.meta)]
+        declared = declared_inputs[name]
+        if declared.many:
+            inputs[name] = found
+        elif found:
+            inputs[name] = _latest(found, name, query)
+        elif declared.optional:
+            inputs[name] = None
+        else:
+            raise StepError(f"input {name!r}: no data item matches {str(query)!r}")
+        if declared.needs_file:
+            for item in _as_list(inputs[name]):
+                item.materialize()
+    return inputs
 
 
 def check_outputs_written(instance: Instance, last_step: str) -> None:
@@ -115,7 +126,10 @@ def check_outputs_written(instance: Instance, last_step: str) -> None:
 
 
 def _written(item: DataItem) -> bool | None:
-    """Whether the item's file (or, for DICOM, a file in its folder) holds data; ``None``: nothing there."""
+    """Whether the item's file (or, for DICOM, a file in its folder) holds data, or an image was handed over
+    in memory; ``None``: nothing there."""
+    if item.image is not None:
+        return item.image.GetNumberOfPixels() > 0
     if item.type is FileType.DICOM:
         if not item.path.is_dir():
             return None
@@ -123,6 +137,13 @@ def _written(item: DataItem) -> bool | None:
     if not item.path.is_file():
         return None
     return item.path.stat().st_size > 0
+
+
+def _as_list(value: DataItem | list[DataItem] | None) -> list[DataItem]:
+    """The items of one resolved input (one item, a list of them, or ``None``)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _latest(found: list[DataItem], name: str, query: Any) -> DataItem:

@@ -38,6 +38,7 @@ def prepare_chain(
         model=ModelInfo(config.general.model, config.general.version, model_dir),
         weights_dir=options.weights_dir,
         workflow=options.workflow,
+        keep_work=options.keep_work,
     )
     return build_chain(config, registry or ModuleRegistry.discover(model_dir), context)
 

@@ -17,7 +17,10 @@ import pydicom
 
 from mhubio.tables.schema import TableName, code, code_of, empty_rows
 
-SEGMENTATION_CLASSES = {"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"}
+LABELMAP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
+SEGMENTATION_CLASSES = {"1.2.840.10008.5.1.4.1.1.66.4", LABELMAP_CLASS}
+NATIVE_SYNTAXES = {pydicom.uid.ImplicitVRLittleEndian, pydicom.uid.ExplicitVRLittleEndian,
+                   pydicom.uid.DeflatedExplicitVRLittleEndian}
 SR_CLASSES = {"1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.88.34"}
 VOLUME = code("118565006", "SCT", "Volume")
 CUBIC_MILLIMETER = code("mm3", "UCUM", "cubic millimeter")
@@ -77,25 +80,12 @@ def _sr_source_series(sr: pydicom.Dataset) -> str:
 
 
 def _seg_rows(path: Path, header: pydicom.Dataset, context: dict[str, Any]) -> Rows:
-    """One volume row per segment: voxel count times voxel volume, frame by frame (memory stays bounded)."""
-    seg = hd.seg.segread(path, lazy_frame_retrieval=True)
+    """One volume row per segment: voxel count times voxel volume."""
     voxel_mm3 = _voxel_volume(header)
-    labelmap = str(header.SOPClassUID) == "1.2.840.10008.5.1.4.1.1.66.7"
-    counts: dict[int, int] = {}
-    per_frame = header.get("PerFrameFunctionalGroupsSequence") or []
-    shared = (header.get("SharedFunctionalGroupsSequence") or [pydicom.Dataset()])[0]
-    for index in range(int(header.get("NumberOfFrames", 1))):
-        frame = np.asarray(seg.get_stored_frame(index + 1))
-        if labelmap:
-            values, numbers = np.unique(frame[frame > 0], return_counts=True)
-            for value, number in zip(values.tolist(), numbers.tolist(), strict=True):
-                counts[value] = counts.get(value, 0) + number
-        else:
-            # A SEG of one segment may identify it once, in the shared functional groups.
-            identification = (per_frame[index].get("SegmentIdentificationSequence")
-                              or shared.SegmentIdentificationSequence)
-            number = int(identification[0].ReferencedSegmentNumber)
-            counts[number] = counts.get(number, 0) + int(np.count_nonzero(frame))
+    if header.file_meta.get("TransferSyntaxUID") in NATIVE_SYNTAXES:
+        counts = segment_voxel_counts(pydicom.dcmread(path))
+    else:
+        counts = _decoded_voxel_counts(path, header)
     rows = empty_rows()
     for item in header.SegmentSequence:
         number = int(item.SegmentNumber)
@@ -119,6 +109,64 @@ def _seg_rows(path: Path, header: pydicom.Dataset, context: dict[str, Any]) -> R
             "Units": CUBIC_MILLIMETER,
         })
     return rows
+
+
+def segment_voxel_counts(seg: pydicom.Dataset) -> dict[int, int]:
+    """Voxels per segment number of a SEG in a native (uncompressed) transfer syntax, read from its pixel
+    bytes in place, without decoding frames one by one.
+
+    BINARY frames are bit-packed back to back (a frame may start inside a byte), FRACTIONAL voxels count when
+    non-zero, LABELMAP voxels count under their value (0 too: a LABELMAP may describe its background).
+    """
+    frames, pixels = int(seg.get("NumberOfFrames", 1)), int(seg.Rows) * int(seg.Columns)
+    stored = np.frombuffer(seg.PixelData, np.uint8 if int(seg.BitsAllocated) <= 8 else np.dtype("<u2"))
+    if str(seg.SOPClassUID) == LABELMAP_CLASS:
+        numbers = np.bincount(stored[:frames * pixels])
+        return {value: int(n) for value, n in enumerate(numbers.tolist()) if n}
+    if int(seg.BitsAllocated) == 1:
+        per_frame = _bit_counts(stored, frames, pixels)
+    else:
+        per_frame = np.count_nonzero(stored[:frames * pixels].reshape(frames, pixels), axis=1)
+    numbers_of_frames = _frame_segment_numbers(seg, frames)
+    counts: dict[int, int] = {}
+    for number, count in zip(numbers_of_frames, per_frame.tolist(), strict=True):
+        counts[number] = counts.get(number, 0) + count
+    return counts
+
+
+def _bit_counts(packed: np.ndarray, frames: int, pixels: int) -> np.ndarray:
+    """Set bits per frame of ``frames`` bit-packed frames of ``pixels`` bits each."""
+    if pixels % 8 == 0:
+        return np.bitwise_count(packed[:frames * pixels // 8].reshape(frames, -1)).sum(axis=1, dtype=np.int64)
+    bits = np.unpackbits(packed, count=frames * pixels, bitorder="little")
+    return bits.reshape(frames, pixels).sum(axis=1, dtype=np.int64)
+
+
+def _frame_segment_numbers(seg: pydicom.Dataset, frames: int) -> list[int]:
+    """The segment number of each frame; a SEG of one segment may identify it once, in the shared groups."""
+    per_frame = seg.get("PerFrameFunctionalGroupsSequence") or []
+    shared = (seg.get("SharedFunctionalGroupsSequence") or [pydicom.Dataset()])[0]
+    return [int((per_frame[index].get("SegmentIdentificationSequence")
+                 or shared.SegmentIdentificationSequence)[0].ReferencedSegmentNumber) for index in range(frames)]
+
+
+def _decoded_voxel_counts(path: Path, header: pydicom.Dataset) -> dict[int, int]:
+    """Voxels per segment number of a compressed SEG, decoded frame by frame (memory stays bounded)."""
+    seg = hd.seg.segread(path, lazy_frame_retrieval=True)
+    frames = int(header.get("NumberOfFrames", 1))
+    labelmap = str(header.SOPClassUID) == LABELMAP_CLASS
+    numbers_of_frames = [] if labelmap else _frame_segment_numbers(header, frames)
+    counts: dict[int, int] = {}
+    for index in range(frames):
+        frame = np.asarray(seg.get_stored_frame(index + 1))
+        if labelmap:
+            values, numbers = np.unique(frame, return_counts=True)
+            for value, number in zip(values.tolist(), numbers.tolist(), strict=True):
+                counts[value] = counts.get(value, 0) + number
+        else:
+            number = numbers_of_frames[index]
+            counts[number] = counts.get(number, 0) + int(np.count_nonzero(frame))
+    return counts
 
 
 def _anatomic_region(item: pydicom.Dataset) -> dict[str, str] | None:

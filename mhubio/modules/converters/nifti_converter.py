@@ -9,16 +9,16 @@ from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
-from mhubio.dicom.volume import InputChangedError, VolumeReadError, read_series_image, write_nifti
+from mhubio.dicom.volume import InputChangedError, VolumeReadError, read_series_image
 
 
 class NiftiConverter(Module):
-    """Convert the series' DICOM files to one NIfTI volume.
+    """Convert the series' DICOM files to one NIfTI volume, handed to later steps in memory (the file is
+    written when a step needs it, see :class:`~mhubio.core.module.Input`).
 
     Slices are stacked along the slice normal; origin, spacing and direction come
     from the DICOM headers; the modality LUT (rescale) is applied, and compressed
-    transfer syntaxes are decoded by pydicom's handlers. The file is written
-    under a temporary name and renamed when complete. The output inherits the
+    transfer syntaxes are decoded by pydicom's handlers. The output inherits the
     metadata of the DICOM item (``dicom:mod=ct`` -> ``nifti:mod=ct``).
     """
 
@@ -26,7 +26,7 @@ class NiftiConverter(Module):
     outputs = {"nifti": Output(FileType.NIFTI, inherit="dicom")}
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
-        """Read the volume of the item's indexed series and write the NIfTI file."""
+        """Read the volume of the item's indexed series."""
         item: DataItem = inputs["dicom"]
         try:
             series = item.dicom_series()
@@ -37,4 +37,4 @@ class NiftiConverter(Module):
             ) from exc
         except (VolumeReadError, ValueError) as exc:
             raise StepError(str(exc)) from exc
-        write_nifti(image, outputs["nifti"].path)
+        outputs["nifti"].write_image(image)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-import SimpleITK as sitk
 from pydantic import Field, model_validator
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
-from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
@@ -58,8 +56,8 @@ class ResampleToReference(Module):
                                        self.minimum_step, self.iterations, self.threads)
 
     inputs = {
-        "moving": Input("nifti:mod=ct", description="image or label map to resample"),
-        "reference": Input("nifti:mod=pt", description="image whose grid the result takes"),
+        "moving": Input("nifti:mod=ct", description="image or label map to resample", needs_file=False),
+        "reference": Input("nifti:mod=pt", description="image whose grid the result takes", needs_file=False),
     }
 
     def declare_outputs(self) -> Mapping[str, Output]:
@@ -68,11 +66,11 @@ class ResampleToReference(Module):
         return {"resampled": Output(FileType.NIFTI, meta, inherit="moving", description="moving on the reference grid")}
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
-        """Register (optionally), resample and write the result atomically."""
+        """Register (optionally), resample and hand the result over."""
         moving_item: DataItem = inputs["moving"]
         reference_item: DataItem = inputs["reference"]
-        moving = sitk.ReadImage(str(moving_item.path))
-        reference = sitk.ReadImage(str(reference_item.path))
+        moving = moving_item.read_image()
+        reference = reference_item.read_image()
         is_label_map = moving_item.labels is not None
         if is_label_map and self.params.registration:
             raise StepError(f"{moving_item} is a label map; register the image it belongs to, not the labels")
@@ -92,7 +90,6 @@ class ResampleToReference(Module):
         except ValueError as exc:
             raise StepError(f"cannot resample {moving_item} onto {reference_item}: {exc}") from exc
         item = outputs["resampled"]
-        with atomic_path(item.path) as tmp:
-            sitk.WriteImage(out, str(tmp), useCompression=True)
+        item.write_image(out)
         if moving_item.labels is not None:
             item.set_labels(moving_item.labels)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-import SimpleITK as sitk
 from pydantic import Field
 
 from mhubio.core.data import DataItem, Instance
@@ -36,7 +35,7 @@ class RtstructEncoder(Module):
         label: Annotated[str, Field(min_length=1, max_length=16)] = "MHUB"
 
     inputs = {
-        "segmentation": Input("nifti:mod=seg", description="label map"),
+        "segmentation": Input("nifti:mod=seg", description="label map", needs_file=False),
         "source": Input("dicom", description="series the structure set references"),
     }
     outputs = {"rtstruct": Output(FileType.RTSTRUCT, {"mod": "seg"}, inherit="segmentation", optional=True)}
@@ -51,7 +50,7 @@ class RtstructEncoder(Module):
             series_number=self.params.series_number,
             label=self.params.label,
         )
-        labels = sitk.ReadImage(str(segmentation.path))
+        labels = segmentation.read_image()
         try:
             result = encode_rtstruct(labels, inputs["source"].dicom_series().headers(), segments, algorithm, options)
         except EmptyStructureSetError as exc:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import SimpleITK as sitk
-
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
@@ -38,7 +36,7 @@ class SegEncoder(Module):
         series_description: str = ""
 
     inputs = {
-        "segmentation": Input("nifti:mod=seg", description="label map"),
+        "segmentation": Input("nifti:mod=seg", description="label map", needs_file=False),
         "source": Input("dicom", description="series the SEG references (its grid is the SEG grid)"),
     }
     outputs = {"seg": Output(FileType.DICOMSEG, {"mod": "seg"}, inherit="segmentation", optional=True)}
@@ -52,7 +50,7 @@ class SegEncoder(Module):
             **self.params.model_dump(exclude={"segment_map"}),
             "series_description": self.params.series_description or f"{algorithm.name} segmentation",
         })
-        labels = sitk.ReadImage(str(segmentation.path))
+        labels = segmentation.read_image()
         try:
             sources = inputs["source"].dicom_series().headers()
             result = encode_segmentation(labels, sources, segments, algorithm, options)

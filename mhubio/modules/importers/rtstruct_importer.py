@@ -127,8 +127,7 @@ class RtstructImporter(Module):
             array[roi.mask] = number
         image = sitk.GetImageFromArray(array)
         image.CopyInformation(grid)
-        with atomic_path(item.path) as tmp:
-            sitk.WriteImage(image, str(tmp), useCompression=True)
+        item.write_image(image)
         item.set_labels(labels)
 
     def _match(self, series_uid: str) -> _StructureSetFile:

@@ -10,12 +10,11 @@ from typing import Any
 
 import highdicom as hd
 import pydicom
-import SimpleITK as sitk
 from pydantic import field_validator
 
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
-from mhubio.core.fileio import atomic_path, copy_atomic
+from mhubio.core.fileio import copy_atomic
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
@@ -134,8 +133,7 @@ class SegImporter(Module):
         except ValueError as exc:
             raise StepError(f"cannot decode SEG {seg_file.path.name}: {exc}") from exc
         label_item = outputs["labels"]
-        with atomic_path(label_item.path) as tmp:
-            sitk.WriteImage(labels, str(tmp), useCompression=True)
+        label_item.write_image(labels)
         label_item.set_labels(segment_ids)
 
     def _record(self, instance: Instance, seg: hd.seg.Segmentation, segment_ids: Mapping[int, str]) -> None:

@@ -74,7 +74,7 @@ class DataOrganizer(Module):
             )
         with atomic_paths(list(plan)) as temporaries:
             for tmp, item in zip(temporaries, plan.values(), strict=True):
-                _export(item.path, tmp)
+                _export(item, tmp)
         for target in plan:
             instance.outputs.append(
                 OutputFile(target.relative_to(self.context.output_dir), sha256_file(target), target.stat().st_size)
@@ -104,14 +104,17 @@ class DataOrganizer(Module):
             raise StepError(f"target template {template!r}: {exc}") from exc
 
 
-def _export(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target``; an uncompressed NIfTI work file becomes ``.nii.gz`` if asked."""
-    if source.name.endswith(".nii") and target.name.endswith(".nii.gz"):
+def _export(item: DataItem, target: Path) -> None:
+    """Copy the item's file to ``target``; a NIfTI image handed over in memory is written from memory, and an
+    uncompressed NIfTI becomes ``.nii.gz`` if asked."""
+    nifti_target = target.name.endswith((".nii", ".nii.gz"))
+    if (item.image is not None and nifti_target) or (item.path.name.endswith(".nii")
+                                                      and target.name.endswith(".nii.gz")):
         import SimpleITK as sitk
 
-        sitk.WriteImage(sitk.ReadImage(str(source)), str(target), useCompression=True)
+        sitk.WriteImage(item.read_image(), str(target), useCompression=target.name.endswith(".gz"))
     else:
-        shutil.copyfile(source, target)
+        shutil.copyfile(item.materialize(), target)
 
 
 class _Fields(dict):

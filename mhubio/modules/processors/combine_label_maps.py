@@ -40,8 +40,8 @@ class CombineLabelMaps(Module):
             return dict(sorted(value.items()))
 
     inputs = {
-        "base": Input("nifti:mod=seg", description="label map painted first"),
-        "overlay": Input("nifti:mod=seg", description="label map painted over base"),
+        "base": Input("nifti:mod=seg", description="label map painted first", needs_file=False),
+        "overlay": Input("nifti:mod=seg", description="label map painted over base", needs_file=False),
     }
 
     def declare_outputs(self) -> Mapping[str, Output]:

@@ -25,7 +25,6 @@ from pydantic import AfterValidator, BeforeValidator
 from mhubio import geometry
 from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
-from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import Input, Module, Output
 from mhubio.core.params import Params
@@ -95,7 +94,7 @@ class LabelMap:
     name:
         Description of the source item for messages.
     path:
-        The file it was read from.
+        The item's file (its identity: an image handed over in memory may not be written yet).
     """
 
     array: np.ndarray
@@ -164,7 +163,7 @@ def read_label_map(item: DataItem) -> LabelMap:
             f"{name} carries no label table; the step that produced it must declare its labels "
             "(label value -> segment id)"
         )
-    image = sitk.ReadImage(str(item.path))
+    image = item.read_image()
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise StepError(f"{name} must be a 3-D scalar label map, got {image.GetDimension()}-D")
     array = sitk.GetArrayFromImage(image)
@@ -186,11 +185,11 @@ def read_label_map(item: DataItem) -> LabelMap:
 
 
 def write_label_map(label_map: LabelMap, item: DataItem) -> None:
-    """Write ``label_map`` to ``item.path`` (atomically) and set the item's label table."""
+    """Hand ``label_map`` over in ``item`` (see :meth:`~mhubio.core.data.DataItem.write_image`) and set the
+    item's label table."""
     image = sitk.GetImageFromArray(label_map.array)
     image.CopyInformation(label_map.image)
-    with atomic_path(item.path) as tmp:
-        sitk.WriteImage(image, str(tmp), useCompression=True)
+    item.write_image(image)
     item.set_labels(label_map.table)
 
 
@@ -229,11 +228,11 @@ class LabelMapProcessor(Module, metaclass=abc.ABCMeta):
     """A step that turns the label map ``segmentation`` into a new one on the same grid.
 
     Subclasses implement :meth:`transform`; reading, validation, logging of the
-    voxel counts per label and the atomic write are done here. The output carries
+    voxel counts per label and the hand-over to later steps are done here. The output carries
     ``processed=<step id>`` so that a workflow can select the result of one step.
     """
 
-    inputs = {"segmentation": Input("nifti:mod=seg", description="label map with a label table")}
+    inputs = {"segmentation": Input("nifti:mod=seg", description="label map with a label table", needs_file=False)}
 
     def declare_outputs(self) -> Mapping[str, Output]:
         """The processed label map: the input's metadata plus ``processed=<step id>``."""
@@ -280,7 +279,7 @@ class RegionProcessor(LabelMapProcessor):
 
     inputs = {
         **LabelMapProcessor.inputs,
-        "region": Input("nifti:mod=seg", description="label map holding the region labels"),
+        "region": Input("nifti:mod=seg", description="label map holding the region labels", needs_file=False),
     }
     Params = RegionParams
 

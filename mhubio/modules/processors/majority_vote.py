@@ -31,7 +31,8 @@ class MajorityVote(Module):
         """Number of fold predictions expected; any other count is an error."""
         threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_VOTE_THRESHOLD
 
-    inputs = {"folds": Input("nifti:mod=seg:fold=*", many=True, description="one label map per fold")}
+    inputs = {"folds": Input("nifti:mod=seg:fold=*", many=True, description="one label map per fold",
+                                needs_file=False)}
 
     def declare_outputs(self) -> Mapping[str, Output]:
         """The ensemble label map: ``fold=ensemble``, ``processed=<step id>``."""

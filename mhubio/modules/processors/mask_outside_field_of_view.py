@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import SimpleITK as sitk
-
 from mhubio.core.errors import StepError
 from mhubio.core.module import Input
 from mhubio.modules.processors.labelmap import LabelMap, LabelMapProcessor, same_grid
@@ -25,12 +23,12 @@ class MaskOutsideFieldOfView(LabelMapProcessor):
 
     inputs = {
         **LabelMapProcessor.inputs,
-        "original": Input("nifti:mod=ct", description="the image before resampling"),
+        "original": Input("nifti:mod=ct", description="the image before resampling", needs_file=False),
     }
 
     def transform(self, label_map: LabelMap, inputs: Mapping[str, Any]) -> LabelMap:
         original_item = inputs["original"]
-        original = sitk.ReadImage(str(original_item.path))
+        original = original_item.read_image()
         if same_grid(original, label_map.image):
             raise StepError(
                 f"{original_item} is on the grid of {label_map.name}, so its field of view covers "

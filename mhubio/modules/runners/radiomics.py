@@ -86,8 +86,9 @@ class RadiomicsRunner(Module):
             return value
 
     inputs = {
-        "image": Input("nifti:mod=ct", description="image the features are computed on"),
-        "segmentation": Input("nifti:mod=seg", description="label map, or a DICOM SEG (dicomseg:mod=seg)"),
+        "image": Input("nifti:mod=ct", description="image the features are computed on", needs_file=False),
+        "segmentation": Input("nifti:mod=seg", description="label map, or a DICOM SEG (dicomseg:mod=seg)",
+                              needs_file=False),
     }
     outputs = {
         "features": Output(FileType.JSON, {"kind": "radiomics"}, optional=True),
@@ -97,7 +98,7 @@ class RadiomicsRunner(Module):
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Extract the features and write both tables."""
         config = ExtractionConfig(self.params.feature_classes, self.params.shape_features, self.params.settings)
-        image = sitk.ReadImage(str(inputs["image"].path))
+        image = inputs["image"].read_image()
         segmentation: DataItem = inputs["segmentation"]
         try:
             if segmentation.type is FileType.DICOMSEG:
@@ -129,7 +130,7 @@ class RadiomicsRunner(Module):
                 f"label map {item.path.name} has no label -> segment id map; set RadiomicsRunner.segment_map "
                 "or use a runner that records one"
             )
-        labels = sitk.ReadImage(str(item.path))
+        labels = item.read_image()
         if self.params.include is None:
             return extract_features(image, labels, segments, config)
         masks = [SegmentMask(i, v, labels, v) for v, i in sorted(segments.items())]

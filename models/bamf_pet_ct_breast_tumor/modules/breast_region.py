@@ -37,7 +37,8 @@ class BreastTumorRegionFilter(LabelMapProcessor):
 
     inputs = {
         **LabelMapProcessor.inputs,
-        "region": Input("nifti:mod=seg:model=totalsegmentator", description="TotalSegmentator label map"),
+        "region": Input("nifti:mod=seg:model=totalsegmentator", description="TotalSegmentator label map",
+                        needs_file=False),
     }
 
     class Params(Params):

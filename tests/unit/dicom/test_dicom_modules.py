@@ -117,7 +117,7 @@ def convert(tmp_path: Path, root: Path):
 def test_converter_writes_the_volume(tmp_path: Path):
     written = write_ct_series(tmp_path / "in", shape=SHAPE, seed=4)
     _, output = convert(tmp_path, tmp_path / "in")
-    image = sitk.ReadImage(str(output.path))
+    image = output.read_image()
     np.testing.assert_array_equal(sitk.GetArrayFromImage(image), written.phantom.image)
     np.testing.assert_allclose(image.GetOrigin(), written.origin, atol=1e-4)
     np.testing.assert_allclose(image.GetSpacing(), written.spacing, atol=1e-4)

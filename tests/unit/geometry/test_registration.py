@@ -122,7 +122,7 @@ def test_module_registers_and_writes_on_reference_grid(tmp_path: Path) -> None:
     assert module.declare_outputs()["resampled"].meta == {"resampled": "true", "registered": "true"}
     instance, inputs, outputs = _items(tmp_path, pet, ct)
     module.process(instance, inputs, outputs)
-    out = sitk.ReadImage(str(outputs["resampled"].path))
+    out = outputs["resampled"].read_image()
     assert out.GetSize() == pet.GetSize() and out.GetSpacing() == pet.GetSpacing()
     assert out.GetPixelID() == ct.GetPixelID()
 
@@ -134,6 +134,6 @@ def test_module_refuses_to_register_a_label_map(tmp_path: Path) -> None:
     with pytest.raises(StepError, match="label map"):
         _module(tmp_path, registration=True).process(instance, inputs, outputs)
     _module(tmp_path, interpolation=Interpolation.LINEAR).process(instance, inputs, outputs)
-    out = sitk.GetArrayFromImage(sitk.ReadImage(str(outputs["resampled"].path)))
+    out = sitk.GetArrayFromImage(outputs["resampled"].read_image())
     assert set(np.unique(out)) == {0, 1}
     assert outputs["resampled"].labels == {1: "LUNG"}

@@ -62,7 +62,7 @@ def run(module_cls, params: dict, tmp_path: Path, **inputs) -> tuple[DataItem, n
         files = ",".join(item.meta["file"] for item in items)
         queries[name] = Query.parse(f"nifti:file={files}")
     (output,) = run_step(Step("step", module, queries, dict(module.declare_outputs())), instance)
-    image = sitk.ReadImage(str(output.path))
+    image = output.read_image()
     assert image.GetSpacing() == pytest.approx(SPACING) and image.GetOrigin() == pytest.approx(ORIGIN)
     return output, sitk.GetArrayFromImage(image)
 
@@ -95,7 +95,7 @@ def test_keep_largest_components_by_segment_id(tmp_path):
     assert output.labels == KIDNEY and output.meta["roi"] == "KIDNEY,KIDNEY_CYST,KIDNEY_TUMOR"
     assert output.meta["model"] == "bamf" and output.meta["processed"] == "step"
     assert (tmp_path / "kidney.nii.gz").read_bytes() == before
-    assert not [p for p in output.path.parent.iterdir() if p.name.startswith(".tmp")]
+    assert output.image is not None and not output.path.exists()  # handed over in memory, no file written
 
 
 @pytest.mark.parametrize("labels", [["LIVER"], [4]])
