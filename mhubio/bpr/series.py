@@ -1,16 +1,21 @@
-"""Read a single-frame CT series into the volume body part regression scores, in slice position order."""
+"""Read a CT series into the volume body part regression scores, in slice position order: single-frame images
+(:func:`read_ct_slices`) or an indexed series of any kind, enhanced multi-frame included (:func:`read_indexed_ct`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pydicom
 from pydicom.pixels import apply_modality_lut
 
 from mhubio.geometry import sort_datasets
+
+if TYPE_CHECKING:
+    from mhubio.dicom.series import DicomSeries
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,8 @@ class CtSlices:
     Attributes
     ----------
     datasets: list[pydicom.Dataset]
-        Slice headers (no pixel data), ascending along the slice normal; element ``i`` is slice ``i``.
+        Slice headers (no pixel data), ascending along the slice normal; element ``i`` is slice ``i``. For an
+        enhanced multi-frame image: its one header (the frames carry the slices' geometry).
     volume_hu: numpy.ndarray
         float32 HU values, shape (z, rows, columns), same slice order.
     spacing: tuple[float, float, float]
@@ -45,8 +51,8 @@ def read_ct_slices(paths: Sequence[str | os.PathLike[str]]) -> CtSlices:
     read = [pydicom.dcmread(path) for path in paths]
     if any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for ds in read):
         raise ValueError(
-            "body part regression reads single-frame CT images; this series is an enhanced multi-frame image "
-            "(convert it to single-frame instances first)"
+            "read_ct_slices reads single-frame CT images; read an enhanced multi-frame image through its "
+            "indexed series (read_indexed_ct)"
         )
     datasets = sort_datasets(read)
     label = f"CT series {datasets[0].get('SeriesNumber', '?')} ({datasets[0].get('SeriesInstanceUID', '?')})"
@@ -71,3 +77,22 @@ def read_ct_slices(paths: Sequence[str | os.PathLike[str]]) -> CtSlices:
         del ds.PixelData
     row_spacing, column_spacing = (float(v) for v in datasets[0].PixelSpacing)
     return CtSlices(datasets, np.stack(slices), (z_spacing, row_spacing, column_spacing))
+
+
+def read_indexed_ct(series: DicomSeries) -> CtSlices:
+    """Read an indexed CT series (single-frame images or one enhanced multi-frame image, its frames as slices)
+    with :func:`mhubio.dicom.volume.read_series_image`, ascending along the slice normal, in HU.
+
+    Raises
+    ------
+    mhubio.dicom.volume.VolumeReadError
+        If the pixel data cannot be assembled into a volume.
+    """
+    import SimpleITK as sitk
+
+    from mhubio.dicom.volume import read_series_image
+
+    image = read_series_image(series)
+    column_spacing, row_spacing, z_spacing = (float(v) for v in image.GetSpacing())
+    volume = sitk.GetArrayFromImage(image).astype(np.float32, copy=False)
+    return CtSlices(list(series.headers()), volume, (z_spacing, row_spacing, column_spacing))

@@ -1,8 +1,9 @@
 """Body Part Regression landmark and region SRs (Comprehensive 3D SR, TID 1500) with highdicom.
 
 As published with paper 000: one TID 1501 measurement group per annotated CT slice, referencing exactly that slice
-as its source image; each landmark or region is a Finding Site (SCT 363698007), a landmark's topographical modifier
-(SCT 106233006) is a child of its Finding Site. The landmark SR has groups only for slices that carry a landmark;
+as its source image (for an enhanced multi-frame CT: the image and the frame number); each landmark or region is
+a Finding Site (SCT 363698007), a landmark's topographical modifier (SCT 106233006) is a child of its Finding
+Site. The landmark SR has groups only for slices that carry a landmark;
 the region SR has one group per slice with at least one region.
 """
 
@@ -20,6 +21,7 @@ from pydicom.sr.codedict import codes
 
 from mhubio.bpr.scores import BodyPartResult
 from mhubio.core.resources import packaged_csv_rows
+from mhubio.sr.frames import frame_views, is_multi_frame_source
 from mhubio.sr.status import IS_COMPLETE, IS_FINAL, IS_VERIFIED
 
 log = logging.getLogger("mhub.module.sr.bpr")
@@ -45,6 +47,49 @@ class LandmarkCode:
     name: str
     finding_site: hd.sr.CodedConcept
     modifier: hd.sr.CodedConcept | None
+
+
+@dataclass(frozen=True)
+class SliceImage:
+    """The image that one slice of the analysed volume is: a single-frame image or a frame of a multi-frame one.
+
+    Attributes
+    ----------
+    dataset:
+        Header with the slice's geometry as top-level attributes (for a frame: its view, see
+        :func:`mhubio.sr.frames.frame_views`).
+    frame_number:
+        One-based frame of a multi-frame image; ``None`` for a single-frame image.
+    """
+
+    dataset: pydicom.Dataset
+    frame_number: int | None = None
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        """SOP instance and frame: what makes the slice distinct."""
+        return str(self.dataset.SOPInstanceUID), self.frame_number
+
+    def source_image(self) -> hd.sr.SourceImageForMeasurementGroup:
+        """The measurement group's reference to this slice."""
+        if self.frame_number is None:
+            return hd.sr.SourceImageForMeasurementGroup.from_source_image(self.dataset)
+        return hd.sr.SourceImageForMeasurementGroup(
+            referenced_sop_class_uid=self.dataset.SOPClassUID,
+            referenced_sop_instance_uid=self.dataset.SOPInstanceUID,
+            referenced_frame_numbers=[self.frame_number],
+        )
+
+
+def volume_slices(source_datasets: Sequence[pydicom.Dataset]) -> list[SliceImage]:
+    """The slices of the analysed volume: the single-frame ``source_datasets`` in the given order, or the frames
+    of one enhanced multi-frame image ascending along the slice normal (the order its volume is read in)."""
+    if not is_multi_frame_source(source_datasets):
+        return [SliceImage(dataset) for dataset in source_datasets]
+    views, numbers = frame_views(source_datasets[0])
+    positions, _ = slice_positions(views)
+    order = np.argsort(positions, kind="stable")
+    return [SliceImage(views[k], numbers[k]) for k in order]
 
 
 def _data_rows(name: str) -> list[dict[str, str]]:
@@ -109,19 +154,20 @@ def slice_positions(source_datasets: Sequence[pydicom.Dataset]) -> tuple[np.ndar
 
 def map_slices_to_instances(
     result: BodyPartResult, source_datasets: Sequence[pydicom.Dataset]
-) -> list[pydicom.Dataset]:
-    """Source dataset of every slice index of ``result``, checked against the slice positions.
+) -> list[SliceImage]:
+    """Source image of every slice index of ``result``, checked against the slice positions.
 
-    ``source_datasets`` must be in the order of the volume the scores were computed from. The mapping is checked
-    explicitly: one dataset per slice, one series, distinct SOP instances, positions strictly monotonic along the
-    slice normal with the result's z-spacing. The result's reverse z-ordering flag (scores decrease with the slice
+    ``source_datasets`` must be in the order of the volume the scores were computed from, or be one enhanced
+    multi-frame image (see :func:`volume_slices`). The mapping is checked explicitly: one image or frame per
+    slice, one series, distinct images or frames, positions strictly monotonic along the slice normal with the
+    result's z-spacing. The result's reverse z-ordering flag (scores decrease with the slice
     index) is compared with the direction of the slices in patient coordinates: a mismatch is logged as a warning
     because the landmarks then lie where the scores put them, not where the anatomy is expected.
 
     Returns
     -------
-    list[pydicom.Dataset]
-        ``source_datasets`` as a list; element ``i`` is the dataset of slice ``i``.
+    list[SliceImage]
+        Element ``i`` is the image of slice ``i``.
 
     Raises
     ------
@@ -130,15 +176,15 @@ def map_slices_to_instances(
     """
     label = _series_label(source_datasets)
     n = result.n_slices
-    if len(source_datasets) != n:
-        raise SliceReferenceError(f"{label}: {len(source_datasets)} source images for a result of {n} slices")
+    slices = volume_slices(source_datasets)
+    if len(slices) != n:
+        raise SliceReferenceError(f"{label}: {len(slices)} source images or frames for a result of {n} slices")
     series_uids = {str(ds.SeriesInstanceUID) for ds in source_datasets}
     if len(series_uids) != 1:
         raise SliceReferenceError(f"{label}: source images come from {len(series_uids)} series, expected one")
-    sop_uids = [str(ds.SOPInstanceUID) for ds in source_datasets]
-    if len(set(sop_uids)) != n:
+    if len({s.key for s in slices}) != n:
         raise SliceReferenceError(f"{label}: source images repeat SOP instances")
-    positions, normal = slice_positions(source_datasets)
+    positions, normal = slice_positions([s.dataset for s in slices])
     if n > 1:
         steps = np.diff(positions)
         if not (np.all(steps > 0) or np.all(steps < 0)):
@@ -159,11 +205,11 @@ def map_slices_to_instances(
                 "coordinates; landmarks and regions follow the scores",
                 label, result.reverse_zordering, "head to feet" if head_ward < 0 else "feet to head",
             )
-    return list(source_datasets)
+    return slices
 
 
 def _measurement_group(
-    dataset: pydicom.Dataset,
+    image: SliceImage,
     finding_sites: Sequence[hd.sr.FindingSite],
     identifier: str,
     algorithm: hd.sr.AlgorithmIdentification,
@@ -172,12 +218,21 @@ def _measurement_group(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=identifier),
         algorithm_id=algorithm,
         finding_sites=finding_sites,
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(dataset)],
+        source_images=[image.source_image()],
     )
 
 
+def _evidence(groups: Sequence[tuple[SliceImage, object]], source_datasets: Sequence[pydicom.Dataset]
+              ) -> list[pydicom.Dataset]:
+    """The images the SR references: the annotated single-frame slices, or the one multi-frame image."""
+    if is_multi_frame_source(source_datasets):
+        return list(source_datasets)
+    return [image.dataset for image, _ in groups]
+
+
 def _encode(
-    groups: Sequence[tuple[pydicom.Dataset, Sequence[hd.sr.FindingSite]]],
+    groups: Sequence[tuple[SliceImage, Sequence[hd.sr.FindingSite]]],
+    evidence: Sequence[pydicom.Dataset],
     *,
     identifier_prefix: str,
     series_description: str,
@@ -198,8 +253,8 @@ def _encode(
         ),
     )
     measurement_groups = [
-        _measurement_group(dataset, sites, f"{identifier_prefix} {number}", algorithm)
-        for number, (dataset, sites) in enumerate(groups, start=1)
+        _measurement_group(image, sites, f"{identifier_prefix} {number}", algorithm)
+        for number, (image, sites) in enumerate(groups, start=1)
     ]
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
@@ -207,7 +262,7 @@ def _encode(
         imaging_measurements=measurement_groups,
     )
     return hd.sr.Comprehensive3DSR(
-        evidence=[dataset for dataset, _ in groups],
+        evidence=list(evidence),
         content=report[0],
         series_instance_uid=series_instance_uid or hd.UID(),
         series_number=series_number,
@@ -241,7 +296,7 @@ def encode_landmark_sr(
     result: BodyPartResult
         Body part regression result of the series.
     source_datasets: Sequence[pydicom.Dataset]
-        CT slices in the order of the analysed volume (headers suffice).
+        CT slices in the order of the analysed volume, or one enhanced multi-frame CT (headers suffice).
     algorithm_name, algorithm_version: str
         Algorithm identification (TID 4019) and device observer name/model.
     series_number: int
@@ -290,6 +345,7 @@ def encode_landmark_sr(
     ]
     return _encode(
         groups,
+        _evidence(groups, source_datasets),
         identifier_prefix="BPR landmarks",
         series_description=LANDMARK_SERIES_DESCRIPTION,
         algorithm_name=algorithm_name,
@@ -336,6 +392,7 @@ def encode_region_sr(
         raise NothingToEncodeError(f"{_series_label(source_datasets)}: no slice has a body part region")
     return _encode(
         groups,
+        _evidence(groups, source_datasets),
         identifier_prefix="BPR regions",
         series_description=REGION_SERIES_DESCRIPTION,
         algorithm_name=algorithm_name,

@@ -24,8 +24,8 @@ class BodyPartRegressionRunner(Module):
     """Score every slice of a CT series with Body Part Regression and write bpreg's JSON.
 
     The series is read from its DICOM files and stacked in slice position order (ascending along the slice
-    normal), the order the SR encoders reference. The model is loaded once per run. The JSON has bpreg's keys
-    plus the landmark slice indices under ``"mhubio"``.
+    normal), the order the SR encoders reference; the frames of an enhanced multi-frame CT are its slices. The
+    model is loaded once per run. The JSON has bpreg's keys plus the landmark slice indices under ``"mhubio"``.
     """
 
     class Params(Params):
@@ -76,15 +76,19 @@ class BodyPartRegressionRunner(Module):
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Read the series, score it and write the JSON atomically."""
-        from mhubio.bpr.series import read_ct_slices
+        from mhubio.bpr.series import read_ct_slices, read_indexed_ct
+        from mhubio.dicom.volume import VolumeReadError
 
         ct: DataItem = inputs["ct"]
         try:
-            series = read_ct_slices(list(ct.files) or sorted(p for p in ct.path.iterdir() if p.is_file()))
-            if ct.files:
-                ct.dicom_series().keep_headers(series.datasets)
+            if ct.files and any(i.is_frame for i in ct.dicom_series().instances):
+                series = read_indexed_ct(ct.dicom_series())
+            else:
+                series = read_ct_slices(list(ct.files) or sorted(p for p in ct.path.iterdir() if p.is_file()))
+                if ct.files:
+                    ct.dicom_series().keep_headers(series.datasets)
             result = self.regressor.analyze(series.volume_hu, series.spacing)
-        except ValueError as exc:
+        except (ValueError, VolumeReadError) as exc:
             raise StepError(f"body part regression of {instance.label} failed: {exc}") from exc
         if result.valid_zspacing is False:
             instance.warn(

@@ -153,7 +153,7 @@ class TestRegionSR:
 
 class TestSliceMapping:
     def test_wrong_number_of_images(self, ascending) -> None:
-        with pytest.raises(SliceReferenceError, match="source images for a result of"):
+        with pytest.raises(SliceReferenceError, match="source images or frames for a result of"):
             encode("landmarks", result_from_curve(feet_to_head_curve(), Z_SPACING), ascending[:-1])
 
     def test_images_not_in_volume_order(self, ascending) -> None:
