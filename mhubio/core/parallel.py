@@ -32,6 +32,8 @@ class ProcessPoolSeriesExecutor:
 
     STOP_GRACE_S = 5.0
     """How long stopped workers get to exit after SIGTERM before they are killed."""
+    WAIT_SLICE_S = 0.25
+    """Longest time the caller's main thread waits for results without running Python code (signals)."""
 
     def __init__(self, spec: ChainSpec, log_dir: Path, workers: int) -> None:
         self._spec, self._log_dir, self._workers = spec, log_dir, workers
@@ -52,8 +54,16 @@ class ProcessPoolSeriesExecutor:
             raise MhubError(f"the worker pool stopped after a worker process died ({exc})") from exc
 
     def wait_any(self, handles: Collection[Future[SeriesResult]]) -> set[Future[SeriesResult]]:
-        """Block until at least one future finished."""
-        return wait(handles, return_when=FIRST_COMPLETED).done
+        """Block until at least one future finished.
+
+        The wait wakes every :attr:`WAIT_SLICE_S`: a Ctrl-C that the kernel delivers to one of the pool's
+        threads instead of the main thread is only acted on (``KeyboardInterrupt``) when the main thread runs
+        Python code again, so an unbounded wait would hold it until a series finishes.
+        """
+        while True:
+            done = wait(handles, timeout=self.WAIT_SLICE_S, return_when=FIRST_COMPLETED).done
+            if done:
+                return done
 
     def result(self, handle: Future[SeriesResult]) -> SeriesResult:
         """The worker's result; a series whose worker died is lost."""

@@ -35,7 +35,7 @@ def _context(tmp_path: Path) -> RunContext:
 def _run(module, tmp_path: Path, inputs: dict[str, DataItem]) -> np.ndarray:
     out = DataItem(FileType.NIFTI, tmp_path / "out.nii.gz", {"mod": "seg"})
     module.process(Instance("1.2.3", {}, tmp_path), inputs, {"segmentation": out})
-    return sitk.GetArrayFromImage(sitk.ReadImage(str(out.path))), out
+    return sitk.GetArrayFromImage(out.read_image()), out
 
 
 def _combine(tmp_path: Path, **params) -> CombineLabelMaps:

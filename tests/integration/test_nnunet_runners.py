@@ -319,7 +319,7 @@ def test_v1_fold_vote_equals_one_step_per_fold_and_majority_vote(v1_five_folds, 
     vote = MajorityVote("vote", MajorityVote.Params(folds=5, threshold=0.6), _context(tmp_path))
     vote.process(Instance("1.2.826.0.1.3680043.8.498.1", {"Modality": "CT"}, tmp_path / "work"),
                  {"folds": folds}, {"segmentation": voted})
-    expected = sitk.ReadImage(str(voted.path))
+    expected = voted.read_image()
     got = sitk.ReadImage(str(ensemble.path))
     _assert_same_grid(got, expected)
     expected_voxels = sitk.GetArrayFromImage(expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
@@ -174,8 +175,23 @@ def test_series_of_a_dead_worker_is_failed(config_path, tmp_path):
     assert report.exit_code == ExitCode.ALL_FAILED
 
 
+def _interrupt_process_group(pid: int) -> None:
+    """Ctrl-C in a terminal: SIGINT to the whole process group."""
+    os.killpg(pid, signal.SIGINT)
+
+
+def _interrupt_a_pool_thread(pid: int) -> None:
+    """SIGINT delivered to each thread of the caller but its main thread, as the kernel may deliver Ctrl-C."""
+    tgkill = ctypes.CDLL(None, use_errno=True).tgkill
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if int(task.name) != pid:
+            tgkill(pid, int(task.name), signal.SIGINT)
+
+
 @pytest.mark.slow
-def test_ctrl_c_exits_130_and_stops_the_workers(config_path, tmp_path):
+@pytest.mark.parametrize("interrupt", [_interrupt_process_group, _interrupt_a_pool_thread],
+                         ids=["process-group", "pool-thread"])
+def test_ctrl_c_exits_130_and_stops_the_workers(config_path, tmp_path, interrupt):
     input_dir, output_dir = tmp_path / "in", tmp_path / "out"
     input_dir.mkdir()
     (input_dir / "series.txt").write_text("1.1 sleep60\n1.2 sleep60\n1.3 ok\n")
@@ -189,8 +205,8 @@ def test_ctrl_c_exits_130_and_stops_the_workers(config_path, tmp_path):
         while len(_markers(tmp_path, "series")) < 2 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
         assert len(_markers(tmp_path, "series")) == 2, process.communicate()[0] if process.poll() else "timeout"
-        os.killpg(process.pid, signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        interrupt(process.pid)
+        output, _ = process.communicate(timeout=40)  # the series sleep 60 s: an interrupt that waits fails
     finally:
         if process.poll() is None:
             process.kill()
