@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder with model weights (default: $MHUB_WEIGHTS_DIR, /app/weights in images, "
                         "else ~/.mhub/weights)")
     p.add_argument("--work-dir", type=Path, help="scratch folder (default: a new temporary folder)")
-    p.add_argument("--keep-work", action="store_true", help="keep the scratch folder for debugging")
+    p.add_argument("--keep-work", action="store_true",
+                   help="write every step's outputs to the scratch folder and keep it, for debugging "
+                        "(images otherwise go from step to step in memory)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     p.set_defaults(func=run)
 
