@@ -10,8 +10,8 @@ segment).  Each segment keeps what the ROI says about itself:
 
 Segment Algorithm Type follows ROI Generation Algorithm (MANUAL when it is MANUAL or empty); an automatic or
 semi-automatic ROI keeps the algorithm of its ROI Derivation Algorithm Identification Sequence, or, without
-one, gets name and version "unknown" (family Artificial Intelligence for AUTOMATIC, Manual Processing for
-SEMIAUTOMATIC: the SEG requires one).
+one, gets name and version "unknown" and the family :data:`FAMILY_NOT_STATED` (the SEG requires a family, and
+none of DICOM's is known to be true).
 """
 
 from __future__ import annotations
@@ -31,10 +31,14 @@ from mhubio.geometry import sort_datasets
 from mhubio.rtstruct.decode import StructureSetRoi
 from mhubio.segdb import get_segment, to_segment_description
 
-__all__ = ["NON_SPECIFIC_VOLUME", "RasterisedRoi", "encode_roi_segmentation", "roi_name"]
+__all__ = ["FAMILY_NOT_STATED", "NON_SPECIFIC_VOLUME", "RasterisedRoi", "encode_roi_segmentation", "roi_name"]
 
 NON_SPECIFIC_VOLUME = codes.DCM.NonSpecificVolume
 """DCM 130046 "Non-specific Volume": category (and type) of an ROI that carries no code."""
+
+FAMILY_NOT_STATED = Code("not-stated", "99MHUB", "Algorithm family not stated")
+"""Private code (``99`` scheme prefix): the algorithm family of an automatic ROI whose structure set does not
+identify the algorithm; no family of DICOM CID 7162 is claimed for it."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,7 @@ def _algorithm(roi: StructureSetRoi, identification: pydicom.Dataset | None) -> 
             family=Code(str(family.CodeValue), str(family.CodingSchemeDesignator), str(family.CodeMeaning)),
             version=str(identification.get("AlgorithmVersion", "") or "unknown"),
         )
-    return kind, hd.AlgorithmIdentificationSequence(
-        name="unknown", family=codes.cid7162.ArtificialIntelligence
-        if kind is SegmentAlgorithmTypeValues.AUTOMATIC else codes.cid7162.ManualProcessing, version="unknown",
-    )
+    return kind, hd.AlgorithmIdentificationSequence(name="unknown", family=FAMILY_NOT_STATED, version="unknown")
 
 
 def _description(

@@ -12,7 +12,7 @@ from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.scan import scan_folder
 from mhubio.rtstruct import encode_rtstruct, read_rois
-from mhubio.rtstruct.to_seg import NON_SPECIFIC_VOLUME, RasterisedRoi, encode_roi_segmentation
+from mhubio.rtstruct.to_seg import FAMILY_NOT_STATED, NON_SPECIFIC_VOLUME, RasterisedRoi, encode_roi_segmentation
 from mhubio.segdb import get_segment
 from mhubio.synthetic import write_ct_series
 from tests.helpers import dciodvfy_errors
@@ -80,3 +80,22 @@ def test_rois_without_registry_codes_keep_their_codes_or_their_name(encoded):
     assert named.segment_label == "PTV boost"
     assert named.segmented_property_type == NON_SPECIFIC_VOLUME == named.segmented_property_category
     assert named.algorithm_type.value == "MANUAL"
+
+
+def test_an_automatic_roi_without_its_algorithm_claims_no_family(encoded, tmp_path):
+    path, _, series, _ = encoded
+    dataset = pydicom.dcmread(path)
+    for item in dataset.StructureSetROISequence:
+        del item.ROIDerivationAlgorithmIdentificationSequence
+    rois = read_rois(dataset)
+    grid = series.reference_image()
+    seg, _ = encode_roi_segmentation([RasterisedRoi(r, r.mask(grid)) for r in rois], series.headers(), dataset)
+    for number in range(1, len(rois) + 1):
+        description = seg.get_segment_description(number)
+        (identification,) = description.algorithm_identification
+        assert description.algorithm_type.value == "AUTOMATIC"
+        assert identification.AlgorithmName == "unknown"
+        family = identification.AlgorithmFamilyCodeSequence[0]
+        assert (family.CodeValue, family.CodingSchemeDesignator) == (FAMILY_NOT_STATED.value, "99MHUB")
+    seg.save_as(tmp_path / "seg.dcm")
+    assert dciodvfy_errors(tmp_path / "seg.dcm") == []
