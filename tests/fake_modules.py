@@ -158,10 +158,17 @@ def write_workflow(folder: Path, text: str = WORKFLOW) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m tests.fake_modules WORKFLOW INPUT OUTPUT WORKERS``: run the fakes as ``mhub run`` would."""
+    """``python -m tests.fake_modules WORKFLOW INPUT OUTPUT WORKERS``: run the fakes as ``mhub run`` would.
+
+    SIGUSR1 prints every thread's stack (for a test that finds the run stuck).
+    """
+    import faulthandler
+    import signal
+
     from mhubio.core.logs import ProgressPrinter
     from mhubio.core.runner import RunOptions, run_workflow
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     config, input_dir, output_dir, workers = argv
     options = RunOptions(Path(input_dir), Path(output_dir), workers=int(workers))
     return int(run_workflow(Path(config), options, ProgressPrinter(), fake_registry()).exit_code)

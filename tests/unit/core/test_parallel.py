@@ -206,7 +206,14 @@ def test_ctrl_c_exits_130_and_stops_the_workers(config_path, tmp_path, interrupt
             time.sleep(0.2)
         assert len(_markers(tmp_path, "series")) == 2, process.communicate()[0] if process.poll() else "timeout"
         interrupt(process.pid)
-        output, _ = process.communicate(timeout=40)  # the series sleep 60 s: an interrupt that waits fails
+        try:
+            output, _ = process.communicate(timeout=40)  # the series sleep 60 s: an interrupt that waits fails
+        except subprocess.TimeoutExpired:
+            state = _signal_state(process.pid)
+            os.kill(process.pid, signal.SIGUSR1)  # the run prints its threads' stacks
+            time.sleep(2)
+            process.kill()
+            pytest.fail(f"the run did not stop within 40 s of SIGINT ({state}):\n{process.communicate()[0]}")
     finally:
         if process.poll() is None:
             process.kill()
@@ -219,6 +226,15 @@ def test_ctrl_c_exits_130_and_stops_the_workers(config_path, tmp_path, interrupt
     while any(map(_running, pids)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(map(_running, pids)), "worker processes outlived the interrupted run"
+
+
+def _signal_state(pid: int) -> str:
+    """Ignored, blocked and caught signal masks of ``pid`` (``/proc``), as far as it still runs."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return "gone"
+    return ", ".join(line for line in lines if line.startswith(("SigIgn", "SigBlk", "SigCgt")))
 
 
 def _running(pid: int) -> bool:
