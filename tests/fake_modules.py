@@ -160,7 +160,9 @@ def write_workflow(folder: Path, text: str = WORKFLOW) -> Path:
 def main(argv: list[str]) -> int:
     """``python -m tests.fake_modules WORKFLOW INPUT OUTPUT WORKERS``: run the fakes as ``mhub run`` would.
 
-    SIGUSR1 prints every thread's stack (for a test that finds the run stuck).
+    SIGINT gets Python's default handler, as when a terminal starts the command in the foreground (a run
+    started in the background of a script, or by ``nohup``, inherits SIGINT ignored and keeps ignoring it); SIGUSR1
+    prints every thread's stack (for a test that finds the run stuck).
     """
     import faulthandler
     import signal
@@ -168,6 +170,7 @@ def main(argv: list[str]) -> int:
     from mhubio.core.logs import ProgressPrinter
     from mhubio.core.runner import RunOptions, run_workflow
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     config, input_dir, output_dir, workers = argv
     options = RunOptions(Path(input_dir), Path(output_dir), workers=int(workers))
