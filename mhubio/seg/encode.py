@@ -256,7 +256,9 @@ def _on_source_grid(
 
         return [image], array, in_frame_order
     ordered = sort_datasets(source_images)
-    array = sitk.GetArrayFromImage(resample_labels(labels, reference_image(ordered)))
+    on_grid = resample_labels(labels, reference_image(ordered))
+    # the caller's image outlives the encoding, so a view of it needs no copy; a resampled one is copied out
+    array = sitk.GetArrayViewFromImage(labels) if on_grid is labels else sitk.GetArrayFromImage(on_grid)
     return ordered, array, lambda pixels: pixels
 
 
