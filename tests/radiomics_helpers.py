@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +13,23 @@ import SimpleITK as sitk
 
 from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo
+from mhubio.radiomics import DEFAULT_SHAPE_FEATURES
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
 from mhubio.synthetic import SyntheticSeries, write_ct_series
+
+
+def pyradiomics_shape(image: sitk.Image, mask: sitk.Image,
+                      features: Sequence[str] = DEFAULT_SHAPE_FEATURES) -> dict[str, float]:
+    """pyradiomics' own output for one binary mask (label 1): the shape ``features`` enabled by name, keyed
+    ``shape_<Name>``."""
+    from radiomics import featureextractor
+
+    extractor = featureextractor.RadiomicsFeatureExtractor()
+    extractor.disableAllFeatures()
+    extractor.enableFeaturesByName(shape=list(features))
+    raw = extractor.execute(image, mask, label=1)
+    return {k.removeprefix("original_"): float(v) for k, v in raw.items() if k.startswith("original_shape_")}
+
 
 THRESHOLDER_WITH_RADIOMICS = """\
 general:

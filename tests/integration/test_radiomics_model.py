@@ -15,26 +15,23 @@ import SimpleITK as sitk
 from mhubio.core.algorithm import AlgorithmFamily, AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.geometry import reference_image
-from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, coded_features
+from mhubio.radiomics import coded_features
 from mhubio.seg import SegOptions, encode_segmentation, load_source_images
 from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import write_ct_series
 from tests.helpers import REAL_CT, REPO, dciodvfy_errors, read_report, run_mhub, tool
-from tests.radiomics_helpers import THRESHOLDER_WITH_RADIOMICS, CtWithSeg, label_image, make_ct_with_seg
+from tests.radiomics_helpers import (
+    THRESHOLDER_WITH_RADIOMICS,
+    CtWithSeg,
+    label_image,
+    make_ct_with_seg,
+    pyradiomics_shape,
+)
 
-featureextractor = pytest.importorskip("radiomics.featureextractor")
+pytest.importorskip("radiomics.featureextractor")
 
 # The shared real CT sits beside the main checkout; from a worktree (wt/<branch>) it is one level further up.
 REAL_CT_DIR = next((p for p in (REAL_CT, REPO.parents[1] / "shared" / "data" / REAL_CT.name) if p.is_dir()), REAL_CT)
-
-
-def pyradiomics_shape(image: sitk.Image, mask: sitk.Image) -> dict[str, float]:
-    """pyradiomics' own output on one binary mask (feature key -> value)."""
-    extractor = featureextractor.RadiomicsFeatureExtractor()
-    extractor.disableAllFeatures()
-    extractor.enableFeaturesByName(shape=list(DEFAULT_SHAPE_FEATURES))
-    raw = extractor.execute(image, mask, label=1)
-    return {k.removeprefix("original_"): float(v) for k, v in raw.items() if k.startswith("original_shape_")}
 
 
 def sr_features(path) -> dict[str, dict[str, float]]:

@@ -18,8 +18,8 @@ from scipy import ndimage
 from mhubio.segdb import get_segment, to_segment_description
 from mhubio.synthetic import SyntheticSeries, write_ct_series
 from tests.helpers import dciodvfy_errors, tool
-from tests.integration.test_radiomics_model import pyradiomics_shape, run_model
-from tests.radiomics_helpers import SMALL_SHAPE, SMALL_SPACING, ct_image, label_image
+from tests.integration.test_radiomics_model import run_model
+from tests.radiomics_helpers import SMALL_SHAPE, SMALL_SPACING, ct_image, label_image, pyradiomics_shape
 
 pytest.importorskip("radiomics.featureextractor")
 

@@ -27,7 +27,7 @@ from mhubio.radiomics import (
 )
 from mhubio.radiomics.codes import parse_feature_codes
 from mhubio.synthetic import make_ct_phantom
-from tests.radiomics_helpers import SMALL_SHAPE, SMALL_SPACING, label_image
+from tests.radiomics_helpers import SMALL_SHAPE, SMALL_SPACING, label_image, pyradiomics_shape
 
 pytest.importorskip("radiomics")
 
@@ -39,17 +39,6 @@ def phantom():
     image.SetSpacing(p.spacing)
     image.SetOrigin((-60.0, -70.0, 15.0))
     return p, image, label_image(p.labels, image)
-
-
-def pyradiomics_shape(image: sitk.Image, mask: sitk.Image) -> dict[str, float]:
-    """pyradiomics' own output for one binary mask, all 14 shape features enabled by name."""
-    from radiomics import featureextractor
-
-    extractor = featureextractor.RadiomicsFeatureExtractor()
-    extractor.disableAllFeatures()
-    extractor.enableFeaturesByName(shape=list(DEFAULT_SHAPE_FEATURES))
-    raw = extractor.execute(image, mask, label=1)
-    return {k.removeprefix("original_"): float(v) for k, v in raw.items() if k.startswith("original_shape_")}
 
 
 # --- feature code table -------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from mhubio.radiomics import DEFAULT_SHAPE_FEATURES, SegmentMask, extract_mask_features
+from mhubio.radiomics import SegmentMask, extract_mask_features
 from mhubio.radiomics.mesh import mesh_measures
+from tests.radiomics_helpers import pyradiomics_shape
 
 pytest.importorskip("radiomics")
 
@@ -59,16 +60,11 @@ def test_mesh_measures_need_a_padded_3d_mask():
 
 
 def test_the_14_shape_features_equal_pyradiomics_own_extractor_on_a_mask_with_many_vertices():
-    from radiomics import featureextractor
-
     labels = blobs((24, 48, 44), seed=7).astype(np.uint8)
     spacing_xyz = (0.8, 0.8, 2.5)
     image = image_of(np.zeros_like(labels, dtype=np.int16), spacing_xyz)
     mask = image_of(labels, spacing_xyz)
-    own = featureextractor.RadiomicsFeatureExtractor(additionalInfo=False)
-    own.disableAllFeatures()
-    own.enableFeaturesByName(shape=list(DEFAULT_SHAPE_FEATURES))
-    expected = {k.removeprefix("original_"): float(v) for k, v in own.execute(image, mask, label=1).items()}
+    expected = pyradiomics_shape(image, mask)
     result = extract_mask_features(image, [SegmentMask("LIVER", 1, mask)])
     (segment,) = result.segments
     assert set(segment.features) == set(expected) and len(expected) == 14
@@ -100,17 +96,12 @@ def test_equal_axes_give_real_axis_lengths():
 
 def test_a_flat_segment_has_axis_lengths_of_exactly_zero_like_pyradiomics():
     """A one-slice segment: the solver's rounding noise must not become a nonzero axis length (sqrt magnifies it)."""
-    from radiomics import featureextractor
-
     labels = np.zeros((10, 40, 40), np.uint8)
     labels[4][blobs((40, 40, 1), seed=3)[:, :, 0]] = 1
     spacing_xyz = (0.7, 0.7, 3.0)
     image = image_of(np.zeros_like(labels, dtype=np.int16), spacing_xyz)
     mask = image_of(labels, spacing_xyz)
-    own = featureextractor.RadiomicsFeatureExtractor(additionalInfo=False)
-    own.disableAllFeatures()
-    own.enableFeaturesByName(shape=list(DEFAULT_SHAPE_FEATURES))
-    expected = {k.removeprefix("original_"): float(v) for k, v in own.execute(image, mask, label=1).items()}
+    expected = pyradiomics_shape(image, mask)
     (segment,) = extract_mask_features(image, [SegmentMask("AORTA", 1, mask)]).segments
     assert expected["shape_LeastAxisLength"] == segment.features["shape_LeastAxisLength"] == 0.0
     assert expected["shape_Flatness"] == segment.features["shape_Flatness"] == 0.0
@@ -121,18 +112,13 @@ def test_a_flat_segment_has_axis_lengths_of_exactly_zero_like_pyradiomics():
 def test_a_diagonal_line_of_voxels_has_minor_axis_length_of_exactly_zero_like_pyradiomics():
     """Collinear voxels off the axes: the 2x2 covariance block is singular but not diagonal, and the solver's
     rounding (1e-16) would become a minor axis of 1e-7 mm and a nonzero elongation."""
-    from radiomics import featureextractor
-
     labels = np.zeros((10, 40, 40), np.uint8)
     for k in range(5):
         labels[4, 2 + k, 3 + 2 * k] = 1
     spacing_xyz = (0.6, 0.8, 3.0)  # a case where the solver gives 2.2e-16 instead of 0
     image = image_of(np.zeros_like(labels, dtype=np.int16), spacing_xyz)
     mask = image_of(labels, spacing_xyz)
-    own = featureextractor.RadiomicsFeatureExtractor(additionalInfo=False)
-    own.disableAllFeatures()
-    own.enableFeaturesByName(shape=["MinorAxisLength", "LeastAxisLength", "Elongation", "MajorAxisLength"])
-    expected = {k.removeprefix("original_"): float(v) for k, v in own.execute(image, mask, label=1).items()}
+    expected = pyradiomics_shape(image, mask, ["MinorAxisLength", "LeastAxisLength", "Elongation", "MajorAxisLength"])
     (segment,) = extract_mask_features(image, [SegmentMask("AORTA", 1, mask)]).segments
     for key in ("shape_MinorAxisLength", "shape_LeastAxisLength", "shape_Elongation"):
         assert expected[key] == segment.features[key] == 0.0, key
