@@ -107,9 +107,9 @@ class DataOrganizer(Module):
 def _export(item: DataItem, target: Path) -> None:
     """Copy the item's file to ``target``; a NIfTI image handed over in memory is written from memory, and an
     uncompressed NIfTI becomes ``.nii.gz`` if asked."""
-    nifti_target = target.name.endswith((".nii", ".nii.gz"))
-    if (item.image is not None and nifti_target) or (item.path.name.endswith(".nii")
-                                                      and target.name.endswith(".nii.gz")):
+    from_memory = item.image is not None and target.name.endswith((".nii", ".nii.gz"))
+    to_compress = item.path.name.endswith(".nii") and target.name.endswith(".nii.gz")
+    if from_memory or to_compress:
         import SimpleITK as sitk
 
         sitk.WriteImage(item.read_image(), str(target), useCompression=target.name.endswith(".gz"))
