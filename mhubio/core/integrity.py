@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,23 +78,26 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 class _ForkGuard:
-    """``os.register_at_fork`` hooks (registered once) that act while :func:`sigterm_as_interrupt` is active."""
+    """``os.register_at_fork`` hooks (registered once) that act while :func:`sigterm_as_interrupt` is active.
+
+    Whether a fork blocked SIGTERM is kept per thread: the mask is per thread, and two threads may fork at once.
+    """
 
     def __init__(self) -> None:
         self.active = False
-        self._blocked = False
+        self._fork = threading.local()
 
     def before(self) -> None:
-        self._blocked = self.active
-        if self._blocked:
+        self._fork.blocked = self.active
+        if self._fork.blocked:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 
     def in_parent(self) -> None:
-        if self._blocked:
+        if getattr(self._fork, "blocked", False):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     def in_child(self) -> None:
-        if self._blocked:
+        if getattr(self._fork, "blocked", False):
             self.active = False
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
