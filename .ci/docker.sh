@@ -66,8 +66,12 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
     elapsed "dockerd start" "$t"
 fi
 
-# Untagged images left by earlier rebuilds (each base rebuild leaves one of almost a gigabyte).
+# Untagged images left by earlier rebuilds (each base rebuild leaves one of almost a gigabyte), and BuildKit's
+# cache beyond MHUB_BUILD_CACHE_KEEP (default 8GB): every build of a new clone adds gigabytes to it, which filled
+# a CI machine's disk after a few dozen runs.
 "$DOCKER" image prune --force >/dev/null
+"$DOCKER" builder prune --force --keep-storage "${MHUB_BUILD_CACHE_KEEP:-8GB}" >/dev/null 2>&1 \
+    || echo "docker.sh: could not prune the build cache (continuing)" >&2
 
 if [ "$ONLINE" = 0 ]; then
     t=$(date +%s)

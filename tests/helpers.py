@@ -77,7 +77,7 @@ def pixelmed_sr_validation(path: Path, heap: str = PIXELMED_HEAP) -> str:
     if not PIXELMED_JAR.is_file():
         pytest.skip(f"PixelMed is not installed ({PIXELMED_JAR})")
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
-    lock = Path(tempfile.gettempdir()) / f"mhub-tests-pixelmed-{run_id}.lock"
+    lock = Path(os.environ.get("MHUB_TESTS_SHARED_DIR", tempfile.gettempdir())) / f"mhub-tests-pixelmed-{run_id}.lock"
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         done = subprocess.run([java, f"-Xmx{heap}", *PIXELMED_JAVA_OPTIONS, "-cp", str(PIXELMED_JAR),

@@ -84,15 +84,17 @@ class ProcessPoolSeriesExecutor:
         if exc_type is None:
             self._pool.shutdown(wait=True)
             return
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self._stop_workers()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _stop_workers(self) -> None:
         """Terminate every worker process, started or still starting, and wait until they are gone.
 
         The workers are the child processes started since the pool was made, so that a worker that had not
-        run its initializer yet when the run was interrupted is stopped too; once they are dead the pool's
-        manager thread ends at once instead of waiting for the series that were running.
+        run its initializer yet when the run was interrupted is stopped too. Once they are dead the pool's
+        manager thread sees a broken pool and ends at once, instead of waiting for the series that were
+        running; the caller then joins it, as it reaps the workers too: until it has, a worker it reaped first
+        would still be listed by :func:`multiprocessing.active_children`.
         """
         workers = [p for p in active_children() if p.pid not in self._other_children]
         for process in workers:

@@ -255,4 +255,13 @@ def test_interrupt_stops_workers_that_are_still_starting(config_path, tmp_path):
         for uid in ("1.1", "1.2"):
             executor.submit(Instance(uid, {}, tmp_path / uid))
         raise KeyboardInterrupt
-    assert [p.pid for p in active_children() if p.pid not in before] == []
+    left = [p for p in active_children() if p.pid not in before]
+    assert [(p.pid, p.name, _command_line(p.pid)) for p in left] == []
+
+
+def _command_line(pid: int) -> str:
+    """The command line of process ``pid`` (to tell a left worker from a child of another test's thread)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:300]
+    except OSError:
+        return "?"
