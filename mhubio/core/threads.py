@@ -55,6 +55,13 @@ def thread_share(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or usable_cores()) // workers)
 
 
+def compute_threads() -> int:
+    """Threads this process's own compute loops may use: its limit (``OMP_NUM_THREADS``, which
+    :func:`limit_threads` sets in workers), else :func:`usable_cores`."""
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, int(limit)) if limit.isdigit() else usable_cores()
+
+
 def limit_threads(threads: int, override: bool = False) -> int:
     """Limit this process's compute threads to ``threads``; returns the limit applied.
 

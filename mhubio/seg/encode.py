@@ -197,15 +197,16 @@ def encode_segmentation(
         )
 
     seg: pydicom.Dataset
-    if options.segmentation_type is SegmentationTypeValues.BINARY and presence is not None and present and \
-            not _is_multi_frame(sources[0]):
-        # highdicom's cost grows with segments x planes for BINARY: it builds the frame-independent modules and
-        # one frame item per plane on a one-segment probe label map, and the frames follow from those.
-        probe = segmentation(probe_array(array.shape, lut.dtype), descriptions[:1])
+    if presence is not None and present and not _is_multi_frame(sources[0]):
+        # highdicom's cost grows with segments x planes for BINARY, and its per-frame items are written one
+        # element at a time: it builds the frame-independent modules and one frame item per plane on a probe
+        # label map (one segment for BINARY, all for LABELMAP), and the frames follow from those.
+        labelmap = options.segmentation_type is SegmentationTypeValues.LABELMAP
+        probe = segmentation(probe_array(array.shape, lut.dtype), descriptions if labelmap else descriptions[:1])
         seg = assemble_frames(probe, sources, PlaneLabels(array, presence, lut), descriptions)
     else:
-        # LABELMAP has one frame per plane (highdicom's own loop is short); multi-frame sources and all-empty
-        # label maps (kept empty segments: every frame is encoded) stay with highdicom too.
+        # Multi-frame sources and all-empty label maps (kept empty segments: every frame is encoded) stay with
+        # highdicom.
         seg = segmentation(to_source(_segment_numbers(array, lut, present)), descriptions)
     return SegResult(seg, numbers, dropped)
 

@@ -1,10 +1,10 @@
-"""Frames of a BINARY SEG over single-frame sources, built once per plane instead of once per (segment, plane).
+"""Frames of a SEG over single-frame sources, built once per plane instead of once per (segment, plane).
 
 highdicom builds the SEG's frame-independent modules and one Per-Frame Functional Groups item per source plane
 (a *probe* segmentation with one marked pixel in every plane); this module then assembles the real frames from
 those items: each item is encoded once by pydicom, the frame-specific values (segment dimension index, Referenced
-Segment Number) are set in the encoded bytes, and the pixel data is packed from whole planes with numpy. The
-result reads back exactly as highdicom's own encoding of the same label map.
+Segment Number) are set in the encoded bytes, and the pixel data is packed from whole planes with numpy (BINARY)
+or copied from them (LABELMAP). The result reads back exactly as highdicom's own encoding of the same label map.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import highdicom as hd
@@ -25,6 +26,8 @@ from pydicom.filewriter import correct_ambiguous_vr, write_sequence_item
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
+from mhubio.core.threads import compute_threads
+
 PER_FRAME_FUNCTIONAL_GROUPS = Tag(0x5200, 0x9230)
 SEGMENT_IDENTIFICATION = 0x0062000A
 REFERENCED_SEGMENT_NUMBER = 0x0062000B
@@ -35,6 +38,8 @@ _PLANE_SENTINEL = 0xF4F3F2F1
 """Placeholder of the plane dimension index (UL): the plane's rank among the planes that have frames."""
 _NUMBER_SENTINEL = 0xFAF9
 """Placeholder of Referenced Segment Number (US)."""
+_VOXELS_PER_THREAD = 4_000_000
+"""Fewest voxels per thread of :func:`plane_label_presence` (below it a thread costs more than it saves)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,13 @@ class PlaneLabels:
     numbers: np.ndarray
     """Label value -> segment number (0 = background)."""
 
+    def segment_numbers(self) -> np.ndarray:
+        """The label map with segment numbers as values (the label map itself where they are the same)."""
+        present = np.flatnonzero(self.presence.any(axis=0))
+        if self.values.dtype == self.numbers.dtype and np.array_equal(self.numbers[present], present):
+            return self.values
+        return self.numbers[self.values]
+
     def segment_planes(self, number: int) -> np.ndarray:
         """Whether each plane holds segment ``number``."""
         values = np.flatnonzero(self.numbers[:self.presence.shape[1]] == number)
@@ -82,8 +94,19 @@ def plane_label_presence(labels: np.ndarray) -> np.ndarray | None:
     if top >= 2**16 or int(labels.min()) < 0:
         return None
     presence = np.zeros((len(labels), top + 1), dtype=bool)
-    for index, plane in enumerate(labels):
-        presence[index, plane.ravel()] = True
+
+    def mark(planes: range) -> None:
+        for index in planes:
+            presence[index, labels[index].ravel()] = True
+
+    # numpy's fancy assignment runs without the GIL: threads over disjoint plane ranges share the work
+    threads = min(compute_threads(), max(1, labels.size // _VOXELS_PER_THREAD))
+    if threads == 1:
+        mark(range(len(labels)))
+    else:
+        bounds = np.linspace(0, len(labels), threads + 1).astype(int).tolist()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(mark, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]))
     return presence
 
 
@@ -105,8 +128,8 @@ def assemble_frames(
     Parameters
     ----------
     probe
-        highdicom's BINARY segmentation of :func:`probe_array` over ``sources`` with the first of
-        ``descriptions``.
+        highdicom's segmentation of :func:`probe_array` over ``sources``: BINARY with the first of
+        ``descriptions``, or LABELMAP with all of them.
     sources
         The single-frame source images, in the order given to highdicom (the label planes' order).
     labels
@@ -119,9 +142,11 @@ def assemble_frames(
     pydicom.Dataset
         The segmentation (a plain dataset: highdicom's query methods need it read with ``hd.seg.segread``).
     """
-    if probe.SegmentationType != hd.seg.SegmentationTypeValues.BINARY.value:
-        raise ValueError("frames are assembled for BINARY segmentations only")
-    multi_segment = len(descriptions) > 1
+    labelmap = probe.SegmentationType == hd.seg.SegmentationTypeValues.LABELMAP.value
+    if not labelmap and probe.SegmentationType != hd.seg.SegmentationTypeValues.BINARY.value:
+        raise ValueError("frames are assembled for BINARY and LABELMAP segmentations only")
+    # a LABELMAP's frames are planes, with the segments as pixel values: its items are those of one segment
+    multi_segment = len(descriptions) > 1 and not labelmap
     dataset = pydicom.Dataset(probe)
     dataset.file_meta = probe.file_meta
     dataset.preamble = probe.preamble  # so that a plain save_as() writes a DICOM file, as it does for highdicom's
@@ -136,7 +161,10 @@ def assemble_frames(
     ranks = np.cumsum(nonempty[planes])
     _set_dimension_organization(dataset, probe_items, planes, nonempty, multi_segment)
     templates = [_encode_item(item, multi_segment) for item in probe_items]
-    items, pixel_data = _binary_frames(labels, planes, ranks, templates, len(descriptions))
+    if labelmap:
+        items, pixel_data = _labelmap_frames(labels, planes, ranks, templates, nonempty)
+    else:
+        items, pixel_data = _binary_frames(labels, planes, ranks, templates, len(descriptions))
     dataset.NumberOfFrames = len(items)
     dataset.PixelData = pixel_data + b"\x00" * (len(pixel_data) % 2)
     # Ambiguous VRs (Pixel Data's OB or OW among them) are settled now, and the dataset is marked as encoded
@@ -240,3 +268,18 @@ def _binary_frames(
     if pending:
         packed.append(np.packbits(np.stack(pending), bitorder="little").tobytes())
     return items, b"".join(packed)
+
+
+def _labelmap_frames(
+    labels: PlaneLabels, planes: Sequence[int], ranks: np.ndarray, templates: Sequence[_ItemTemplate],
+    nonempty: np.ndarray,
+) -> tuple[list[bytes], bytes]:
+    """Items and pixel data (segment numbers, little endian) of every non-empty plane, in the probe's order."""
+    order = np.asarray(planes)
+    kept = np.flatnonzero(nonempty[order])
+    items = [templates[position].for_frame(int(ranks[position])) for position in kept.tolist()]
+    numbers = labels.segment_numbers()
+    frames = order[kept]
+    if not np.array_equal(frames, np.arange(len(numbers))):
+        numbers = numbers[frames]
+    return items, numbers.astype(labels.numbers.dtype.newbyteorder("<"), copy=False).tobytes()

@@ -1,4 +1,4 @@
-"""The SEG encoder (BINARY: frames assembled by mhubio.seg.frames) against highdicom encoding the same label map:
+"""The SEG encoder (frames assembled by mhubio.seg.frames) against highdicom encoding the same label map:
 the same dataset element for element, the same pixels per segment on read-back, and valid for dciodvfy."""
 
 from __future__ import annotations
@@ -176,3 +176,13 @@ def test_a_plain_save_writes_a_dicom_file_with_preamble_and_meta(tmp_path, kind)
     result.dataset.save_as(path)
     assert path.read_bytes()[128:132] == b"DICM"
     assert pydicom.dcmread(path).SOPInstanceUID == result.dataset.SOPInstanceUID
+
+
+@pytest.mark.parametrize("kind", ["BINARY", "LABELMAP"])
+def test_single_frame_sources_take_the_assembled_frames(tmp_path, kind):
+    """The comparisons above test mhubio.seg.frames only if the encoder uses it: it returns a plain dataset."""
+    series, sources = _series(tmp_path / "ct", (4, 8, 8))
+    labels = _on_grid(_labels((4, 8, 8), [1, 2]), series)
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM, SegOptions(segmentation_type=kind))
+    assert type(result.dataset) is pydicom.Dataset
+    assert result.dataset.SegmentationType == kind
