@@ -21,9 +21,9 @@ from collections.abc import Iterator
 import pytest
 from xdist.scheduler import LoadFileScheduling
 
+from tests.helpers import SHARED_DIR_VARIABLE
+
 CONTAINER_TESTS = "tests/container/"
-#: Folder shared by the xdist workers of one run (set by :func:`scratch_under_pytest_tmp`).
-SHARED_DIR_VARIABLE = "MHUB_TESTS_SHARED_DIR"
 
 
 class FileOrContainerScheduling(LoadFileScheduling):

@@ -65,6 +65,10 @@ def dciodvfy_errors(path: Path) -> list[str]:
     return errors
 
 
+SHARED_DIR_VARIABLE = "MHUB_TESTS_SHARED_DIR"
+"""Folder shared by the xdist workers of one run (set by ``tests/conftest.py``), for their locks."""
+
+
 def pixelmed_sr_validation(path: Path, heap: str = PIXELMED_HEAP) -> str:
     """Output of PixelMed's ``DicomSRValidator`` on one SR (it always exits 0: callers check the text).
 
@@ -77,7 +81,7 @@ def pixelmed_sr_validation(path: Path, heap: str = PIXELMED_HEAP) -> str:
     if not PIXELMED_JAR.is_file():
         pytest.skip(f"PixelMed is not installed ({PIXELMED_JAR})")
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
-    lock = Path(os.environ.get("MHUB_TESTS_SHARED_DIR", tempfile.gettempdir())) / f"mhub-tests-pixelmed-{run_id}.lock"
+    lock = Path(os.environ.get(SHARED_DIR_VARIABLE, tempfile.gettempdir())) / f"mhub-tests-pixelmed-{run_id}.lock"
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         done = subprocess.run([java, f"-Xmx{heap}", *PIXELMED_JAVA_OPTIONS, "-cp", str(PIXELMED_JAR),

@@ -55,11 +55,16 @@ def thread_share(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or usable_cores()) // workers)
 
 
+def _omp_limit() -> int | None:
+    """The thread limit ``OMP_NUM_THREADS`` states (at least 1), or ``None`` when it is unset or not a number."""
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, int(limit)) if limit.isdigit() else None
+
+
 def compute_threads() -> int:
     """Threads this process's own compute loops may use: its limit (``OMP_NUM_THREADS``, which
     :func:`limit_threads` sets in workers), else :func:`usable_cores`."""
-    limit = os.environ.get("OMP_NUM_THREADS", "")
-    return max(1, int(limit)) if limit.isdigit() else usable_cores()
+    return _omp_limit() or usable_cores()
 
 
 def limit_threads(threads: int, override: bool = False) -> int:
@@ -68,8 +73,8 @@ def limit_threads(threads: int, override: bool = False) -> int:
     Sets the thread variables for libraries loaded later and limits those already loaded (torch, SimpleITK,
     BLAS/OpenMP through threadpoolctl).  Unless ``override``, an ``OMP_NUM_THREADS`` set by the user wins.
     """
-    if not override and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-        threads = max(1, int(os.environ["OMP_NUM_THREADS"]))
+    if not override:
+        threads = _omp_limit() or threads
     for name in THREAD_VARIABLES:
         if override:
             os.environ[name] = str(threads)

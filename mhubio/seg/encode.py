@@ -20,7 +20,7 @@ from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
-from mhubio.seg.frames import PlaneLabels, assemble_frames, plane_label_presence, probe_array
+from mhubio.seg.frames import PlaneLabels, as_segment_numbers, assemble_frames, plane_label_presence, probe_array
 from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
@@ -207,15 +207,8 @@ def encode_segmentation(
     else:
         # Multi-frame sources and all-empty label maps (kept empty segments: every frame is encoded) stay with
         # highdicom.
-        seg = segmentation(to_source(_segment_numbers(array, lut, present)), descriptions)
+        seg = segmentation(to_source(as_segment_numbers(array, lut, present)), descriptions)
     return SegResult(seg, numbers, dropped)
-
-
-def _segment_numbers(array: np.ndarray, lut: np.ndarray, present: set[int]) -> np.ndarray:
-    """``array``'s label values as segment numbers (``array`` itself where they are the same)."""
-    if array.dtype == lut.dtype and all(int(lut[value]) == value for value in present):
-        return array
-    return lut[array]
 
 
 def _algorithm_identification(algorithm: AlgorithmInfo) -> hd.AlgorithmIdentificationSequence | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -73,16 +73,21 @@ class PlaneLabels:
     """Label value -> segment number (0 = background)."""
 
     def segment_numbers(self) -> np.ndarray:
-        """The label map with segment numbers as values (the label map itself where they are the same)."""
-        present = np.flatnonzero(self.presence.any(axis=0))
-        if self.values.dtype == self.numbers.dtype and np.array_equal(self.numbers[present], present):
-            return self.values
-        return self.numbers[self.values]
+        """The label map with segment numbers as values (see :func:`as_segment_numbers`)."""
+        return as_segment_numbers(self.values, self.numbers, np.flatnonzero(self.presence.any(axis=0)).tolist())
 
     def segment_planes(self, number: int) -> np.ndarray:
         """Whether each plane holds segment ``number``."""
         values = np.flatnonzero(self.numbers[:self.presence.shape[1]] == number)
         return np.asarray(self.presence[:, values].any(axis=1))
+
+
+def as_segment_numbers(values: np.ndarray, numbers: np.ndarray, present: Iterable[int]) -> np.ndarray:
+    """``values`` mapped through the look-up table ``numbers`` (label value -> segment number); ``values`` itself
+    where every label value ``present`` in it is its own segment number."""
+    if values.dtype == numbers.dtype and all(int(numbers[value]) == value for value in present):
+        return values
+    return numbers[values]
 
 
 def plane_label_presence(labels: np.ndarray) -> np.ndarray | None:

@@ -39,7 +39,7 @@ def readable_by_all(folder: Path) -> Path:
 KEEP_IMAGES_VARIABLE = "MHUB_KEEP_TEST_IMAGES"
 
 
-def remove_test_images() -> list[str]:
+def remove_test_images() -> None:
     """Remove this checkout's test images (``mhub-test/*:<TEST_TAG>...`` and the ``latest`` tags beside them).
 
     Each clone has its own tag, so without this every CI run on a new clone would leave about 6 GB behind.
@@ -49,7 +49,6 @@ def remove_test_images() -> list[str]:
     if ours:
         docker("image", "rm", "--force", *ours, check=False)
     docker("image", "prune", "--force", check=False)
-    return ours
 
 
 @pytest.fixture(scope="session")
