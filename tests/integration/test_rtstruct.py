@@ -53,6 +53,7 @@ def real_ct_label_map(folder: Path) -> tuple[sitk.Image, list[pydicom.Dataset]]:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not REAL_CT.is_dir(), reason=f"the real CT is not at {REAL_CT}")
 def test_rtstruct_of_the_real_ct_validates_and_reads_back_in_rt_utils(tmp_path):
     label_map, headers = real_ct_label_map(REAL_CT)
     algorithm = AlgorithmInfo("Test segmenter", "1.0", AlgorithmFamily.ARTIFICIAL_INTELLIGENCE)
