@@ -13,6 +13,7 @@ from mhubio.core.data import InstanceStatus
 from mhubio.core.errors import ConfigError, MhubError, NoInputError
 from mhubio.core.execution import SequentialExecutor, SeriesExecutor, run_series_on
 from mhubio.core.exitcodes import ExitCode
+from mhubio.core.fileio import remove_stale_temporaries
 from mhubio.core.integrity import as_disk_full, locked_output
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.module import ModelInfo
@@ -52,6 +53,9 @@ def _run_locked(
     report: RunReport,
 ) -> RunReport:
     """The run, holding the output folder's lock; a ``running`` report replaces the old one before any output."""
+    stale = remove_stale_temporaries(options.output_dir)
+    if stale:
+        progress.note(f"removed {stale} unfinished file(s) that an interrupted run had left in the output folder")
     work_dir = Path(options.work_dir or tempfile.mkdtemp(prefix="mhub-work-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     cohort = None

@@ -122,12 +122,12 @@ def test_resume_with_workers_after_a_killed_run(cohort, tmp_path):
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None and not any(states.glob("*.json")):
+    while time.monotonic() < deadline and process.poll() is None and not _state_files(states):
         time.sleep(0.05)
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    finished = {p.stem for p in states.glob("*.json")}
+    finished = _state_files(states)
     assert finished, "the first run finished no series before it was killed"
 
     report = _run(cohort, out, "--resume", "--workers", "2")
@@ -135,6 +135,12 @@ def test_resume_with_workers_after_a_killed_run(cohort, tmp_path):
     assert resumed == finished
     assert len(report["series"]) == 4 and all(s["status"] == "done" for s in report["series"])
     assert len(_outputs(out)) == 4
+    assert not [p.name for p in out.rglob(".tmp-*")], "the killed run's unfinished files are still there"
+
+
+def _state_files(states: Path) -> set[str]:
+    """Series UIDs of the finished state files (not the hidden temporaries of a state file being written)."""
+    return {p.stem for p in states.glob("*.json") if not p.name.startswith(".")}
 
 
 def test_resume_on_a_dask_cluster(cohort, tmp_path):

@@ -90,10 +90,15 @@ def test_a_run_killed_during_a_rerun_leaves_a_report_vouching_for_nothing(input_
     rerun.wait(timeout=60)
     report = read_report(out)
     assert report["state"] == "running" and report["series"] == []
-    # the lock died with the process: a new run may start and finishes the job
+    # what a writer killed mid-file leaves (the kill above may come between files)
+    unfinished = next(p for p in out.rglob("*.dcm")).parent / ".tmp-0123456789abcdef-seg.dcm"
+    unfinished.write_bytes(b"half a file")
+    # the lock died with the process: a new run may start, removes the unfinished file and finishes the job
     again = run_mhub("run", "--model", "thresholder", "--input", input_dir, "--output", out)
     assert again.returncode == ExitCode.SUCCESS, again.stdout
+    assert "unfinished file(s) that an interrupted run had left" in " ".join(again.stdout.split())
     assert read_report(out)["state"] == "finished"
+    assert hidden_files(out) == []
 
 
 @pytest.mark.slow

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from mhubio.core.fileio import atomic_path, atomic_paths
+from mhubio.core.fileio import atomic_path, atomic_paths, remove_stale_temporaries
 
 
 def test_atomic_path_renames_on_success_and_keeps_the_suffix(tmp_path):
@@ -50,3 +53,31 @@ def test_atomic_paths_remove_renamed_targets_when_a_rename_fails(tmp_path):
         (blocker / "keep").write_text("x")  # a non-empty folder cannot be replaced by a file
     assert not targets[0].exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.dcm"]
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed_and_live_ones_kept(tmp_path):
+    """A killed process's temporaries go (its lock died with it); a writer's open temporary and other files stay."""
+    nested = tmp_path / "a" / "b"
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from mhubio.core.fileio import atomic_path\n"
+        "with atomic_path(Path(sys.argv[1]) / 'seg.dcm') as tmp:\n"
+        "    tmp.write_bytes(b'half')\n"
+        "    os._exit(9)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script, str(nested)], check=False)
+    assert killed.returncode == 9
+    (stale,) = nested.glob(".tmp-*")
+    keep = [tmp_path / ".tmp-notours-seg.dcm", tmp_path / "result.dcm", tmp_path / ".tmp-0123456789abcdef-"]
+    for path in keep:
+        path.write_bytes(b"x")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.write_bytes(b"x")
+    (tmp_path / ".tmp-0123456789abcdef-link").symlink_to(outside)
+    with atomic_path(tmp_path / "live.json") as live:
+        assert remove_stale_temporaries(tmp_path) == 1
+        assert live.exists()
+    assert not stale.exists()
+    assert all(path.exists() for path in keep) and outside.exists()
+    assert (tmp_path / "live.json").exists()
