@@ -20,7 +20,14 @@ from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
 from mhubio.geometry import reference_image, resample_labels, sort_datasets
-from mhubio.seg.frames import PlaneLabels, as_segment_numbers, assemble_frames, plane_label_presence, probe_array
+from mhubio.seg.frames import (
+    PlaneLabels,
+    as_segment_numbers,
+    assemble_frames,
+    plane_label_presence,
+    probe_array,
+    probe_sources,
+)
 from mhubio.segdb import get_segment, to_segment_description
 
 log = logging.getLogger("mhub.module.seg")
@@ -175,9 +182,11 @@ def encode_segmentation(
         lut[value] = number
     series_uid, sop_uid = hd.UID(), hd.UID()
 
-    def segmentation(pixel_array: np.ndarray, described: Sequence[hd.seg.SegmentDescription]) -> hd.seg.Segmentation:
+    def segmentation(
+        images: Sequence[pydicom.Dataset], pixel_array: np.ndarray, described: Sequence[hd.seg.SegmentDescription]
+    ) -> hd.seg.Segmentation:
         return hd.seg.Segmentation(
-            source_images=sources,
+            source_images=images,
             pixel_array=pixel_array,
             segmentation_type=options.segmentation_type,
             segment_descriptions=described,
@@ -200,14 +209,15 @@ def encode_segmentation(
     if presence is not None and present and not _is_multi_frame(sources[0]):
         # highdicom's cost grows with segments x planes for BINARY, and its per-frame items are written one
         # element at a time: it builds the frame-independent modules and one frame item per plane on a probe
-        # label map (one segment for BINARY, all for LABELMAP), and the frames follow from those.
+        # label map of one-pixel planes (one segment for BINARY, all for LABELMAP), and the frames follow.
         labelmap = options.segmentation_type is SegmentationTypeValues.LABELMAP
-        probe = segmentation(probe_array(array.shape, lut.dtype), descriptions if labelmap else descriptions[:1])
+        probe = segmentation(probe_sources(sources), probe_array(len(sources), lut.dtype),
+                             descriptions if labelmap else descriptions[:1])
         seg = assemble_frames(probe, sources, PlaneLabels(array, presence, lut), descriptions)
     else:
         # Multi-frame sources and all-empty label maps (kept empty segments: every frame is encoded) stay with
         # highdicom.
-        seg = segmentation(to_source(as_segment_numbers(array, lut, present)), descriptions)
+        seg = segmentation(sources, to_source(as_segment_numbers(array, lut, present)), descriptions)
     return SegResult(seg, numbers, dropped)
 
 

@@ -31,6 +31,8 @@ from mhubio.core.threads import compute_threads
 PER_FRAME_FUNCTIONAL_GROUPS = Tag(0x5200, 0x9230)
 SEGMENT_IDENTIFICATION = 0x0062000A
 REFERENCED_SEGMENT_NUMBER = 0x0062000B
+ROWS = 0x00280010
+COLUMNS = 0x00280011
 
 _SEGMENT_SENTINEL = 0xFEFDFCFB
 """Placeholder of the segment dimension index (UL) in an encoded item template; its bytes occur nowhere else."""
@@ -115,11 +117,24 @@ def plane_label_presence(labels: np.ndarray) -> np.ndarray | None:
     return presence
 
 
-def probe_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A label array with segment 1 in one pixel of every plane (highdicom then makes one frame per plane)."""
-    probe = np.zeros(shape, dtype=dtype)
-    probe[:, 0, 0] = 1
-    return probe
+def probe_sources(sources: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
+    """The single-frame ``sources`` as planes of one pixel (Rows and Columns 1), for the probe segmentation.
+
+    The copies share the sources' other elements, which stay untouched; on one-pixel planes highdicom builds the
+    probe without scanning or encoding a full-size pixel array (:func:`assemble_frames` sets the real size).
+    """
+    probes = []
+    for source in sources:
+        probe = pydicom.Dataset(dict(source.items()))
+        probe[ROWS] = DataElement(ROWS, "US", 1)
+        probe[COLUMNS] = DataElement(COLUMNS, "US", 1)
+        probes.append(probe)
+    return probes
+
+
+def probe_array(planes: int, dtype: np.dtype) -> np.ndarray:
+    """A label array of one-pixel planes, all segment 1, over :func:`probe_sources` (one frame per plane)."""
+    return np.ones((planes, 1, 1), dtype=dtype)
 
 
 def assemble_frames(
@@ -133,8 +148,8 @@ def assemble_frames(
     Parameters
     ----------
     probe
-        highdicom's segmentation of :func:`probe_array` over ``sources``: BINARY with the first of
-        ``descriptions``, or LABELMAP with all of them.
+        highdicom's segmentation of :func:`probe_array` over :func:`probe_sources` of ``sources``: BINARY with
+        the first of ``descriptions``, or LABELMAP with all of them.
     sources
         The single-frame source images, in the order given to highdicom (the label planes' order).
     labels
@@ -154,6 +169,8 @@ def assemble_frames(
     multi_segment = len(descriptions) > 1 and not labelmap
     dataset = pydicom.Dataset(probe)
     dataset.file_meta = probe.file_meta
+    dataset[ROWS] = DataElement(ROWS, "US", labels.values.shape[1])
+    dataset[COLUMNS] = DataElement(COLUMNS, "US", labels.values.shape[2])
     dataset.preamble = probe.preamble  # so that a plain save_as() writes a DICOM file, as it does for highdicom's
     if multi_segment:
         dataset.SegmentSequence = list(descriptions)
