@@ -22,7 +22,7 @@ from highdicom.spatial import get_volume_positions
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import correct_ambiguous_vr, write_sequence_item
+from pydicom.filewriter import correct_ambiguous_vr, write_data_element, write_sequence_item
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
@@ -32,6 +32,9 @@ PER_FRAME_FUNCTIONAL_GROUPS = Tag(0x5200, 0x9230)
 SEGMENT_IDENTIFICATION = 0x0062000A
 REFERENCED_SEGMENT_NUMBER = 0x0062000B
 ROWS = 0x00280010
+REFERENCED_SOP_CLASS_UID = 0x00081150
+REFERENCED_SOP_INSTANCE_UID = 0x00081155
+IMAGE_POSITION_PATIENT = 0x00200032
 COLUMNS = 0x00280011
 
 _SEGMENT_SENTINEL = 0xFEFDFCFB
@@ -182,7 +185,7 @@ def assemble_frames(
         raise ValueError("the label map has no labelled pixels (highdicom then encodes every frame)")
     ranks = np.cumsum(nonempty[planes])
     _set_dimension_organization(dataset, probe_items, planes, nonempty, multi_segment)
-    templates = [_encode_item(item, multi_segment) for item in probe_items]
+    templates = _item_templates(probe_items, multi_segment)
     if labelmap:
         items, pixel_data = _labelmap_frames(labels, planes, ranks, templates, nonempty)
     else:
@@ -248,6 +251,7 @@ def _encode_item(item: pydicom.Dataset, multi_segment: bool) -> _ItemTemplate:
         identification = pydicom.Dataset()
         identification.add(DataElement(REFERENCED_SEGMENT_NUMBER, "US", _NUMBER_SENTINEL))
         item.add(DataElement(SEGMENT_IDENTIFICATION, "SQ", [identification]))
+    _set_undefined_lengths(item)
     buffer = DicomBytesIO()
     buffer.is_little_endian = True
     buffer.is_implicit_VR = False
@@ -258,6 +262,73 @@ def _encode_item(item: pydicom.Dataset, multi_segment: bool) -> _ItemTemplate:
         return _ItemTemplate(data, plane_offset, None, None)
     return _ItemTemplate(data, plane_offset, _offset(data, struct.pack("<I", _SEGMENT_SENTINEL)),
                          _offset(data, struct.pack("<H", _NUMBER_SENTINEL)))
+
+
+def _item_templates(items: Sequence[pydicom.Dataset], multi_segment: bool) -> list[_ItemTemplate]:
+    """The encoded item of every plane: the first encoded by pydicom, the others spliced from it with their own
+    source reference and position.
+
+    Every probe item has the same elements; only the source image's UIDs and the plane position differ. The
+    splice is checked against pydicom's encoding of the last item; should they differ, every item is encoded.
+    """
+    variable = [_variable_elements(item) for item in items]
+    first = _encode_item(items[0], multi_segment)
+    if any(first.data.count(value) != 1 for value in variable[0]):
+        return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
+    slots = [(first.data.index(value), len(value)) for value in variable[0]]
+    order = sorted(range(len(slots)), key=lambda k: slots[k][0])
+    slots = [slots[k] for k in order]
+    templates = [first, *(_splice(first, slots, [values[k] for k in order]) for values in variable[1:])]
+    if len(items) > 1 and templates[-1] != _encode_item(items[-1], multi_segment):
+        return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
+    return templates
+
+
+def _variable_elements(item: pydicom.Dataset) -> list[bytes]:
+    """The encoded elements of ``item`` that differ between planes."""
+    source = item.DerivationImageSequence[0].SourceImageSequence[0]
+    elements = [source[REFERENCED_SOP_CLASS_UID], source[REFERENCED_SOP_INSTANCE_UID],
+                item.PlanePositionSequence[0][IMAGE_POSITION_PATIENT]]
+    encoded = []
+    for element in elements:
+        buffer = DicomBytesIO()
+        buffer.is_little_endian = True
+        buffer.is_implicit_VR = False
+        write_data_element(buffer, element)
+        encoded.append(buffer.getvalue())
+    return encoded
+
+
+def _splice(template: _ItemTemplate, slots: Sequence[tuple[int, int]], values: Sequence[bytes]) -> _ItemTemplate:
+    """``template`` with the bytes of each ``(start, length)`` slot, in ascending order, replaced by ``values``."""
+    pieces: list[bytes] = []
+    shifts: list[tuple[int, int]] = []
+    end = 0
+    for (start, length), value in zip(slots, values, strict=True):
+        pieces += [template.data[end:start], value]
+        shifts.append((start, len(value) - length))
+        end = start + length
+    pieces.append(template.data[end:])
+
+    def moved(offset: int) -> int:
+        return offset + sum(delta for start, delta in shifts if start < offset)
+
+    return _ItemTemplate(
+        b"".join(pieces), moved(template.plane_offset),
+        None if template.segment_offset is None else moved(template.segment_offset),
+        None if template.number_offset is None else moved(template.number_offset),
+    )
+
+
+def _set_undefined_lengths(item: pydicom.Dataset) -> None:
+    """Mark ``item`` and every sequence and item in it to be encoded with undefined length (delimited), so that
+    a value of another length can be spliced into the encoding without changing any enclosing length."""
+    item.is_undefined_length_sequence_item = True
+    for element in item:
+        if element.VR == "SQ":
+            element.is_undefined_length = True
+            for nested in element.value:
+                _set_undefined_lengths(nested)
 
 
 def _offset(data: bytes, placeholder: bytes) -> int:

@@ -56,7 +56,8 @@ def output_rows(path: Path, output_dir: Path, series_uid: str | None = None, mod
         return _bpr_json_rows(path, {**context, "SeriesInstanceUID": series_uid or path.parent.name})
     if path.suffix != ".dcm":
         return empty_rows()
-    dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    # read whole: a SEG's pixel bytes are counted in place, and its header is parsed once
+    dataset = pydicom.dcmread(path)
     sop_class = str(dataset.SOPClassUID)
     if sop_class in SEGMENTATION_CLASSES:
         return _seg_rows(path, dataset, {**context, "SeriesInstanceUID": series_uid or _seg_source_series(dataset)})
@@ -80,10 +81,10 @@ def _sr_source_series(sr: pydicom.Dataset) -> str:
 
 
 def _seg_rows(path: Path, header: pydicom.Dataset, context: dict[str, Any]) -> Rows:
-    """One volume row per segment: voxel count times voxel volume."""
+    """One volume row per segment: voxel count times voxel volume (``header`` is the whole SEG, as read)."""
     voxel_mm3 = _voxel_volume(header)
     if header.file_meta.get("TransferSyntaxUID") in NATIVE_SYNTAXES:
-        counts = segment_voxel_counts(pydicom.dcmread(path))
+        counts = segment_voxel_counts(header)
     else:
         counts = _decoded_voxel_counts(path, header)
     rows = empty_rows()
@@ -176,8 +177,8 @@ def _anatomic_region(item: pydicom.Dataset) -> dict[str, str] | None:
 
 def _voxel_volume(seg: pydicom.Dataset) -> float:
     """mm3 of one voxel from the shared (else first per-frame) Pixel Measures."""
-    groups = [seg.get("SharedFunctionalGroupsSequence"), seg.get("PerFrameFunctionalGroupsSequence")]
-    for group in groups:
+    for keyword in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        group = seg.get(keyword)
         if group and "PixelMeasuresSequence" in group[0]:
             measures = group[0].PixelMeasuresSequence[0]
             rows, columns = (float(v) for v in measures.PixelSpacing)

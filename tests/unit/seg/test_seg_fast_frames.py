@@ -186,3 +186,41 @@ def test_single_frame_sources_take_the_assembled_frames(tmp_path, kind):
     result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM, SegOptions(segmentation_type=kind))
     assert type(result.dataset) is pydicom.Dataset
     assert result.dataset.SegmentationType == kind
+
+
+@pytest.mark.parametrize("multi_segment", [False, True])
+def test_items_spliced_from_the_first_equal_pydicom_encoding_each(tmp_path, monkeypatch, multi_segment):
+    """Per-plane items are spliced from the first item's encoding (source UIDs and positions of other lengths)
+    and are byte for byte what pydicom writes for each item; only the first and the check item are encoded."""
+    from mhubio.seg import frames
+
+    series, sources = _series(tmp_path / "ct", (7, 8, 8))
+    for index, source in enumerate(sources):  # UIDs and position strings of different lengths
+        source.SOPInstanceUID = f"1.2.3.{'4' * (index + 1)}"
+        source.ImagePositionPatient = [-12.5 + index * 1e-4 * index, 0, 2.5 * index]
+    ordered = sort_datasets(sources)
+    probe = hd.seg.Segmentation(
+        source_images=frames.probe_sources(ordered), pixel_array=frames.probe_array(len(ordered), np.dtype("u1")),
+        segmentation_type="BINARY", segment_descriptions=[_description()], series_instance_uid=hd.UID(),
+        series_number=1, sop_instance_uid=hd.UID(), instance_number=1, manufacturer="m",
+        manufacturer_model_name="m", software_versions="1", device_serial_number="1", omit_empty_frames=True,
+    )
+    items = probe.PerFrameFunctionalGroupsSequence
+    expected = [frames._encode_item(copy.deepcopy(item), multi_segment) for item in items]
+    assert len({len(t.data) for t in expected}) > 1
+    calls = []
+    encode_item = frames._encode_item
+
+    def counted(item, multi):
+        calls.append(item)
+        return encode_item(item, multi)
+
+    monkeypatch.setattr(frames, "_encode_item", counted)
+    assert frames._item_templates(items, multi_segment) == expected
+    assert len(calls) == 2
+
+
+def _description() -> hd.seg.SegmentDescription:
+    from mhubio.segdb import get_segment, to_segment_description
+
+    return to_segment_description(get_segment("LIVER"), 1, None, hd.seg.SegmentAlgorithmTypeValues.MANUAL)
