@@ -43,6 +43,9 @@ _PLANE_SENTINEL = 0xF4F3F2F1
 """Placeholder of the plane dimension index (UL): the plane's rank among the planes that have frames."""
 _NUMBER_SENTINEL = 0xFAF9
 """Placeholder of Referenced Segment Number (US)."""
+_LONG_LENGTH_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT",
+                               b"UV"})
+"""Explicit VR little endian: the VRs whose value length takes 4 bytes (after 2 reserved bytes)."""
 _VOXELS_PER_THREAD = 4_000_000
 """Fewest voxels per thread of :func:`plane_label_presence` (below it a thread costs more than it saves)."""
 
@@ -251,7 +254,6 @@ def _encode_item(item: pydicom.Dataset, multi_segment: bool) -> _ItemTemplate:
         identification = pydicom.Dataset()
         identification.add(DataElement(REFERENCED_SEGMENT_NUMBER, "US", _NUMBER_SENTINEL))
         item.add(DataElement(SEGMENT_IDENTIFICATION, "SQ", [identification]))
-    _set_undefined_lengths(item)
     buffer = DicomBytesIO()
     buffer.is_little_endian = True
     buffer.is_implicit_VR = False
@@ -266,19 +268,20 @@ def _encode_item(item: pydicom.Dataset, multi_segment: bool) -> _ItemTemplate:
 
 def _item_templates(items: Sequence[pydicom.Dataset], multi_segment: bool) -> list[_ItemTemplate]:
     """The encoded item of every plane: the first encoded by pydicom, the others spliced from it with their own
-    source reference and position.
+    source reference and position, and the lengths of the sequences and items around those set to match.
 
     Every probe item has the same elements; only the source image's UIDs and the plane position differ. The
     splice is checked against pydicom's encoding of the last item; should they differ, every item is encoded.
     """
     variable = [_variable_elements(item) for item in items]
     first = _encode_item(items[0], multi_segment)
-    if any(first.data.count(value) != 1 for value in variable[0]):
+    lengths = _length_fields(first.data)
+    if lengths is None or any(first.data.count(value) != 1 for value in variable[0]):
         return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
     slots = [(first.data.index(value), len(value)) for value in variable[0]]
     order = sorted(range(len(slots)), key=lambda k: slots[k][0])
     slots = [slots[k] for k in order]
-    templates = [first, *(_splice(first, slots, [values[k] for k in order]) for values in variable[1:])]
+    templates = [first, *(_splice(first, lengths, slots, [values[k] for k in order]) for values in variable[1:])]
     if len(items) > 1 and templates[-1] != _encode_item(items[-1], multi_segment):
         return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
     return templates
@@ -299,8 +302,12 @@ def _variable_elements(item: pydicom.Dataset) -> list[bytes]:
     return encoded
 
 
-def _splice(template: _ItemTemplate, slots: Sequence[tuple[int, int]], values: Sequence[bytes]) -> _ItemTemplate:
-    """``template`` with the bytes of each ``(start, length)`` slot, in ascending order, replaced by ``values``."""
+def _splice(
+    template: _ItemTemplate, lengths: Sequence[tuple[int, int, int]], slots: Sequence[tuple[int, int]],
+    values: Sequence[bytes],
+) -> _ItemTemplate:
+    """``template`` with the bytes of each ``(start, length)`` slot, in ascending order, replaced by ``values``,
+    and each length of :func:`_length_fields` grown by the growth of the slots inside its value."""
     pieces: list[bytes] = []
     shifts: list[tuple[int, int]] = []
     end = 0
@@ -309,26 +316,51 @@ def _splice(template: _ItemTemplate, slots: Sequence[tuple[int, int]], values: S
         shifts.append((start, len(value) - length))
         end = start + length
     pieces.append(template.data[end:])
+    data = bytearray(b"".join(pieces))
 
     def moved(offset: int) -> int:
         return offset + sum(delta for start, delta in shifts if start < offset)
 
+    for length_at, value_start, value_end in lengths:
+        growth = sum(delta for start, delta in shifts if value_start <= start < value_end)
+        if growth:
+            old = struct.unpack_from("<I", template.data, length_at)[0]
+            struct.pack_into("<I", data, moved(length_at), old + growth)
     return _ItemTemplate(
-        b"".join(pieces), moved(template.plane_offset),
+        bytes(data), moved(template.plane_offset),
         None if template.segment_offset is None else moved(template.segment_offset),
         None if template.number_offset is None else moved(template.number_offset),
     )
 
 
-def _set_undefined_lengths(item: pydicom.Dataset) -> None:
-    """Mark ``item`` and every sequence and item in it to be encoded with undefined length (delimited), so that
-    a value of another length can be spliced into the encoding without changing any enclosing length."""
-    item.is_undefined_length_sequence_item = True
-    for element in item:
-        if element.VR == "SQ":
-            element.is_undefined_length = True
-            for nested in element.value:
-                _set_undefined_lengths(nested)
+def _length_fields(data: bytes) -> list[tuple[int, int, int]] | None:
+    """Where the lengths of the item encoded in ``data`` and of every sequence and item inside it are stored:
+    ``(offset of the 4-byte length, start, end of the value)``; ``None`` if one has undefined length.
+
+    ``data`` is one item as pydicom writes it in explicit VR little endian (defined lengths throughout).
+    """
+    fields: list[tuple[int, int, int]] = []
+
+    def walk(position: int, end: int, items: bool) -> bool:
+        while position < end:
+            if items:
+                length_at, value_at = position + 4, position + 8
+            elif data[position + 4:position + 6] in _LONG_LENGTH_VRS:
+                length_at, value_at = position + 8, position + 12
+            else:
+                position += 8 + struct.unpack_from("<H", data, position + 6)[0]
+                continue
+            length = struct.unpack_from("<I", data, length_at)[0]
+            if length == 0xFFFFFFFF:
+                return False
+            if items or data[position + 4:position + 6] == b"SQ":
+                fields.append((length_at, value_at, value_at + length))
+                if not walk(value_at, value_at + length, not items):
+                    return False
+            position = value_at + length
+        return True
+
+    return fields if walk(0, len(data), True) else None
 
 
 def _offset(data: bytes, placeholder: bytes) -> int:
