@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -27,7 +28,8 @@ def _new_temporary(target: Path) -> tuple[Path, int]:
     # Created like any new file (mode 0666 less the umask), not 0600 as by mkstemp: the files must stay
     # readable by other users, e.g. weights installed as root in an image that runs as another uid.
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    with contextlib.suppress(OSError):  # a file system without locks: the file is written all the same
+        fcntl.flock(fd, fcntl.LOCK_EX)
     return tmp, fd
 
 
