@@ -1,10 +1,11 @@
 """Frames of a SEG over single-frame sources, built once per plane instead of once per (segment, plane).
 
 highdicom builds the SEG's frame-independent modules and one Per-Frame Functional Groups item per source plane
-(a *probe* segmentation with one marked pixel in every plane); this module then assembles the real frames from
-those items: each item is encoded once by pydicom, the frame-specific values (segment dimension index, Referenced
-Segment Number) are set in the encoded bytes, and the pixel data is packed from whole planes with numpy (BINARY)
-or copied from them (LABELMAP). The result reads back exactly as highdicom's own encoding of the same label map.
+(a *probe* segmentation over one-pixel copies of the source planes); this module then assembles the real frames
+from those items: pydicom encodes the first item, the others are spliced from its bytes with their own source
+references and positions, the frame-specific values (segment dimension index, Referenced Segment Number) are set
+in the encoded bytes, and the pixel data is packed from whole planes with numpy (BINARY) or copied from them
+(LABELMAP). The result reads back exactly as highdicom's own encoding of the same label map.
 """
 
 from __future__ import annotations
@@ -254,9 +255,7 @@ def _encode_item(item: pydicom.Dataset, multi_segment: bool) -> _ItemTemplate:
         identification = pydicom.Dataset()
         identification.add(DataElement(REFERENCED_SEGMENT_NUMBER, "US", _NUMBER_SENTINEL))
         item.add(DataElement(SEGMENT_IDENTIFICATION, "SQ", [identification]))
-    buffer = DicomBytesIO()
-    buffer.is_little_endian = True
-    buffer.is_implicit_VR = False
+    buffer = _explicit_little_endian()
     write_sequence_item(buffer, item, ["iso8859"])
     data = buffer.getvalue()
     plane_offset = _offset(data, struct.pack("<I", _PLANE_SENTINEL))
@@ -275,15 +274,19 @@ def _item_templates(items: Sequence[pydicom.Dataset], multi_segment: bool) -> li
     """
     variable = [_variable_elements(item) for item in items]
     first = _encode_item(items[0], multi_segment)
+
+    def each_encoded() -> list[_ItemTemplate]:
+        return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
+
     lengths = _length_fields(first.data)
     if lengths is None or any(first.data.count(value) != 1 for value in variable[0]):
-        return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
+        return each_encoded()
     slots = [(first.data.index(value), len(value)) for value in variable[0]]
     order = sorted(range(len(slots)), key=lambda k: slots[k][0])
     slots = [slots[k] for k in order]
     templates = [first, *(_splice(first, lengths, slots, [values[k] for k in order]) for values in variable[1:])]
     if len(items) > 1 and templates[-1] != _encode_item(items[-1], multi_segment):
-        return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
+        return each_encoded()
     return templates
 
 
@@ -294,12 +297,18 @@ def _variable_elements(item: pydicom.Dataset) -> list[bytes]:
                 item.PlanePositionSequence[0][IMAGE_POSITION_PATIENT]]
     encoded = []
     for element in elements:
-        buffer = DicomBytesIO()
-        buffer.is_little_endian = True
-        buffer.is_implicit_VR = False
+        buffer = _explicit_little_endian()
         write_data_element(buffer, element)
         encoded.append(buffer.getvalue())
     return encoded
+
+
+def _explicit_little_endian() -> DicomBytesIO:
+    """An empty buffer to encode in explicit VR little endian."""
+    buffer = DicomBytesIO()
+    buffer.is_little_endian = True
+    buffer.is_implicit_VR = False
+    return buffer
 
 
 def _splice(

@@ -80,25 +80,25 @@ def _sr_source_series(sr: pydicom.Dataset) -> str:
     return ""
 
 
-def _seg_rows(path: Path, header: pydicom.Dataset, context: dict[str, Any]) -> Rows:
-    """One volume row per segment: voxel count times voxel volume (``header`` is the whole SEG, as read)."""
-    voxel_mm3 = _voxel_volume(header)
-    if header.file_meta.get("TransferSyntaxUID") in NATIVE_SYNTAXES:
-        counts = segment_voxel_counts(header)
+def _seg_rows(path: Path, seg: pydicom.Dataset, context: dict[str, Any]) -> Rows:
+    """One volume row per segment: voxel count times voxel volume (``seg`` is the whole SEG, as read)."""
+    voxel_mm3 = _voxel_volume(seg)
+    if seg.file_meta.get("TransferSyntaxUID") in NATIVE_SYNTAXES:
+        counts = segment_voxel_counts(seg)
     else:
-        counts = _decoded_voxel_counts(path, header)
+        counts = _decoded_voxel_counts(path, seg)
     rows = empty_rows()
-    for item in header.SegmentSequence:
+    for item in seg.SegmentSequence:
         number = int(item.SegmentNumber)
         prop = item.SegmentedPropertyTypeCodeSequence[0]
         modifier = prop.get("SegmentedPropertyTypeModifierCodeSequence")
         rows[TableName.MEASUREMENTS.value].append({
             **context,
             "source": "SEG",
-            "SOPInstanceUID": str(header.SOPInstanceUID),
+            "SOPInstanceUID": str(seg.SOPInstanceUID),
             "trackingIdentifier": str(item.get("TrackingID", "")) or None,
             "trackingUniqueIdentifier": str(item.get("TrackingUID", "")) or None,
-            "segmentationInstanceUID": str(header.SOPInstanceUID),
+            "segmentationInstanceUID": str(seg.SOPInstanceUID),
             "segmentationSegmentNumber": number,
             "SegmentLabel": str(item.get("SegmentLabel", "")),
             "SegmentedPropertyCategory": code_of(item.SegmentedPropertyCategoryCodeSequence[0]),
