@@ -16,6 +16,7 @@ import json
 import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,13 +146,24 @@ def main() -> None:
             pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"\n{kind.value} SEG, {len(table)} segments, {args.slices} x {args.size} x {args.size}, "
-          f"{os.cpu_count()} cores (load average {load} at the end), {args.repeat} interleaved runs (min-max seconds)")
+          f"{os.cpu_count()} cores (load average {load} at the end), {args.repeat} interleaved runs "
+          "(min-max seconds, median)")
     for name, values in timings.items():
-        print(f"{name:32s} {min(values):6.2f} - {max(values):6.2f}")
+        print(f"{name:32s} {min(values):6.2f} - {max(values):6.2f}  median {statistics.median(values):6.2f}")
     ratio = min(timings["mhubio"]) / min(timings["dcmqi itkimage2segimage"])
     target = "LABELMAP <= 0.5 s" if kind is SegmentationTypeValues.LABELMAP else "BINARY <= 1/3 of dcmqi"
-    met = min(timings["mhubio"]) <= 0.5 if kind is SegmentationTypeValues.LABELMAP else ratio <= 1 / 3
-    print(f"mhubio / dcmqi = {ratio:.2f}; target {target}: {'met' if met else 'NOT met'}")
+    met = _met(kind, timings, min)
+    print(f"mhubio / dcmqi = {ratio:.2f} (fastest runs); target {target}: {'met' if met else 'NOT met'} by the fastest "
+          f"run, {'met' if _met(kind, timings, statistics.median) else 'NOT met'} by the medians")
+
+
+def _met(kind: SegmentationTypeValues, timings: dict[str, list[float]],
+         summary: Callable[[list[float]], float]) -> bool:
+    """Whether the target is met by the ``summary`` (fastest, median) of each encoder's times."""
+    ours = summary(timings["mhubio"])
+    if kind is SegmentationTypeValues.LABELMAP:
+        return ours <= 0.5
+    return ours / summary(timings["dcmqi itkimage2segimage"]) <= 1 / 3
 
 
 if __name__ == "__main__":

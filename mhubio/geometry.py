@@ -26,6 +26,7 @@ __all__ = [
     "resample_image",
     "resample_labels",
     "same_grid",
+    "slice_geometry",
     "sort_datasets",
 ]
 
@@ -175,8 +176,8 @@ def sort_datasets(datasets: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
     return sorted(datasets, key=lambda ds: _location(normal, ds))
 
 
-def reference_image(datasets: Sequence[pydicom.Dataset]) -> sitk.Image:
-    """An empty SimpleITK image on the grid of single-frame slices given in slice order.
+def slice_geometry(datasets: Sequence[pydicom.Dataset]) -> SeriesGeometry:
+    """The grid of single-frame slices given in slice order.
 
     The grid is the one :class:`SeriesGeometry` derives for an indexed series
     (series QC has already rejected irregular spacing).
@@ -191,7 +192,7 @@ def reference_image(datasets: Sequence[pydicom.Dataset]) -> sitk.Image:
     locations = np.array([_location(normal, ds) for ds in datasets])
     if np.any(np.diff(locations) <= 0):
         raise ValueError("source images are not in ascending order along the slice normal")
-    geometry = SeriesGeometry.from_slices(
+    return SeriesGeometry.from_slices(
         first.ImagePositionPatient,
         first.ImageOrientationPatient,
         first.PixelSpacing,
@@ -200,29 +201,49 @@ def reference_image(datasets: Sequence[pydicom.Dataset]) -> sitk.Image:
         locations,
         getattr(first, "SliceThickness", None),
     )
-    return geometry.reference_image()
+
+
+def reference_image(datasets: Sequence[pydicom.Dataset]) -> sitk.Image:
+    """An empty SimpleITK image on the grid of single-frame slices given in slice order (:func:`slice_geometry`).
+
+    Raises
+    ------
+    ValueError
+        If the slices are not in ascending order along the slice normal.
+    """
+    return slice_geometry(datasets).reference_image()
 
 
 def same_grid(
-    a: sitk.Image, b: sitk.Image, *, tolerance_mm: float, direction_tolerance: float = DIRECTION_TOLERANCE
+    a: sitk.Image | SeriesGeometry, b: sitk.Image | SeriesGeometry, *, tolerance_mm: float,
+    direction_tolerance: float = DIRECTION_TOLERANCE,
 ) -> bool:
-    """Whether two images share size, origin, spacing and direction.
+    """Whether two images (or grids) share size, origin, spacing and direction.
 
     Parameters
     ----------
     a, b
-        Images to compare.
+        Images or grids to compare.
     tolerance_mm
         Largest accepted difference of origin and spacing values (mm).
     direction_tolerance
         Largest accepted difference of direction cosines.
     """
+    (size_a, origin_a, spacing_a, direction_a), (size_b, origin_b, spacing_b, direction_b) = _grid(a), _grid(b)
     return (
-        a.GetSize() == b.GetSize()
-        and np.allclose(a.GetOrigin(), b.GetOrigin(), rtol=0, atol=tolerance_mm)
-        and np.allclose(a.GetSpacing(), b.GetSpacing(), rtol=0, atol=tolerance_mm)
-        and np.allclose(a.GetDirection(), b.GetDirection(), rtol=0, atol=direction_tolerance)
+        tuple(size_a) == tuple(size_b)
+        and np.allclose(origin_a, origin_b, rtol=0, atol=tolerance_mm)
+        and np.allclose(spacing_a, spacing_b, rtol=0, atol=tolerance_mm)
+        and np.allclose(direction_a, direction_b, rtol=0, atol=direction_tolerance)
     )
+
+
+def _grid(image: sitk.Image | SeriesGeometry) -> tuple[Sequence[int], Sequence[float], Sequence[float],
+                                                       Sequence[float]]:
+    """Size, origin, spacing and direction (row by row) of an image or a grid."""
+    if isinstance(image, SeriesGeometry):
+        return image.size, image.origin, image.spacing, np.ravel(image.direction).tolist()
+    return image.GetSize(), image.GetOrigin(), image.GetSpacing(), image.GetDirection()
 
 
 class Interpolation(str, Enum):
@@ -275,15 +296,16 @@ def resample_image(
 
 def resample_labels(
     labels: sitk.Image,
-    reference: sitk.Image,
+    reference: sitk.Image | SeriesGeometry,
     transform: sitk.Transform | None = None,
     *,
     tolerance_mm: float = GRID_TOLERANCE_MM,
 ) -> sitk.Image:
-    """Label map ``labels`` on the grid of ``reference`` by nearest neighbour (background 0 outside).
+    """Label map ``labels`` on the grid of ``reference`` (an image or a grid) by nearest neighbour (background 0
+    outside).
 
     Without ``transform``, a label map already on the grid (within ``tolerance_mm``)
-    is returned unchanged.
+    is returned unchanged (and no image of a grid is made).
 
     Raises
     ------
@@ -294,5 +316,6 @@ def resample_labels(
         return labels
     if labels.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64) or labels.GetNumberOfComponentsPerPixel() != 1:
         raise ValueError(f"a label map must be a scalar integer image, got {labels.GetPixelIDTypeAsString()}")
-    return sitk.Resample(labels, reference, transform or sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+    grid = reference.reference_image() if isinstance(reference, SeriesGeometry) else reference
+    return sitk.Resample(labels, grid, transform or sitk.Transform(), sitk.sitkNearestNeighbor, 0,
                          labels.GetPixelID())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,20 @@ from mhubio.core.module import RunContext
 def input_fingerprint(instance: Instance) -> str | None:
     """sha256 over the sorted sha256 of every input file of ``instance`` (independent of names and layout).
 
-    The input files are the members of its imported DICOM items (else of any imported item); ``None`` when the
-    instance has no input file, so that its outputs are never taken as up to date.
+    The input files are those of :func:`input_files`; ``None`` when the instance has no input file, so that its
+    outputs are never taken as up to date.
     """
+    return files_fingerprint(input_files(instance))
+
+
+def input_files(instance: Instance) -> list[Path]:
+    """The input files of ``instance``: the members of its imported DICOM items (else of any imported item)."""
     items = [i for i in instance.items if i.type is FileType.DICOM] or instance.items
-    files = sorted({f for item in items for f in (item.files or (item.path,)) if Path(f).is_file()})
+    return sorted({Path(f) for item in items for f in (item.files or (item.path,)) if Path(f).is_file()})
+
+
+def files_fingerprint(files: Sequence[Path]) -> str | None:
+    """sha256 over the sorted sha256 of ``files``; ``None`` for no file."""
     if not files:
         return None
     digests = sorted(sha256_file(f) for f in files)

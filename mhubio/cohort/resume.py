@@ -7,7 +7,9 @@ that has results of an earlier run of the same model and workflow loses them fir
 output files): a rerun replaces the results of the series it runs and keeps every other file.
 :meth:`CohortRun.observe` hooks into the run's progress printer so that each series is recorded in the main
 process the moment it finishes, whichever executor ran it (in-process, ``--workers`` or ``--scheduler``): a run
-killed at any point leaves a state file exactly for the series it completed.
+killed at any point leaves a state file exactly for the series it completed.  The input fingerprints of the
+series to run are computed ahead on a background thread (hashlib releases the GIL, so the hashing overlaps the
+series' own work); :meth:`CohortRun.close` stops it at the end of the run.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from mhubio.cohort.fingerprint import input_fingerprint, model_fingerprint
+from mhubio.cohort.fingerprint import files_fingerprint, input_files, model_fingerprint
 from mhubio.cohort.state import SeriesState, StateOutput, StateStore
 from mhubio.core.config import Chain
 from mhubio.core.data import Instance, InstanceStatus, OutputFile, StepTiming
@@ -59,7 +62,8 @@ class CohortRun:
         self.resumed: set[str] = set()
         self.replaced: set[str] = set()
         self._rows = rows
-        self._inputs: dict[str, str | None] = {}
+        self._inputs: dict[str, str | None | Future[str | None]] = {}
+        self._hashing: ThreadPoolExecutor | None = None
 
     def select(self, instances: Sequence[Instance]) -> list[Instance]:
         """The instances to run; with ``resume``, up-to-date ones are restored as done and left out.
@@ -80,7 +84,23 @@ class CohortRun:
             if state is not None and state.workflow == self.workflow:
                 self._replace(state)
             pending.append(instance)
+        self._hash_ahead(pending)
         return pending
+
+    def _hash_ahead(self, instances: Sequence[Instance]) -> None:
+        """Compute the input fingerprints of ``instances`` on a background thread, in run order."""
+        todo = [instance for instance in instances if instance.id not in self._inputs]
+        if not todo:
+            return
+        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="mhub-input-hash")
+        for instance in todo:  # the file lists are taken now: the steps add items to the instances later
+            self._inputs[instance.id] = self._hashing.submit(_fingerprint_or_none, input_files(instance))
+
+    def close(self) -> None:
+        """Stop computing input fingerprints ahead (at the end of the run, an interrupted one too)."""
+        if self._hashing is not None:
+            self._hashing.shutdown(wait=True, cancel_futures=True)
+            self._hashing = None
 
     def _replace(self, state: SeriesState) -> None:
         """Forget an earlier run's results of a series about to run again: its state file, then the output
@@ -135,12 +155,24 @@ class CohortRun:
         ))
 
     def _input_fingerprint(self, instance: Instance) -> str | None:
-        if instance.id not in self._inputs:
+        value = self._inputs.get(instance.id)
+        if isinstance(value, Future):
             try:
-                self._inputs[instance.id] = input_fingerprint(instance)
-            except OSError:  # an input file became unreadable: never up to date
-                self._inputs[instance.id] = None
-        return self._inputs[instance.id]
+                value = value.result()
+            except CancelledError:
+                value = _fingerprint_or_none(input_files(instance))
+        elif instance.id not in self._inputs:
+            value = _fingerprint_or_none(input_files(instance))
+        self._inputs[instance.id] = value
+        return value
+
+
+def _fingerprint_or_none(files: Sequence[Path]) -> str | None:
+    """The fingerprint of ``files``; ``None`` (never up to date) when one became unreadable."""
+    try:
+        return files_fingerprint(files)
+    except OSError:
+        return None
 
 
 def _state_output(output_dir: Path, output: OutputFile) -> StateOutput:

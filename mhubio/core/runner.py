@@ -75,6 +75,8 @@ def _run_locked(
             raise
         report.exit_code, report.error = full.exit_code, str(full)
     finally:
+        if cohort is not None:
+            cohort.close()
         if not options.keep_work:
             shutil.rmtree(work_dir, ignore_errors=True)
     if report.exit_code != ExitCode.CONFIG_ERROR:

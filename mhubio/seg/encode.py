@@ -19,14 +19,15 @@ from mhubio import __version__
 from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
 from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
-from mhubio.geometry import reference_image, resample_labels, sort_datasets
+from mhubio.geometry import resample_labels, slice_geometry, sort_datasets
 from mhubio.seg.frames import (
+    FramesNotAssembled,
     PlaneLabels,
+    SourcePlanes,
     as_segment_numbers,
     assemble_frames,
     plane_label_presence,
     probe_array,
-    probe_sources,
 )
 from mhubio.segdb import get_segment, to_segment_description
 
@@ -205,19 +206,24 @@ def encode_segmentation(
             omit_empty_frames=True,
         )
 
-    seg: pydicom.Dataset
-    if presence is not None and present and not _is_multi_frame(sources[0]):
-        # highdicom's cost grows with segments x planes for BINARY, and its per-frame items are written one
-        # element at a time: it builds the frame-independent modules and one frame item per plane on a probe
-        # label map of one-pixel planes (one segment for BINARY, all for LABELMAP), and the frames follow.
+    planes = SourcePlanes.of(sources) if presence is not None and present else None
+    if planes is not None and presence is not None:
+        # highdicom's cost grows with segments x planes for BINARY, with the planes for its checks, and its
+        # per-frame items are written one element at a time: it builds the frame-independent modules and the
+        # items of the first and last plane on a probe label map of one-pixel planes (one segment for BINARY,
+        # all for LABELMAP), and the other planes and the frames follow.
         labelmap = options.segmentation_type is SegmentationTypeValues.LABELMAP
-        probe = segmentation(probe_sources(sources), probe_array(len(sources), lut.dtype),
+        probed = planes.probed()
+        probe = segmentation(probed, probe_array(len(probed), lut.dtype),
                              descriptions if labelmap else descriptions[:1])
-        seg = assemble_frames(probe, sources, PlaneLabels(array, presence, lut), descriptions)
-    else:
-        # Multi-frame sources and all-empty label maps (kept empty segments: every frame is encoded) stay with
-        # highdicom.
-        seg = segmentation(sources, to_source(as_segment_numbers(array, lut, present)), descriptions)
+        try:
+            seg = assemble_frames(probe, planes, PlaneLabels(array, presence, lut), descriptions)
+            return SegResult(seg, numbers, dropped)
+        except FramesNotAssembled as exc:
+            log.debug("SEG frames encoded by highdicom: %s", exc)
+    # Multi-frame sources, all-empty label maps (kept empty segments: every frame is encoded) and sources that
+    # highdicom refuses or that cannot be spliced stay with highdicom.
+    seg = segmentation(sources, to_source(as_segment_numbers(array, lut, present)), descriptions)
     return SegResult(seg, numbers, dropped)
 
 
@@ -251,7 +257,7 @@ def _on_source_grid(
         if not has_frame_planes(image):
             raise ValueError("the multi-frame source image has no per-frame plane positions")
         geometry, order = multi_frame_geometry(image)
-        array = sitk.GetArrayFromImage(resample_labels(labels, geometry.reference_image()))
+        array = sitk.GetArrayFromImage(resample_labels(labels, geometry))
 
         def in_frame_order(pixels: np.ndarray) -> np.ndarray:
             frames = np.empty_like(pixels)
@@ -260,7 +266,7 @@ def _on_source_grid(
 
         return [image], array, in_frame_order
     ordered = sort_datasets(source_images)
-    on_grid = resample_labels(labels, reference_image(ordered))
+    on_grid = resample_labels(labels, slice_geometry(ordered))
     # the caller's image outlives the encoding, so a view of it needs no copy; a resampled one is copied out
     array = sitk.GetArrayViewFromImage(labels) if on_grid is labels else sitk.GetArrayFromImage(on_grid)
     return ordered, array, lambda pixels: pixels

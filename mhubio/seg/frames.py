@@ -1,10 +1,12 @@
 """Frames of a SEG over single-frame sources, built once per plane instead of once per (segment, plane).
 
-highdicom builds the SEG's frame-independent modules and one Per-Frame Functional Groups item per source plane
-(a *probe* segmentation over one-pixel copies of the source planes); this module then assembles the real frames
-from those items: pydicom encodes the first item, the others are spliced from its bytes with their own source
-references and positions, the frame-specific values (segment dimension index, Referenced Segment Number) are set
-in the encoded bytes, and the pixel data is packed from whole planes with numpy (BINARY) or copied from them
+highdicom builds the SEG's frame-independent modules and the Per-Frame Functional Groups items of two planes (a
+*probe* segmentation over one-pixel copies of the first and the last source plane); this module then assembles the
+SEG of all planes: pydicom encodes the first item, the item of every plane is spliced from its bytes with that
+plane's source references and position (checked against highdicom's item of the last plane), the frame-specific
+values (segment dimension index, Referenced Segment Number) are set in the encoded bytes, the references to all
+source images and the values that depend on every plane (spacing between slices, dimension organization) are set
+as highdicom sets them, and the pixel data is packed from whole planes with numpy (BINARY) or copied from them
 (LABELMAP). The result reads back exactly as highdicom's own encoding of the same label map.
 """
 
@@ -19,24 +21,30 @@ from dataclasses import dataclass
 import highdicom as hd
 import numpy as np
 import pydicom
-from highdicom.spatial import get_volume_positions
+from highdicom.spatial import VOLUME_INDEX_CONVENTION, get_normal_vector, get_volume_positions
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import correct_ambiguous_vr, write_data_element, write_sequence_item
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
+from pydicom.valuerep import DS, format_number_as_ds
 
 from mhubio.core.threads import compute_threads
 
-PER_FRAME_FUNCTIONAL_GROUPS = Tag(0x5200, 0x9230)
-SEGMENT_IDENTIFICATION = 0x0062000A
-REFERENCED_SEGMENT_NUMBER = 0x0062000B
-ROWS = 0x00280010
-COLUMNS = 0x00280011
+SOP_CLASS_UID = 0x00080016
+SOP_INSTANCE_UID = 0x00080018
+REFERENCED_INSTANCE_SEQUENCE = 0x0008114A
 REFERENCED_SOP_CLASS_UID = 0x00081150
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
+SOURCE_IMAGE_SEQUENCE = 0x00082112
+SPACING_BETWEEN_SLICES = 0x00180088
 IMAGE_POSITION_PATIENT = 0x00200032
+ROWS = 0x00280010
+COLUMNS = 0x00280011
+SEGMENT_IDENTIFICATION = 0x0062000A
+REFERENCED_SEGMENT_NUMBER = 0x0062000B
+PER_FRAME_FUNCTIONAL_GROUPS = Tag(0x5200, 0x9230)
 
 _SEGMENT_SENTINEL = 0xFEFDFCFB
 """Placeholder of the segment dimension index (UL) in an encoded item template; its bytes occur nowhere else."""
@@ -44,6 +52,8 @@ _PLANE_SENTINEL = 0xF4F3F2F1
 """Placeholder of the plane dimension index (UL): the plane's rank among the planes that have frames."""
 _NUMBER_SENTINEL = 0xFAF9
 """Placeholder of Referenced Segment Number (US)."""
+_ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
+"""The item tag, little endian."""
 _LONG_LENGTH_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT",
                                b"UV"})
 """Explicit VR little endian: the VRs whose value length takes 4 bytes (after 2 reserved bytes)."""
@@ -124,29 +134,100 @@ def plane_label_presence(labels: np.ndarray) -> np.ndarray | None:
     return presence
 
 
-def probe_sources(sources: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
-    """The single-frame ``sources`` as planes of one pixel (Rows and Columns 1), for the probe segmentation.
+class FramesNotAssembled(RuntimeError):
+    """The per-frame items could not be spliced from the probe's (the caller lets highdicom encode the SEG)."""
 
-    The copies share the sources' other elements, which stay untouched; on one-pixel planes highdicom builds the
-    probe without scanning or encoding a full-size pixel array (:func:`assemble_frames` sets the real size).
+
+@dataclass(frozen=True)
+class SourcePlanes:
+    """Single-frame source images of one series, laid out as highdicom lays them out in a SEG.
+
+    Build it with :meth:`of`, which also checks what highdicom checks of such sources (one study, series,
+    frame of reference, matrix size and orientation; distinct planes).
     """
-    probes = []
-    for source in sources:
-        probe = pydicom.Dataset(dict(source.items()))
-        probe[ROWS] = DataElement(ROWS, "US", 1)
-        probe[COLUMNS] = DataElement(COLUMNS, "US", 1)
-        probes.append(probe)
-    return probes
+
+    sources: Sequence[pydicom.Dataset]
+    """The source images, in the order given to highdicom."""
+    positions: np.ndarray
+    """Image Position (Patient) of each source, in source order."""
+    order: np.ndarray
+    """Source index of each plane, in highdicom's plane order (ascending distance along the plane normal)."""
+    orientation: Sequence[float]
+    """Image Orientation (Patient) as highdicom writes it."""
+
+    @classmethod
+    def of(cls, sources: Sequence[pydicom.Dataset]) -> SourcePlanes | None:
+        """The planes of ``sources``; ``None`` unless they are single-frame images of one series, study, frame
+        of reference, matrix size and orientation, on distinct planes (highdicom encodes or refuses others)."""
+        first = sources[0]
+        try:
+            key = _plane_key(first)
+            if key[-1] is None or any(_plane_key(source) != key for source in sources[1:]):
+                return None
+            # highdicom's positions: the sources' values (the DS strings it writes are formatted anew)
+            positions = np.array([[float(value) for value in source.ImagePositionPatient] for source in sources])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None
+        if positions.shape != (len(sources), 3):
+            return None
+        orientation = hd.PlaneOrientationSequence(hd.CoordinateSystemNames.PATIENT, first.ImageOrientationPatient)[0]
+        normal = get_normal_vector(orientation.ImageOrientationPatient, index_convention=VOLUME_INDEX_CONVENTION)
+        _, order = np.unique((normal[None] @ positions.T).squeeze(0), return_index=True)
+        if len(order) != len(sources):
+            return None
+        return cls(sources, positions, order, list(orientation.ImageOrientationPatient))
+
+    def probed(self) -> list[pydicom.Dataset]:
+        """The sources the probe segmentation is built on: the first and the last plane, as planes of one pixel
+        (Rows and Columns 1).
+
+        The copies share the sources' other elements, which stay untouched; on one-pixel planes highdicom builds
+        the probe without scanning or encoding a full-size pixel array (:func:`assemble_frames` sets the real
+        size and adds the other planes).
+        """
+        return [_one_pixel(self.sources[index]) for index in dict.fromkeys([int(self.order[0]), int(self.order[-1])])]
+
+    def plane_elements(self, index: int) -> list[bytes]:
+        """The encoded elements of source ``index``'s per-frame item that differ between planes, as highdicom
+        sets them: the source's SOP Class and Instance UIDs and its plane position."""
+        source = self.sources[index]
+        elements = [
+            DataElement(REFERENCED_SOP_CLASS_UID, "UI", source[SOP_CLASS_UID].value),
+            DataElement(REFERENCED_SOP_INSTANCE_UID, "UI", source[SOP_INSTANCE_UID].value),
+            DataElement(IMAGE_POSITION_PATIENT, "DS", [DS(v, auto_format=True) for v in source.ImagePositionPatient]),
+        ]
+        encoded = []
+        for element in elements:
+            buffer = _explicit_little_endian()
+            write_data_element(buffer, element)
+            encoded.append(buffer.getvalue())
+        return encoded
+
+
+def _one_pixel(source: pydicom.Dataset) -> pydicom.Dataset:
+    """A copy of ``source`` with Rows and Columns 1, sharing its other elements."""
+    probe = pydicom.Dataset(dict(source.items()))
+    probe[ROWS] = DataElement(ROWS, "US", 1)
+    probe[COLUMNS] = DataElement(COLUMNS, "US", 1)
+    return probe
+
+
+def _plane_key(source: pydicom.Dataset) -> tuple[object, ...]:
+    """What highdicom requires to be equal for the sources of one SEG, orientation and frame of reference last."""
+    if "PerFrameFunctionalGroupsSequence" in source or int(source.get("NumberOfFrames", 1) or 1) > 1:
+        raise ValueError("a multi-frame image")
+    return (source.StudyInstanceUID, source.SeriesInstanceUID, source.Rows, source.Columns,
+            tuple(source.ImageOrientationPatient), source.get("FrameOfReferenceUID"))
 
 
 def probe_array(planes: int, dtype: np.dtype) -> np.ndarray:
-    """A label array of one-pixel planes, all segment 1, over :func:`probe_sources` (one frame per plane)."""
+    """A label array of one-pixel planes, all segment 1, over :meth:`SourcePlanes.probed` (one frame per plane)."""
     return np.ones((planes, 1, 1), dtype=dtype)
 
 
 def assemble_frames(
     probe: hd.seg.Segmentation,
-    sources: Sequence[pydicom.Dataset],
+    planes: SourcePlanes,
     labels: PlaneLabels,
     descriptions: Sequence[hd.seg.SegmentDescription],
 ) -> pydicom.Dataset:
@@ -155,10 +236,10 @@ def assemble_frames(
     Parameters
     ----------
     probe
-        highdicom's segmentation of :func:`probe_array` over :func:`probe_sources` of ``sources``: BINARY with
-        the first of ``descriptions``, or LABELMAP with all of them.
-    sources
-        The single-frame source images, in the order given to highdicom (the label planes' order).
+        highdicom's segmentation of :func:`probe_array` over :meth:`SourcePlanes.probed` of ``planes``: BINARY
+        with the first of ``descriptions``, or LABELMAP with all of them.
+    planes
+        The single-frame source images (the label planes' order).
     labels
         The label map, one plane per source image, with at least one labelled pixel.
     descriptions
@@ -168,12 +249,23 @@ def assemble_frames(
     -------
     pydicom.Dataset
         The segmentation (a plain dataset: highdicom's query methods need it read with ``hd.seg.segread``).
+
+    Raises
+    ------
+    FramesNotAssembled
+        If the per-frame items cannot be spliced from the probe's.
     """
     labelmap = probe.SegmentationType == hd.seg.SegmentationTypeValues.LABELMAP.value
     if not labelmap and probe.SegmentationType != hd.seg.SegmentationTypeValues.BINARY.value:
         raise ValueError("frames are assembled for BINARY and LABELMAP segmentations only")
     # a LABELMAP's frames are planes, with the segments as pixel values: its items are those of one segment
     multi_segment = len(descriptions) > 1 and not labelmap
+    nonempty = np.asarray(labels.presence[:, 1:].any(axis=1))
+    if not nonempty.any():
+        raise ValueError("the label map has no labelled pixels (highdicom then encodes every frame)")
+    elements = [planes.plane_elements(index) for index in range(len(planes.sources))]
+    order = planes.order.tolist()
+    templates = _item_templates(probe.PerFrameFunctionalGroupsSequence, [elements[i] for i in order], multi_segment)
     dataset = pydicom.Dataset(probe)
     dataset.file_meta = probe.file_meta
     dataset[ROWS] = DataElement(ROWS, "US", labels.values.shape[1])
@@ -182,62 +274,59 @@ def assemble_frames(
     if multi_segment:
         dataset.SegmentSequence = list(descriptions)
         del dataset.SharedFunctionalGroupsSequence[0].SegmentIdentificationSequence
-    probe_items = probe.PerFrameFunctionalGroupsSequence
-    planes = _plane_indices(probe_items, sources)
-    nonempty = np.asarray(labels.presence[:, 1:].any(axis=1))
-    if not nonempty.any():
-        raise ValueError("the label map has no labelled pixels (highdicom then encodes every frame)")
-    ranks = np.cumsum(nonempty[planes])
-    _set_dimension_organization(dataset, probe_items, planes, nonempty, multi_segment)
-    templates = _item_templates(probe_items, multi_segment)
+    _set_plane_values(dataset, planes, elements, nonempty, multi_segment)
+    ranks = np.cumsum(nonempty[order])
     if labelmap:
-        items, pixel_data = _labelmap_frames(labels, planes, ranks, templates, nonempty)
+        items, pixel_data = _labelmap_frames(labels, order, ranks, templates, nonempty)
     else:
-        items, pixel_data = _binary_frames(labels, planes, ranks, templates, len(descriptions))
+        items, pixel_data = _binary_frames(labels, order, ranks, templates, len(descriptions))
     dataset.NumberOfFrames = len(items)
     dataset.PixelData = pixel_data + b"\x00" * (len(pixel_data) % 2)
     # Ambiguous VRs (Pixel Data's OB or OW among them) are settled now, and the dataset is marked as encoded
     # in explicit VR little endian, so that writing it in that transfer syntax copies the per-frame items'
     # bytes instead of decoding and re-encoding them.
     correct_ambiguous_vr(dataset, is_little_endian=True)
-    value = b"".join(items)
-    dataset[PER_FRAME_FUNCTIONAL_GROUPS] = RawDataElement(
-        PER_FRAME_FUNCTIONAL_GROUPS, "SQ", len(value), value, 0, False, True)
+    dataset[PER_FRAME_FUNCTIONAL_GROUPS] = _raw_sequence(PER_FRAME_FUNCTIONAL_GROUPS, items)
     charset = dataset.get("SpecificCharacterSet")
-    dataset.set_original_encoding(False, True, convert_encodings(charset) if charset else default_encoding)
+    encodings = convert_encodings(charset) if charset else default_encoding
+    for encoded in (dataset, dataset.ReferencedSeriesSequence[0]):
+        encoded.set_original_encoding(False, True, encodings)
     return dataset
 
 
-def _plane_indices(items: Sequence[pydicom.Dataset], sources: Sequence[pydicom.Dataset]) -> list[int]:
-    """The source index of each probe frame (highdicom's plane order), from the frames' source references."""
-    by_uid = {source.SOPInstanceUID: index for index, source in enumerate(sources)}
-    planes = []
-    for item in items:
-        (reference,) = item.DerivationImageSequence[0].SourceImageSequence
-        planes.append(by_uid[reference.ReferencedSOPInstanceUID])
-    if sorted(planes) != list(range(len(sources))):
-        raise RuntimeError("highdicom's probe segmentation does not have one frame per source image")
-    return planes
+def _raw_sequence(tag: int, items: Sequence[bytes]) -> RawDataElement:
+    """A sequence of ``items``, each encoded in explicit VR little endian (item tag and length included)."""
+    value = b"".join(items)
+    return RawDataElement(Tag(tag), "SQ", len(value), value, 0, False, True)
 
 
-def _set_dimension_organization(
-    dataset: pydicom.Dataset,
-    items: Sequence[pydicom.Dataset],
-    planes: Sequence[int],
-    nonempty: np.ndarray,
-    multi_segment: bool,
-) -> None:
-    """Dimension Organization Type as highdicom states it: ``3D`` when the frames differ only by position and
-    the planes with frames are regularly spaced, else absent."""
-    positions = np.zeros((len(planes), 3))
-    for item, plane in zip(items, planes, strict=True):
-        positions[plane] = [float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient]
-    included = np.flatnonzero(nonempty)
+def _set_plane_values(dataset: pydicom.Dataset, planes: SourcePlanes, elements: Sequence[Sequence[bytes]],
+                      nonempty: np.ndarray, multi_segment: bool) -> None:
+    """The values that depend on every plane, as highdicom sets them: the references to all source images (from
+    the planes' encoded :meth:`SourcePlanes.plane_elements`), Spacing Between Slices (unless the first source
+    states it) and Dimension Organization Type, ``3D`` when the frames differ only by position and the planes
+    with frames are regularly spaced."""
+    references = []
+    for class_uid, instance_uid, *_ in elements:
+        body = class_uid + instance_uid
+        references.append(_ITEM + struct.pack("<I", len(body)) + body)
+    dataset[SOURCE_IMAGE_SEQUENCE] = _raw_sequence(SOURCE_IMAGE_SEQUENCE, references)
+    series = dataset.ReferencedSeriesSequence[0]
+    series[REFERENCED_INSTANCE_SEQUENCE] = _raw_sequence(REFERENCED_INSTANCE_SEQUENCE, references)
+    measures = dataset.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    if planes.sources[0].get("SpacingBetweenSlices") is None:
+        spacing, _ = get_volume_positions(image_positions=planes.positions.tolist(),
+                                          image_orientation=planes.orientation)
+        if spacing is not None:
+            measures[SPACING_BETWEEN_SLICES] = DataElement(SPACING_BETWEEN_SLICES, "DS",
+                                                           format_number_as_ds(spacing))
+        elif SPACING_BETWEEN_SLICES in measures:
+            del measures[SPACING_BETWEEN_SLICES]
+    included = planes.order[nonempty[planes.order]]
     spacing = None
     if not multi_segment and len(included) > 1:
-        orientation = dataset.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient
-        spacing, _ = get_volume_positions(image_positions=positions[included].tolist(), image_orientation=orientation,
-                                          sort=False)
+        spacing, _ = get_volume_positions(image_positions=planes.positions[included].tolist(),
+                                          image_orientation=planes.orientation, sort=False)
     if spacing is not None and spacing > 0.0:
         dataset.DimensionOrganizationType = hd.DimensionOrganizationTypeValues.THREE_DIMENSIONAL.value
     elif "DimensionOrganizationType" in dataset:
@@ -265,42 +354,35 @@ def _encode_item(item: pydicom.Dataset, multi_segment: bool) -> _ItemTemplate:
                          _offset(data, struct.pack("<H", _NUMBER_SENTINEL)))
 
 
-def _item_templates(items: Sequence[pydicom.Dataset], multi_segment: bool) -> list[_ItemTemplate]:
-    """The encoded item of every plane: the first encoded by pydicom, the others spliced from it with their own
-    source reference and position, and the lengths of the sequences and items around those set to match.
+def _item_templates(
+    probe_items: Sequence[pydicom.Dataset], variable: Sequence[Sequence[bytes]], multi_segment: bool
+) -> list[_ItemTemplate]:
+    """The encoded item of every plane, in highdicom's plane order: the probe's item of the first plane encoded
+    by pydicom, and every other plane's spliced from it with its own ``variable`` elements (its
+    :meth:`SourcePlanes.plane_elements`: source reference and position), the lengths of the sequences and items
+    around those set to match.
 
-    Every probe item has the same elements; only the source image's UIDs and the plane position differ. The
-    splice is checked against pydicom's encoding of the last item; should they differ, every item is encoded.
+    Every item has the same elements; only the source image's UIDs and the plane position differ. The splice is
+    checked against pydicom's encoding of the probe's item of the last plane.
+
+    Raises
+    ------
+    FramesNotAssembled
+        If the item's encoding has an undefined length, a value to replace occurs more than once in it, or the
+        spliced item of the last plane differs from the probe's.
     """
-    variable = [_variable_elements(item) for item in items]
-    first = _encode_item(items[0], multi_segment)
-
-    def each_encoded() -> list[_ItemTemplate]:
-        return [first, *(_encode_item(item, multi_segment) for item in items[1:])]
-
+    first = _encode_item(probe_items[0], multi_segment)
     lengths = _length_fields(first.data)
     if lengths is None or any(first.data.count(value) != 1 for value in variable[0]):
-        return each_encoded()
+        raise FramesNotAssembled("the first per-frame item cannot be spliced")
     slots = [(first.data.index(value), len(value)) for value in variable[0]]
     order = sorted(range(len(slots)), key=lambda k: slots[k][0])
     slots = [slots[k] for k in order]
     templates = [first, *(_splice(first, lengths, slots, [values[k] for k in order]) for values in variable[1:])]
-    if len(items) > 1 and templates[-1] != _encode_item(items[-1], multi_segment):
-        return each_encoded()
+    if len(probe_items) != min(2, len(templates)) or (
+            len(templates) > 1 and templates[-1] != _encode_item(probe_items[-1], multi_segment)):
+        raise FramesNotAssembled("the spliced per-frame item of the last plane differs from highdicom's")
     return templates
-
-
-def _variable_elements(item: pydicom.Dataset) -> list[bytes]:
-    """The encoded elements of ``item`` that differ between planes."""
-    source = item.DerivationImageSequence[0].SourceImageSequence[0]
-    elements = [source[REFERENCED_SOP_CLASS_UID], source[REFERENCED_SOP_INSTANCE_UID],
-                item.PlanePositionSequence[0][IMAGE_POSITION_PATIENT]]
-    encoded = []
-    for element in elements:
-        buffer = _explicit_little_endian()
-        write_data_element(buffer, element)
-        encoded.append(buffer.getvalue())
-    return encoded
 
 
 def _explicit_little_endian() -> DicomBytesIO:

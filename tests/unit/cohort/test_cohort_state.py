@@ -79,3 +79,45 @@ def test_input_fingerprint_ignores_names_and_order_but_not_content(tmp_path):
     (tmp_path / "b" / "z").write_bytes(b"changed")
     assert first != input_fingerprint(instance("b", ("y", "z")))
     assert input_fingerprint(Instance("1.3", {}, tmp_path / "work")) is None
+
+
+def test_input_fingerprints_are_hashed_ahead_on_a_thread_and_survive_close(tmp_path, monkeypatch):
+    """The series selected to run are hashed on a background thread in run order; a fingerprint still queued
+    when the run closes is computed when it is asked for, and both equal ``input_fingerprint``."""
+    import threading
+    from types import SimpleNamespace
+
+    from mhubio.cohort import resume
+
+    instances = []
+    for uid in ("1.1", "1.2"):
+        (tmp_path / uid).mkdir()
+        (tmp_path / uid / "1.dcm").write_bytes(uid.encode())
+        item = DataItem(FileType.DICOM, tmp_path / uid, {"mod": "ct"}, files=(tmp_path / uid / "1.dcm",))
+        instances.append(Instance(uid, {}, tmp_path / "work", [item]))
+    threads, release = [], threading.Event()
+
+    def hashed(files):
+        threads.append(threading.current_thread().name)
+        release.wait(10)
+        return input_fingerprint(instances[len(threads) - 1])
+
+    monkeypatch.setattr(resume, "files_fingerprint", hashed)
+    monkeypatch.setattr(resume, "model_fingerprint", lambda chain, workflow: "model")
+    model = SimpleNamespace(name="m", version="1")
+    chain = SimpleNamespace(importer=SimpleNamespace(module=SimpleNamespace(context=SimpleNamespace(model=model))))
+    cohort = resume.CohortRun(chain, tmp_path / "out", "default", resume=False)
+    assert cohort.select(instances) == instances
+    while not threads:
+        threading.Event().wait(0.01)
+    assert threads == ["mhub-input-hash_0"]  # the first is being hashed, the second waits
+    closing = threading.Thread(target=cohort.close)
+    closing.start()
+    while not cohort._inputs["1.2"].cancelled():  # type: ignore[union-attr]
+        threading.Event().wait(0.01)
+    release.set()
+    closing.join(10)
+    assert threads == ["mhub-input-hash_0"]
+    expected = [input_fingerprint(i) for i in instances]
+    monkeypatch.setattr(resume, "files_fingerprint", lambda files: expected[1])
+    assert [cohort._input_fingerprint(i) for i in instances] == expected

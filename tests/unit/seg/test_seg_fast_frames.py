@@ -14,7 +14,7 @@ import SimpleITK as sitk
 
 from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo
-from mhubio.geometry import sort_datasets
+from mhubio.geometry import reference_image, sort_datasets
 from mhubio.seg import SegOptions, SegResult, encode_segmentation, load_source_images
 from mhubio.synthetic import write_ct_series
 from tests.helpers import dciodvfy_errors
@@ -190,23 +190,20 @@ def test_single_frame_sources_take_the_assembled_frames(tmp_path, kind):
 
 @pytest.mark.parametrize("multi_segment", [False, True])
 def test_items_spliced_from_the_first_equal_pydicom_encoding_each(tmp_path, monkeypatch, multi_segment):
-    """Per-plane items are spliced from the first item's encoding (source UIDs and positions of other lengths)
-    and are byte for byte what pydicom writes for each item; only the first and the check item are encoded."""
+    """Per-plane items are spliced from the first item of a probe on two planes (source UIDs and positions of
+    other lengths) and are byte for byte what pydicom writes for each item of highdicom's probe on every plane;
+    only the first and the check item are encoded."""
     from mhubio.seg import frames
 
     series, sources = _series(tmp_path / "ct", (7, 8, 8))
     for index, source in enumerate(sources):  # UIDs and position strings of different lengths
         source.SOPInstanceUID = f"1.2.3.{'4' * (index + 1)}"
         source.ImagePositionPatient = [-12.5 + index * 1e-4 * index, 0, 2.5 * index]
-    ordered = sort_datasets(sources)
-    probe = hd.seg.Segmentation(
-        source_images=frames.probe_sources(ordered), pixel_array=frames.probe_array(len(ordered), np.dtype("u1")),
-        segmentation_type="BINARY", segment_descriptions=[_description()], series_instance_uid=hd.UID(),
-        series_number=1, sop_instance_uid=hd.UID(), instance_number=1, manufacturer="m",
-        manufacturer_model_name="m", software_versions="1", device_serial_number="1", omit_empty_frames=True,
-    )
-    items = probe.PerFrameFunctionalGroupsSequence
-    expected = [frames._encode_item(copy.deepcopy(item), multi_segment) for item in items]
+    planes = frames.SourcePlanes.of(sort_datasets(sources))
+    assert planes is not None
+    every_plane = _probe([frames._one_pixel(source) for source in planes.sources])
+    expected = [frames._encode_item(copy.deepcopy(item), multi_segment)
+                for item in every_plane.PerFrameFunctionalGroupsSequence]
     assert len({len(t.data) for t in expected}) > 1
     calls = []
     encode_item = frames._encode_item
@@ -216,8 +213,63 @@ def test_items_spliced_from_the_first_equal_pydicom_encoding_each(tmp_path, monk
         return encode_item(item, multi)
 
     monkeypatch.setattr(frames, "_encode_item", counted)
-    assert frames._item_templates(items, multi_segment) == expected
+    two_planes = _probe(planes.probed())
+    variable = [planes.plane_elements(index) for index in planes.order.tolist()]
+    assert frames._item_templates(two_planes.PerFrameFunctionalGroupsSequence, variable, multi_segment) == expected
     assert len(calls) == 2
+
+
+def test_sources_highdicom_refuses_are_left_to_highdicom(tmp_path):
+    """Sources of two series, of two orientations or on one plane twice get no spliced frames: highdicom refuses
+    them with its own message, as without the fast path."""
+    from mhubio.seg import frames
+
+    _, sources = _series(tmp_path / "ct", (4, 8, 8))
+    assert frames.SourcePlanes.of(sources) is not None
+    for change in ("SeriesInstanceUID", "ImageOrientationPatient", "ImagePositionPatient"):
+        changed = [copy.deepcopy(s) for s in sources]
+        changed[1].SeriesInstanceUID = "1.2.3" if change == "SeriesInstanceUID" else changed[1].SeriesInstanceUID
+        if change == "ImageOrientationPatient":
+            changed[1].ImageOrientationPatient = [0, 1, 0, 1, 0, 0]
+        if change == "ImagePositionPatient":
+            changed[1].ImagePositionPatient = changed[2].ImagePositionPatient
+        assert frames.SourcePlanes.of(changed) is None
+        labels = _labels((4, 8, 8), [1])
+        with pytest.raises(ValueError):
+            encode_segmentation(labels, changed, SEGMENTS, ALGORITHM)
+
+
+@pytest.mark.parametrize("kind", ["BINARY", "LABELMAP"])
+@pytest.mark.parametrize("spacing", ["computed", "irregular", "stated"])
+def test_slice_spacing_from_every_plane_equals_highdicom(tmp_path, kind, spacing):
+    """Spacing Between Slices depends on every plane: highdicom computes it unless the sources state it, so a
+    regular series without it gets it, a series with a missing slice has none, and a stated one is kept."""
+    _, sources = _series(tmp_path / "ct", (7, 12, 12))
+    if spacing != "computed":
+        del sources[3]
+    for source in sources:
+        if spacing != "stated":
+            del source.SpacingBetweenSlices
+    array = np.zeros((len(sources), 12, 12), dtype=np.uint8)
+    array[1:5, 2:6, 3:8] = 2
+    labels = sitk.GetImageFromArray(array)
+    labels.CopyInformation(reference_image(sort_datasets(sources)))
+    result = encode_segmentation(labels, sources, SEGMENTS, ALGORITHM, SegOptions(segmentation_type=kind))
+    assert type(result.dataset) is pydicom.Dataset
+    measures = result.dataset.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    assert ("SpacingBetweenSlices" in measures) is (spacing != "irregular")
+    _assert_as_highdicom(result, sources, labels, tmp_path)
+
+
+def _probe(sources: list[pydicom.Dataset]) -> hd.seg.Segmentation:
+    from mhubio.seg import frames
+
+    return hd.seg.Segmentation(
+        source_images=sources, pixel_array=frames.probe_array(len(sources), np.dtype("u1")),
+        segmentation_type="BINARY", segment_descriptions=[_description()], series_instance_uid=hd.UID(),
+        series_number=1, sop_instance_uid=hd.UID(), instance_number=1, manufacturer="m",
+        manufacturer_model_name="m", software_versions="1", device_serial_number="1", omit_empty_frames=True,
+    )
 
 
 def _description() -> hd.seg.SegmentDescription:
