@@ -2,6 +2,6 @@
 
 import sys
 
-from mhubio.cli import main
+from mhubio.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

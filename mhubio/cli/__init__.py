@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mhubio import __version__
+from mhubio.core.collector import own_process
 from mhubio.core.errors import MhubError
 from mhubio.core.exitcodes import ExitCode
 
@@ -78,6 +79,17 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         else:
             subparsers.add_parser(command.name, help=command.summary, add_help=False)
     return parser
+
+
+def console_main() -> int:
+    """Entry point of the ``mhub`` console script and ``python -m mhubio``: :func:`main` in a process of its own.
+
+    The process is declared mhub's own (:func:`mhubio.core.collector.own_process`), so that its long-lived objects
+    are not traversed again by Python's garbage collector; :func:`main` called from other code leaves the
+    caller's collector as it is.
+    """
+    own_process()
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from mhubio.core.collector import freeze_long_lived
 from mhubio.core.config import Chain
 from mhubio.core.data import AlgorithmInfo, Failure, Instance, InstanceStatus
 from mhubio.core.logs import ProgressPrinter, series_log_handler
@@ -190,6 +191,7 @@ def worker_chain(spec: ChainSpec) -> Chain:
         for step in chain.steps:
             step.module.preflight()
         _chains[spec] = chain
+        freeze_long_lived()
     return chain
 
 

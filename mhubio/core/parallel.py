@@ -15,6 +15,7 @@ from multiprocessing import active_children, get_context
 from pathlib import Path
 from types import TracebackType
 
+from mhubio.core.collector import own_process
 from mhubio.core.data import Instance
 from mhubio.core.errors import MhubError
 from mhubio.core.execution import SeriesLost, SeriesResult, release_all_chains, run_series, series_lost
@@ -109,4 +110,5 @@ class ProcessPoolSeriesExecutor:
 def _init_pool_worker(workers: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_threads(thread_share(workers))
+    own_process()
     atexit.register(release_all_chains)

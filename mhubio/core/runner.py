@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from mhubio.cohort.hooks import CohortRun, finish_cohort, start_cohort
+from mhubio.core.collector import freeze_long_lived
 from mhubio.core.config import Chain
 from mhubio.core.data import InstanceStatus
 from mhubio.core.errors import ConfigError, MhubError, NoInputError
@@ -61,6 +62,7 @@ def _run_locked(
     cohort = None
     try:
         chain = prepare_chain(config_path, options, work_dir, registry)
+        freeze_long_lived()
         report.model = chain.importer.module.context.model
         report.write(options.output_dir, options.input_dir, RunState.RUNNING)
         cohort = start_cohort(chain, options)
