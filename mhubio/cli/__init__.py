@@ -93,7 +93,7 @@ def console_main() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mhub`` console script; returns the exit code."""
+    """The ``mhub`` command line run in the calling process; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     try:
