@@ -16,6 +16,7 @@ from mhubio.core.algorithm import AlgorithmFamily
 from mhubio.core.data import AlgorithmInfo
 from mhubio.geometry import reference_image, sort_datasets
 from mhubio.seg import SegOptions, SegResult, encode_segmentation, load_source_images
+from mhubio.segdb import segment_ids
 from mhubio.synthetic import write_ct_series
 from tests.helpers import dciodvfy_errors
 
@@ -52,7 +53,8 @@ def _on_grid(labels: sitk.Image, series) -> sitk.Image:
 def _highdicom(result: SegResult, sources: list[pydicom.Dataset], labels: sitk.Image) -> hd.seg.Segmentation:
     """highdicom's own encoding of the label map with the fast result's segments, UIDs and descriptive values."""
     seg = result.dataset
-    lut = np.zeros(max(result.segment_numbers, default=0) + 256, dtype=np.uint8)
+    numbers = result.segment_numbers.values()
+    lut = np.zeros(max(result.segment_numbers, default=0) + 256, dtype=np.uint8 if max(numbers) < 256 else np.uint16)
     for value, number in result.segment_numbers.items():
         lut[value] = number
     return hd.seg.Segmentation(
@@ -118,6 +120,23 @@ def test_many_segments_equal_highdicom_and_pass_dciodvfy(tmp_path, kind):
     path = _assert_as_highdicom(result, sources, labels, tmp_path)
     if kind == "BINARY":  # dciodvfy does not know LABELMAP's background segment 0 (same errors as highdicom's)
         assert dciodvfy_errors(path) == []
+
+
+def test_labelmap_of_more_than_255_segments_has_16_bit_frames_equal_highdicom(tmp_path):
+    shape = (6, 24, 24)
+    series, sources = _series(tmp_path / "ct", shape)
+    ids = segment_ids()
+    values = np.arange(1, 301)
+    array = np.zeros(shape, dtype=np.uint16)
+    array[1:].flat[: 5 * 300] = np.repeat(values, 5)  # 300 segments on planes 1-3
+    labels = _on_grid(sitk.GetImageFromArray(array), series)
+    segments = {int(v): ids[int(v) % len(ids)] for v in values}
+    result = encode_segmentation(labels, sources, segments, ALGORITHM, SegOptions(segmentation_type="LABELMAP"))
+    assert type(result.dataset) is pydicom.Dataset  # the assembled frames, not highdicom's own
+    assert max(result.segment_numbers.values()) == 300
+    assert result.dataset.BitsAllocated == 16
+    assert result.dataset.NumberOfFrames == 3
+    _assert_as_highdicom(result, sources, labels, tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["BINARY", "LABELMAP"])
