@@ -32,6 +32,7 @@ __all__ = [
     "FramePlane",
     "frame_planes",
     "has_frame_planes",
+    "is_multi_frame",
     "multi_frame_geometry",
 ]
 
@@ -72,6 +73,11 @@ class FramePlane:
     slice_thickness: float | None
     rescale_slope: float | None
     rescale_intercept: float | None
+
+
+def is_multi_frame(dataset: Dataset) -> bool:
+    """Whether ``dataset`` is a multi-frame image (an enhanced image of one frame included)."""
+    return "PerFrameFunctionalGroupsSequence" in dataset or int(dataset.get("NumberOfFrames", 1) or 1) > 1
 
 
 def has_frame_planes(dataset: Dataset, sop_class_uid: str = "") -> bool:

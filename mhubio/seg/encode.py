@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mhubio import __version__
 from mhubio.core.algorithm import AlgorithmType
 from mhubio.core.data import AlgorithmInfo
-from mhubio.dicom.frames import has_frame_planes, multi_frame_geometry
+from mhubio.dicom.frames import has_frame_planes, is_multi_frame, multi_frame_geometry
 from mhubio.geometry import resample_labels, slice_geometry, sort_datasets
 from mhubio.seg.frames import (
     FramesNotAssembled,
@@ -252,7 +252,7 @@ def _on_source_grid(
     Single-frame sources are sorted along the slice normal and the label array keeps that order; for
     one multi-frame image the array's slices are put back in the image's frame order.
     """
-    if len(source_images) == 1 and _is_multi_frame(source_images[0]):
+    if len(source_images) == 1 and is_multi_frame(source_images[0]):
         image = source_images[0]
         if not has_frame_planes(image):
             raise ValueError("the multi-frame source image has no per-frame plane positions")
@@ -270,8 +270,3 @@ def _on_source_grid(
     # the caller's image outlives the encoding, so a view of it needs no copy; a resampled one is copied out
     array = sitk.GetArrayViewFromImage(labels) if on_grid is labels else sitk.GetArrayFromImage(on_grid)
     return ordered, array, lambda pixels: pixels
-
-
-def _is_multi_frame(image: pydicom.Dataset) -> bool:
-    """Whether ``image`` is a multi-frame image (an enhanced image of one frame included)."""
-    return "PerFrameFunctionalGroupsSequence" in image or int(image.get("NumberOfFrames", 1) or 1) > 1

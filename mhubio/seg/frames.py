@@ -31,6 +31,7 @@ from pydicom.tag import Tag
 from pydicom.valuerep import DS, format_number_as_ds
 
 from mhubio.core.threads import compute_threads
+from mhubio.dicom.frames import is_multi_frame
 
 SOP_CLASS_UID = 0x00080016
 SOP_INSTANCE_UID = 0x00080018
@@ -214,7 +215,7 @@ def _one_pixel(source: pydicom.Dataset) -> pydicom.Dataset:
 
 def _plane_key(source: pydicom.Dataset) -> tuple[object, ...]:
     """What highdicom requires to be equal for the sources of one SEG, orientation and frame of reference last."""
-    if "PerFrameFunctionalGroupsSequence" in source or int(source.get("NumberOfFrames", 1) or 1) > 1:
+    if is_multi_frame(source):
         raise ValueError("a multi-frame image")
     return (source.StudyInstanceUID, source.SeriesInstanceUID, source.Rows, source.Columns,
             tuple(source.ImageOrientationPatient), source.get("FrameOfReferenceUID"))
