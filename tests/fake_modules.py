@@ -2,15 +2,17 @@
 
 ``input_dir/series.txt`` lists one series per line as ``<uid> <behaviour>``: ``ok``, ``skip`` (left out by the
 importer as failing QC), ``crash``, ``tool`` (a failing external command), ``nooutput``, ``empty`` (an empty
-output file), ``die`` (the worker process exits), ``sleep<seconds>``; for :class:`MaybeExtra`, ``explain`` (no
-output, with a warning), ``qcwarn`` (a warning from the importer, no output) and anything else but ``ok`` (no
-output, silently).  Worker processes cannot share counters with the test, so the modules leave
-marker files in ``input_dir/../markers``.  The classes live at the top level of an importable module so that
-worker processes rebuild them from their class paths.
+output file), ``die`` (the worker process exits), ``sleep<seconds>``, ``probe`` (marks whether the process holds
+the caller's :data:`PROBE_MODULE` and whether its object is out of the collector's reach); for
+:class:`MaybeExtra`, ``explain`` (no output, with a warning), ``qcwarn`` (a warning from the importer, no output)
+and anything else but ``ok`` (no output, silently).  Worker processes cannot share counters with the test, so
+the modules leave marker files in ``input_dir/../markers``.  The classes live at the top level of an importable
+module so that worker processes rebuild them from their class paths.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -44,6 +46,20 @@ execute:
   - module: DataOrganizer
     params: {targets: {"json:mod=result": "{SeriesInstanceUID}/result.json"}}
 """
+
+
+PROBE_MODULE = "mhub_fake_fork_probe"
+"""A module a test may put in ``sys.modules`` before a run, holding a list ``held``, for the ``probe`` series."""
+
+
+def _probe() -> str:
+    """``inherited-frozen`` when this process has the caller's probe module and its list is in the collector's
+    permanent generation, ``inherited-tracked`` when the collector still traverses it, ``fresh`` without it."""
+    module = sys.modules.get(PROBE_MODULE)
+    if module is None:
+        return "fresh"
+    traversed = any(o is module.held for o in gc.get_objects())
+    return "inherited-tracked" if traversed else "inherited-frozen"
 
 
 def _mark(context: RunContext, name: str) -> None:
@@ -111,6 +127,8 @@ class Work(Module):
             return
         if behaviour == "die":
             os._exit(3)
+        if behaviour == "probe":
+            _mark(self.context, f"probe-{_probe()}-{os.getpid()}")
         if behaviour.startswith("sleep"):
             time.sleep(float(behaviour[5:]))
         instance.warn("checked " + instance.id)

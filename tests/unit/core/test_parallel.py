@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from multiprocessing import active_children
 from pathlib import Path
 
@@ -21,10 +22,10 @@ from mhubio.core.errors import ConfigError
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
 from mhubio.core.logs import ProgressPrinter
-from mhubio.core.parallel import ProcessPoolSeriesExecutor
+from mhubio.core.parallel import ProcessPoolSeriesExecutor, start_method
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.core.workflow import ChainSpec
-from tests.fake_modules import fake_registry, write_workflow
+from tests.fake_modules import PROBE_MODULE, fake_registry, write_workflow
 from tests.helpers import REPO
 
 
@@ -139,6 +140,22 @@ def test_models_load_once_per_worker_and_are_torn_down(config_path, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+@pytest.mark.skipif(start_method() != "fork", reason="workers are spawned on this platform")
+def test_workers_are_forked_with_the_callers_objects_out_of_the_collectors_reach(config_path, tmp_path,
+                                                                                 monkeypatch):
+    """Workers start from the caller's imported modules; what they inherit is frozen, so that their collections
+    neither traverse it nor copy its memory pages."""
+    probe = types.ModuleType(PROBE_MODULE)
+    probe.held = [object()]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, PROBE_MODULE, probe)
+    report, _, _ = _run(config_path, tmp_path, ["1.1 probe", "1.2 probe"], workers=2)
+    assert report.exit_code == ExitCode.SUCCESS
+    markers = _markers(tmp_path, "probe")
+    assert len(markers) == 2
+    assert {name.rsplit("-", 1)[0] for name in markers} == {"probe-inherited-frozen"}
+
+
 def test_all_failed_exit_code(config_path, tmp_path):
     report, data, _ = _run(config_path, tmp_path, ["1.1 crash", "1.2 crash", "1.3 crash"], workers=2)
     assert report.exit_code == ExitCode.ALL_FAILED and data["exit_code"] == 5
