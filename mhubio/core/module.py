@@ -107,6 +107,9 @@ class RunContext:
     keep_work: bool = False
     """Every step's outputs are written to the scratch folder, and later steps read them from there
     (``--keep-work``), instead of images being handed over in memory."""
+    workers: int = 1
+    """Processes of this run on this machine (``--workers``); the DICOM importer parses the input's headers on
+    as many."""
 
 
 _P = TypeVar("_P", bound=_BaseParams)

@@ -12,10 +12,9 @@ start-up alone cost more than a second worker gains on small series). Elsewhere 
 from __future__ import annotations
 
 import signal
-import sys
 from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
-from multiprocessing import active_children, get_all_start_methods, get_context, util
+from multiprocessing import active_children, get_context, util
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +22,7 @@ from mhubio.core.collector import freeze_long_lived, own_process
 from mhubio.core.data import Instance
 from mhubio.core.errors import MhubError
 from mhubio.core.execution import SeriesLost, SeriesResult, release_all_chains, run_series, series_lost
+from mhubio.core.forking import can_fork
 from mhubio.core.threads import limit_threads, thread_share
 from mhubio.core.workflow import ChainSpec
 
@@ -112,8 +112,8 @@ class ProcessPoolSeriesExecutor:
 
 
 def start_method() -> str:
-    """How workers start: ``fork`` on Linux, ``spawn`` elsewhere (macOS system libraries are not fork-safe)."""
-    return "fork" if sys.platform.startswith("linux") and "fork" in get_all_start_methods() else "spawn"
+    """How workers start: ``fork`` where :func:`~mhubio.core.forking.can_fork`, else ``spawn``."""
+    return "fork" if can_fork() else "spawn"
 
 
 def _init_pool_worker(workers: int) -> None:

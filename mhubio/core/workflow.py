@@ -39,6 +39,7 @@ def prepare_chain(
         weights_dir=options.weights_dir,
         workflow=options.workflow,
         keep_work=options.keep_work,
+        workers=options.workers,
     )
     return build_chain(config, registry or ModuleRegistry.discover(model_dir), context)
 

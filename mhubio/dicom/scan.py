@@ -6,6 +6,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -15,12 +16,15 @@ from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
+from mhubio.core.forking import map_in_processes
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.frames import FUNCTIONAL_GROUP_KEYWORDS, frame_planes, has_frame_planes
 from mhubio.dicom.series import DicomInstance, DicomSeries
 from mhubio.dicom.walk import ScanLimits, walk_files
 
-__all__ = ["FileIssue", "ScanResult", "index_series", "scan_files", "scan_folder"]
+__all__ = [
+    "Bucket", "FileIssue", "FileOutcome", "ScanResult", "index_file", "index_series", "scan_files", "scan_folder",
+]
 
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
 
@@ -55,6 +59,8 @@ _SPECIFIC_TAGS = [Tag(k) for k in _HEADER_KEYWORDS] + [Tag(t) for t in _PIXEL_DA
 _REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
 # Values longer than this are skipped while parsing; only pixel data is that long.
 _DEFER_SIZE = 4096
+SCAN_BLOCK_FILES = 64
+"""Files sent to a scanning process at a time (``processes`` > 1)."""
 
 
 class FileIssue(NamedTuple):
@@ -118,7 +124,7 @@ class _Ignored(Exception):
     pass
 
 
-def scan_folder(root: Path | str, limits: ScanLimits | None = None) -> ScanResult:
+def scan_folder(root: Path | str, limits: ScanLimits | None = None, processes: int = 1) -> ScanResult:
     """Index all DICOM files below ``root``, whatever the layout and file names.
 
     Only the header attributes the framework needs are parsed (pixel data is
@@ -130,6 +136,8 @@ def scan_folder(root: Path | str, limits: ScanLimits | None = None) -> ScanResul
         Folder to scan recursively.
     limits
         Depth and file-count limits (:class:`~mhubio.dicom.walk.ScanLimits`); defaults apply when ``None``.
+    processes
+        Processes that parse the headers (see :func:`scan_files`).
 
     Returns
     -------
@@ -154,12 +162,12 @@ def scan_folder(root: Path | str, limits: ScanLimits | None = None) -> ScanResul
         walk_errors.append(FileIssue(Path(error.filename), f"unreadable folder: {reason}"))
 
     files = walk_files(root, limits or ScanLimits(), on_walk_error)
-    result = scan_files(files, root=root)
+    result = scan_files(files, root=root, processes=processes)
     result.unreadable.extend(walk_errors)
     return result
 
 
-def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
+def scan_files(paths: Iterable[Path], root: Path | None = None, processes: int = 1) -> ScanResult:
     """Index the given files (see :func:`scan_folder`), e.g. to re-read a known series.
 
     Parameters
@@ -168,6 +176,9 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
         Files to index, in the order duplicates are resolved (first one wins).
     root
         Recorded as :attr:`ScanResult.root`; defaults to the files' common folder.
+    processes
+        Processes that parse the headers, forked (:func:`~mhubio.core.forking.map_in_processes`); the result
+        is the same for any number.
     """
     paths = [Path(p) for p in paths]
     if root is None:
@@ -175,26 +186,14 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
         root = root if root.is_dir() else root.parent
     result = ScanResult(root=root, n_files=len(paths))
     by_series: dict[str, dict[str, list[DicomInstance]]] = {}
-    for path in paths:
-        try:
-            with quiet_pydicom():
-                frames = _read_instance(path)
-        except _NotDicom:
-            result.non_dicom.append(path)
+    for path, outcome in zip(paths, map_in_processes(index_file, paths, processes, SCAN_BLOCK_FILES), strict=True):
+        if outcome.bucket is not None:
+            if outcome.bucket is Bucket.NON_DICOM:
+                result.non_dicom.append(path)
+            else:
+                getattr(result, outcome.bucket.value).append(FileIssue(path, outcome.reason))
             continue
-        except _Unreadable as exc:
-            result.unreadable.append(FileIssue(path, str(exc)))
-            continue
-        except _Rejected as exc:
-            result.rejected_files.append(FileIssue(path, str(exc)))
-            continue
-        except _Ignored as exc:
-            result.ignored.append(FileIssue(path, str(exc)))
-            continue
-        except Exception as exc:  # malformed files make pydicom raise almost anything
-            result.unreadable.append(FileIssue(path, f"cannot be parsed: {exc}"))
-            continue
-        first = frames[0]
+        first = outcome.frames[0]
         members = by_series.setdefault(first.series_instance_uid, {})
         earlier = members.get(first.sop_instance_uid)
         if earlier is not None:
@@ -205,7 +204,7 @@ def scan_files(paths: Iterable[Path], root: Path | None = None) -> ScanResult:
                 )
             )
             continue
-        members[first.sop_instance_uid] = frames
+        members[first.sop_instance_uid] = outcome.frames
     for uid, members in by_series.items():
         result.series[uid] = DicomSeries(tuple(i for frames in members.values() for i in frames))
     return result
@@ -228,6 +227,40 @@ def index_series(paths: Iterable[Path]) -> DicomSeries:
         raise ValueError(f"the files hold {len(scanned.series)} series, expected one")
     (series,) = scanned.series.values()
     return series
+
+
+class Bucket(Enum):
+    """The :class:`ScanResult` list of a file that was not indexed."""
+
+    NON_DICOM = "non_dicom"
+    UNREADABLE = "unreadable"
+    REJECTED = "rejected_files"
+    IGNORED = "ignored"
+
+
+class FileOutcome(NamedTuple):
+    """What indexing one file gave: its instances (one per frame with its own plane), or why none."""
+
+    frames: list[DicomInstance]
+    bucket: Bucket | None = None
+    reason: str = ""
+
+
+def index_file(path: Path) -> FileOutcome:
+    """Index one file; never raises for a bad file (the reason is in the outcome)."""
+    try:
+        with quiet_pydicom():
+            return FileOutcome(_read_instance(path))
+    except _NotDicom:
+        return FileOutcome([], Bucket.NON_DICOM)
+    except _Unreadable as exc:
+        return FileOutcome([], Bucket.UNREADABLE, str(exc))
+    except _Rejected as exc:
+        return FileOutcome([], Bucket.REJECTED, str(exc))
+    except _Ignored as exc:
+        return FileOutcome([], Bucket.IGNORED, str(exc))
+    except Exception as exc:  # malformed files make pydicom raise almost anything
+        return FileOutcome([], Bucket.UNREADABLE, f"cannot be parsed: {exc}")
 
 
 def _read_instance(path: Path) -> list[DicomInstance]:

@@ -11,8 +11,9 @@ from mhubio.core.config import workflow_path
 from mhubio.core.fileio import sha256_file
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.runner import RunOptions, run_workflow
+from mhubio.dicom import scan as scan_module
 from mhubio.dicom.qc import QCCheck, QCStatus, run_qc
-from mhubio.dicom.scan import scan_folder
+from mhubio.dicom.scan import ScanResult, scan_folder
 from mhubio.dicom.volume import VolumeReadError, read_series_image
 from tests.helpers import read_report, run_mhub
 from tests.support.bad_corpus import CONVERSION_FAILURE, BadCase, write_bad_corpus
@@ -164,3 +165,20 @@ def test_mhub_command_exit_codes(corpus, tmp_path: Path, name: str):
                     "--set", ANY_MODALITY)
     assert done.returncode == case.expected_exit_code, done.stdout
     assert check_outputs(case, tmp_path / "out", done.returncode) == []
+
+
+def test_scan_on_processes_equals_the_scan_in_this_process(corpus, monkeypatch):
+    """Headers parsed by forked processes (``--workers``), in blocks of three files, give the same index, file
+    lists and reasons in the same order as the scan in this process."""
+    monkeypatch.setattr(scan_module, "SCAN_BLOCK_FILES", 3)
+    root = corpus[0].path.parent
+    in_process = scan_folder(root)
+    on_processes = scan_folder(root, processes=2)
+    assert in_process.n_files > 100 and in_process.unreadable and in_process.rejected_files
+    assert _snapshot(on_processes) == _snapshot(in_process)
+
+
+def _snapshot(result: ScanResult) -> str:
+    """Every field of a scan in order, as text (NaN header values compare equal)."""
+    series = {uid: s.instances for uid, s in result.series.items()}
+    return repr((result.n_files, series, result.non_dicom, result.unreadable, result.rejected_files, result.ignored))

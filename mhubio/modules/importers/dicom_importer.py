@@ -73,8 +73,8 @@ class DicomImporter(Importer):
         return QCConfig.model_validate(settings)
 
     def import_instances(self, input_dir: Path) -> ImportResult:
-        """Scan ``input_dir`` and QC every series found."""
-        scanned = scan_folder(input_dir, self.params.scan_limits)
+        """Scan ``input_dir`` (on as many processes as the run has workers) and QC every series found."""
+        scanned = scan_folder(input_dir, self.params.scan_limits, processes=self.context.workers)
         config = self.qc_config
         instances: list[Instance] = []
         skipped: list[SkippedSeries] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from mhubio.core.data import DataItem
 from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
 from mhubio.core.module import ModelInfo, RunContext
+from mhubio.dicom.scan import scan_folder as real_scan_folder
 from mhubio.modules.converters.nifti_converter import NiftiConverter
+from mhubio.modules.importers import dicom_importer
 from mhubio.modules.importers.dicom_importer import DicomImporter
 from mhubio.synthetic import SliceOrder, write_ct_series
 
@@ -141,3 +144,18 @@ def test_converter_fails_on_undecodable_pixels(tmp_path: Path):
     with pytest.raises(StepError, match="cannot decode"):
         convert(tmp_path, tmp_path / "in")
     assert list(tmp_path.glob("*.nii.gz")) == []
+
+
+def test_importer_scans_on_as_many_processes_as_the_run_has_workers(tmp_path: Path, monkeypatch):
+    write_ct_series(tmp_path / "in", shape=SHAPE, seed=5)
+    seen = []
+
+    def scan_folder(root, limits, processes=1):
+        seen.append(processes)
+        return real_scan_folder(root, limits, processes)
+
+    monkeypatch.setattr(dicom_importer, "scan_folder", scan_folder)
+    module = DicomImporter("DicomImporter", DicomImporter.Params(), replace(context(tmp_path), workers=3))
+    assert len(module.import_instances(tmp_path / "in").instances) == 1
+    assert len(importer(tmp_path).import_instances(tmp_path / "in").instances) == 1
+    assert seen == [3, 1]

@@ -12,6 +12,7 @@ from pydicom import dcmread, dcmwrite
 from pydicom.dataset import FileMetaDataset
 from pydicom.fileset import FileSet
 
+from mhubio.core.forking import can_fork
 from mhubio.dicom import scan as scan_module
 from mhubio.dicom.scan import scan_folder
 from mhubio.synthetic import FileNaming, write_ct_series
@@ -210,3 +211,31 @@ def test_special_files_are_not_opened(tmp_path: Path):
     reasons = {p.name: r for p, r in scan_folder(tmp_path).unreadable}
     assert reasons["pipe"] == "not a regular file"
     assert reasons["dangling"].startswith("cannot be read")
+
+
+_PIDS_DIR: Path | None = None
+_INDEX_FILE = scan_module.index_file
+
+
+def _index_noting_process(path: Path) -> scan_module.FileOutcome:
+    assert _PIDS_DIR is not None
+    (_PIDS_DIR / str(os.getpid())).touch()
+    return _INDEX_FILE(path)
+
+
+@pytest.mark.skipif(not can_fork(), reason="processes are not forked on this platform")
+def test_headers_are_parsed_on_other_processes_with_the_same_result(two_series, tmp_path: Path, monkeypatch):
+    global _PIDS_DIR
+    root = two_series[0]
+    monkeypatch.setattr(scan_module, "SCAN_BLOCK_FILES", 4)
+    in_process = scan_folder(root)
+    monkeypatch.setattr(scan_module, "index_file", _index_noting_process)
+    _PIDS_DIR = tmp_path / "pids"
+    _PIDS_DIR.mkdir()
+    try:
+        on_processes = scan_folder(root, processes=2)
+    finally:
+        _PIDS_DIR = None
+    pids = {int(p.name) for p in (tmp_path / "pids").iterdir()}
+    assert pids and os.getpid() not in pids
+    assert on_processes == in_process and on_processes.n_instances == 27
