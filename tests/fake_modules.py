@@ -128,7 +128,7 @@ class Work(Module):
         if behaviour == "die":
             os._exit(3)
         if behaviour == "probe":
-            _mark(self.context, f"probe-{_probe()}-{os.getpid()}")
+            _mark(self.context, f"probe-{_probe()}-{instance.id}-{os.getpid()}")
         if behaviour.startswith("sleep"):
             time.sleep(float(behaviour[5:]))
         instance.warn("checked " + instance.id)

@@ -153,7 +153,7 @@ def test_workers_are_forked_with_the_callers_objects_out_of_the_collectors_reach
     assert report.exit_code == ExitCode.SUCCESS
     markers = _markers(tmp_path, "probe")
     assert len(markers) == 2
-    assert {name.rsplit("-", 1)[0] for name in markers} == {"probe-inherited-frozen"}
+    assert {name.rsplit("-", 2)[0] for name in markers} == {"probe-inherited-frozen"}
 
 
 def test_all_failed_exit_code(config_path, tmp_path):
