@@ -12,6 +12,7 @@ start-up alone cost more than a second worker gains on small series). Elsewhere 
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
 from multiprocessing import active_children, get_context, util
@@ -112,8 +113,17 @@ class ProcessPoolSeriesExecutor:
 
 
 def start_method() -> str:
-    """How workers start: ``fork`` where :func:`~mhubio.core.forking.can_fork`, else ``spawn``."""
-    return "fork" if can_fork() else "spawn"
+    """How workers start: ``fork`` where :func:`~mhubio.core.forking.can_fork`, else ``spawn``.
+
+    Also ``spawn`` once this process has initialised CUDA (a module that touched the GPU while the chain was
+    checked): CUDA cannot be used again in a forked child.
+    """
+    return "fork" if can_fork() and not _cuda_initialized() else "spawn"
+
+
+def _cuda_initialized() -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and bool(torch.cuda.is_initialized())
 
 
 def _init_pool_worker(workers: int) -> None:

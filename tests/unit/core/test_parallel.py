@@ -21,6 +21,7 @@ from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, Instanc
 from mhubio.core.errors import ConfigError
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
+from mhubio.core.forking import can_fork
 from mhubio.core.logs import ProgressPrinter
 from mhubio.core.parallel import ProcessPoolSeriesExecutor, start_method
 from mhubio.core.runner import RunOptions, run_workflow
@@ -141,7 +142,7 @@ def test_models_load_once_per_worker_and_are_torn_down(config_path, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.slow
-@pytest.mark.skipif(start_method() != "fork", reason="workers are spawned on this platform")
+@pytest.mark.skipif(not can_fork(), reason="workers are spawned on this platform")
 def test_workers_are_forked_with_the_callers_objects_out_of_the_collectors_reach(config_path, tmp_path,
                                                                                  monkeypatch):
     """Workers start from the caller's imported modules; what they inherit is frozen, so that their collections
@@ -154,6 +155,14 @@ def test_workers_are_forked_with_the_callers_objects_out_of_the_collectors_reach
     markers = _markers(tmp_path, "probe")
     assert len(markers) == 2
     assert {name.rsplit("-", 2)[0] for name in markers} == {"probe-inherited-frozen"}
+
+
+@pytest.mark.skipif(not can_fork(), reason="workers are spawned on this platform")
+@pytest.mark.parametrize("initialized", [False, True])
+def test_workers_are_spawned_once_this_process_has_initialised_cuda(monkeypatch, initialized):
+    torch = types.SimpleNamespace(cuda=types.SimpleNamespace(is_initialized=lambda: initialized))
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    assert start_method() == ("spawn" if initialized else "fork")
 
 
 def test_all_failed_exit_code(config_path, tmp_path):
