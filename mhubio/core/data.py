@@ -273,12 +273,19 @@ class Instance:
         return [i for i in self.items if q.matches(i.type, i.meta)]
 
     def release_memory(self) -> None:
-        """Forget what the items keep in memory for later steps (DICOM headers, images handed over in memory,
-        whose files are then never written); files stay."""
+        """Forget what the items keep in memory for later steps, once the series is finished: images handed
+        over in memory (whose files are then never written), DICOM headers and the index of a DICOM item's
+        files (:meth:`DataItem.dicom_series` indexes them again if asked). Files stay.
+
+        A finished instance is what the caller of a run keeps until its report is written, and what a worker
+        process sends back: about 2 kB of index per DICOM file, e.g. 0.6 MB for a series of 300 slices.
+        """
         for item in self.items:
             item.image = None
             if item.series is not None:
                 item.series.release_headers()
+                if item.files:
+                    item.series = None
 
     def warn(self, message: str) -> None:
         """Record a warning for the report and the series log."""

@@ -97,3 +97,5 @@ def test_the_indexed_series_survives_pickling(tmp_path) -> None:
     assert [ds.SOPInstanceUID for ds in moved.headers()] == [ds.SOPInstanceUID for ds in indexed.headers()]
     instance.release_memory()
     assert "_headers" not in indexed.__dict__
+    assert instance.items[0].series is None
+    assert instance.items[0].dicom_series().sorted_instances() == indexed.sorted_instances()
