@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
 
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
@@ -374,30 +374,53 @@ def _instance_from_dataset(path: Path, ds: Dataset) -> DicomInstance:
     return DicomInstance(
         path=path,
         sop_instance_uid=str(ds.SOPInstanceUID).strip(),
-        series_instance_uid=str(ds.SeriesInstanceUID).strip(),
-        study_instance_uid=str(ds.StudyInstanceUID).strip(),
-        sop_class_uid=str(ds.get("SOPClassUID", "") or "").strip(),
-        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "") or "").strip(),
-        modality=str(ds.get("Modality", "") or "").strip(),
-        patient_id=str(ds.get("PatientID", "") or ""),
+        series_instance_uid=_shared(str(ds.SeriesInstanceUID).strip()),
+        study_instance_uid=_shared(str(ds.StudyInstanceUID).strip()),
+        sop_class_uid=_shared(str(ds.get("SOPClassUID", "") or "").strip()),
+        frame_of_reference_uid=_shared(str(ds.get("FrameOfReferenceUID", "") or "").strip()),
+        modality=_shared(str(ds.get("Modality", "") or "").strip()),
+        patient_id=_shared(str(ds.get("PatientID", "") or "")),
         series_number=_optional(ds, "SeriesNumber", int),
-        series_description=str(ds.get("SeriesDescription", "") or ""),
+        series_description=_shared(str(ds.get("SeriesDescription", "") or "")),
         instance_number=_optional(ds, "InstanceNumber", int),
-        acquisition_time=str(ds.get("AcquisitionTime", "") or ""),
-        image_type=_strings(ds, "ImageType"),
+        acquisition_time=_shared(str(ds.get("AcquisitionTime", "") or "")),
+        image_type=_shared(_strings(ds, "ImageType")),
         image_position=_floats3(ds, "ImagePositionPatient"),
-        image_orientation=_floats6(ds, "ImageOrientationPatient"),
-        pixel_spacing=_floats2(ds, "PixelSpacing"),
+        image_orientation=_shared(_floats6(ds, "ImageOrientationPatient")),
+        pixel_spacing=_shared(_floats2(ds, "PixelSpacing")),
         slice_thickness=_optional(ds, "SliceThickness", float),
         rows=_optional(ds, "Rows", int),
         columns=_optional(ds, "Columns", int),
         number_of_frames=_optional(ds, "NumberOfFrames", int) or 1,
-        transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")) if meta is not None else "",
+        transfer_syntax_uid=_shared(str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""),
         bits_allocated=_optional(ds, "BitsAllocated", int),
         samples_per_pixel=_optional(ds, "SamplesPerPixel", int),
         rescale_slope=_optional(ds, "RescaleSlope", float),
         rescale_intercept=_optional(ds, "RescaleIntercept", float),
     )
+
+
+_SHARED_LIMIT = 4096
+"""Distinct values :func:`_shared` remembers before it starts afresh."""
+_shared_values: dict[tuple[type, str | tuple[str, ...]], Any] = {}
+
+_V = TypeVar("_V", bound="str | tuple[str | float, ...] | None")
+
+
+def _shared(value: _V) -> _V:
+    """One object for a header value that repeats across the files of a series (UIDs, modality, orientation,
+    spacing), so that the index of a large input holds it once rather than once per file (about half of an
+    index entry's memory).
+
+    Values are matched by type and text (``repr`` for floats, so that -0.0 stays apart from 0.0); the memory
+    is bounded by :data:`_SHARED_LIMIT` values.
+    """
+    if value is None or value == "":
+        return value
+    key = (type(value), value if isinstance(value, str) else tuple(map(repr, value)))
+    if len(_shared_values) >= _SHARED_LIMIT:
+        _shared_values.clear()
+    return cast(_V, _shared_values.setdefault(key, value))
 
 
 def _value(ds: Dataset, keyword: str) -> Any:

@@ -239,3 +239,32 @@ def test_headers_are_parsed_on_other_processes_with_the_same_result(two_series, 
     pids = {int(p.name) for p in (tmp_path / "pids").iterdir()}
     assert pids and os.getpid() not in pids
     assert on_processes == in_process and on_processes.n_instances == 27
+
+
+def test_values_that_repeat_across_a_series_are_held_once(tmp_path: Path, monkeypatch):
+    series = write_ct_series(tmp_path, shape=SHAPE, seed=6)
+    ds = dcmread(series.files[3])
+    ds.ImageOrientationPatient = ["1", "-0", "0", "0", "1", "0"]
+    ds.save_as(series.files[3])
+    monkeypatch.setattr(scan_module, "_shared_values", {})
+    instances = scan_folder(tmp_path).series[series.series_uid].instances
+    for name in ("series_instance_uid", "study_instance_uid", "modality", "pixel_spacing", "image_type"):
+        assert len({id(getattr(i, name)) for i in instances}) == 1, name
+    by_path = {i.path: i for i in instances}
+    assert repr(by_path[series.files[3]].image_orientation) == "(1.0, -0.0, 0.0, 0.0, 1.0, 0.0)"
+    assert repr(by_path[series.files[4]].image_orientation) == "(1.0, 0.0, 0.0, 0.0, 1.0, 0.0)"
+    assert len({id(i.image_orientation) for i in instances}) == 2
+    assert len({i.sop_instance_uid for i in instances}) == SHAPE[0]
+
+
+def test_the_shared_values_are_bounded(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(scan_module, "_SHARED_LIMIT", 5)
+    monkeypatch.setattr(scan_module, "_shared_values", {})
+    series = write_ct_series(tmp_path, shape=SHAPE, seed=7)
+    for path in series.files:
+        ds = dcmread(path)
+        ds.AcquisitionTime = f"1200{ds.InstanceNumber:02d}"
+        ds.save_as(path)
+    scanned = scan_folder(tmp_path).series[series.series_uid]
+    assert len(scan_module._shared_values) <= 5
+    assert sorted(i.acquisition_time for i in scanned.instances) == [f"1200{n:02d}" for n in range(1, 13)]
