@@ -92,7 +92,8 @@ class CohortRun:
         todo = [instance for instance in instances if instance.id not in self._inputs]
         if not todo:
             return
-        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="mhub-input-hash")
+        if self._hashing is None:  # one thread for the run, however often instances are selected
+            self._hashing = ThreadPoolExecutor(1, thread_name_prefix="mhub-input-hash")
         for instance in todo:  # the file lists are taken now: the steps add items to the instances later
             self._inputs[instance.id] = self._hashing.submit(_fingerprint_or_none, input_files(instance))
 

@@ -121,3 +121,33 @@ def test_input_fingerprints_are_hashed_ahead_on_a_thread_and_survive_close(tmp_p
     expected = [input_fingerprint(i) for i in instances]
     monkeypatch.setattr(resume, "files_fingerprint", lambda files: expected[1])
     assert [cohort._input_fingerprint(i) for i in instances] == expected
+
+
+def test_selecting_twice_hashes_on_the_one_thread_of_the_run(tmp_path, monkeypatch):
+    import threading
+    from types import SimpleNamespace
+
+    from mhubio.cohort import resume
+
+    instances = []
+    for uid in ("1.1", "1.2"):
+        (tmp_path / uid).mkdir()
+        (tmp_path / uid / "1.dcm").write_bytes(uid.encode())
+        item = DataItem(FileType.DICOM, tmp_path / uid, {"mod": "ct"}, files=(tmp_path / uid / "1.dcm",))
+        instances.append(Instance(uid, {}, tmp_path / "work", [item]))
+    threads: list[threading.Thread] = []
+
+    def hashed(files):
+        threads.append(threading.current_thread())
+        return "digest-" + files[0].parent.name
+
+    monkeypatch.setattr(resume, "files_fingerprint", hashed)
+    monkeypatch.setattr(resume, "model_fingerprint", lambda chain, workflow: "model")
+    model = SimpleNamespace(name="m", version="1")
+    chain = SimpleNamespace(importer=SimpleNamespace(module=SimpleNamespace(context=SimpleNamespace(model=model))))
+    cohort = resume.CohortRun(chain, tmp_path / "out", "default", resume=False)
+    cohort.select(instances[:1])
+    cohort.select(instances[1:])
+    assert [cohort._input_fingerprint(i) for i in instances] == ["digest-1.1", "digest-1.2"]
+    cohort.close()
+    assert len(set(threads)) == 1 and not threads[0].is_alive()
