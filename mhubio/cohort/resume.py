@@ -136,7 +136,9 @@ class CohortRun:
             self.store.remove(instance.id)
             return
         rows: dict[str, list[dict[str, Any]]] = {}
-        if self._rows is not None:
+        if instance.table_rows is not None:
+            rows, instance.table_rows = instance.table_rows, None
+        elif self._rows is not None:
             try:
                 rows = self._rows(instance, self.output_dir)
             except Exception as exc:  # a table problem must not lose the series' outputs or its state

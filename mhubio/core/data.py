@@ -234,6 +234,9 @@ class Instance:
     outputs: list[OutputFile] = field(default_factory=list)
     notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Facts that steps record for the run report, by topic (e.g. ``code_mappings``); JSON-ready, no PHI."""
+    table_rows: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
+    """The cohort table rows of a finished series, computed by the worker process that ran it (so that the
+    caller does not read its SEGs and SRs again); the caller takes them when it records the series."""
     log: logging.LoggerAdapter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

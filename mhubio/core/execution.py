@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from mhubio.cohort.hooks import worker_table_rows
 from mhubio.core.collector import freeze_long_lived
 from mhubio.core.config import Chain
 from mhubio.core.data import AlgorithmInfo, Failure, Instance, InstanceStatus
@@ -219,5 +220,6 @@ def run_series(spec: ChainSpec, instance: Instance, log_dir: Path) -> SeriesResu
         algorithms: dict[str, AlgorithmInfo] = {}
         with series_log_handler(instance, log_dir):
             run_instance(chain.steps, instance, algorithms)
+            worker_table_rows(chain, spec.options, instance)
     return SeriesResult(instance, algorithms)
 

@@ -15,6 +15,7 @@ import types
 from multiprocessing import active_children
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from mhubio.core.data import AlgorithmInfo, DataItem, Failure, Instance, InstanceStatus, StepTiming
@@ -26,6 +27,7 @@ from mhubio.core.logs import ProgressPrinter
 from mhubio.core.parallel import ProcessPoolSeriesExecutor, start_method
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.core.workflow import ChainSpec
+from mhubio.tables import rows as table_rows
 from tests.fake_modules import PROBE_MODULE, fake_registry, write_workflow
 from tests.helpers import REPO
 
@@ -163,6 +165,38 @@ def test_workers_are_spawned_once_this_process_has_initialised_cuda(monkeypatch,
     torch = types.SimpleNamespace(cuda=types.SimpleNamespace(is_initialized=lambda: initialized))
     monkeypatch.setitem(sys.modules, "torch", torch)
     assert start_method() == ("spawn" if initialized else "fork")
+
+
+_MARKERS: Path | None = None
+_OUTPUT_ROWS = table_rows.output_rows
+
+
+def _output_rows_noting_process(path, output_dir, series_uid=None, model=None, version=""):
+    assert _MARKERS is not None
+    (_MARKERS / f"rows-{series_uid}-{os.getpid()}").touch()
+    return _OUTPUT_ROWS(path, output_dir, series_uid, model, version)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_fork(), reason="workers are spawned on this platform")
+def test_table_rows_are_computed_by_the_workers_not_the_caller(config_path, tmp_path, monkeypatch):
+    """The worker that ran a series reads its outputs for the cohort tables; the caller only records them."""
+    global _MARKERS
+    _MARKERS = tmp_path / "markers"
+    _MARKERS.mkdir()
+    monkeypatch.setattr(table_rows, "output_rows", _output_rows_noting_process)
+    try:
+        report, _, out = _run(config_path, tmp_path, ["1.1 ok", "1.2 ok", "1.3 crash"], workers=2)
+    finally:
+        _MARKERS = None
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    marked = _markers(tmp_path, "rows")
+    assert sorted(name.rsplit("-", 1)[0] for name in marked) == ["rows-1.1", "rows-1.2"]
+    assert str(os.getpid()) not in {name.rsplit("-", 1)[1] for name in marked}
+    assert all(i.table_rows is None for i in report.instances)
+    series = pq.read_table(out / "mhub_tables" / "series").to_pylist()
+    assert sorted((row["SeriesInstanceUID"], row["status"]) for row in series) == [
+        ("1.1", "done"), ("1.2", "done"), ("1.3", "failed")]
 
 
 def test_all_failed_exit_code(config_path, tmp_path):
