@@ -213,7 +213,8 @@ def run_series(spec: ChainSpec, instance: Instance, log_dir: Path) -> SeriesResu
     """The task of a worker process: run the per-instance steps of ``spec`` on ``instance``.
 
     Series run one at a time per process (a Dask worker may have several threads; modules are not
-    required to be thread-safe).  The series log goes to ``log_dir/<id>.log`` as in sequential runs.
+    required to be thread-safe).  The series log goes to ``log_dir/<id>.log`` as in sequential runs.  The
+    table rows of a done series are computed here too (:func:`~mhubio.cohort.hooks.worker_table_rows`).
     """
     with _series_lock:
         chain = worker_chain(spec)

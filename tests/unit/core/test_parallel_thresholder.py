@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pydicom
 import pytest
 
@@ -61,6 +62,15 @@ def assert_same_segs(first: Path, second: Path, series_uids: list[str]) -> None:
         assert seg_content(ours) == seg_content(theirs), uid
 
 
+def table_rows(output_dir: Path, table: str) -> list[dict]:
+    """The rows of one cohort table, without the per-run values (UIDs of the SEGs, step seconds), sorted."""
+    rows = pq.read_table(output_dir / "mhub_tables" / table).to_pylist()
+    for row in rows:
+        for key in ("SOPInstanceUID", "segmentationInstanceUID", "trackingUniqueIdentifier", "seconds", "steps"):
+            row.pop(key, None)
+    return sorted(rows, key=repr)
+
+
 @pytest.mark.slow
 def test_workers_give_the_sequential_segs(tmp_path):
     uids = write_ct_inputs(tmp_path / "in", 3)
@@ -73,3 +83,6 @@ def test_workers_give_the_sequential_segs(tmp_path):
     assert comparable_report(runs["par"]) == comparable_report(runs["seq"])
     assert sorted(s["series_uid"] for s in runs["par"]["series"]) == sorted(uids)
     assert_same_segs(tmp_path / "seq", tmp_path / "par", uids)
+    for table in ("series", "measurements"):  # the workers' rows equal the caller's
+        assert table_rows(tmp_path / "par", table) == table_rows(tmp_path / "seq", table), table
+    assert len(table_rows(tmp_path / "par", "measurements")) >= len(uids)
