@@ -81,20 +81,37 @@ def test_input_fingerprint_ignores_names_and_order_but_not_content(tmp_path):
     assert input_fingerprint(Instance("1.3", {}, tmp_path / "work")) is None
 
 
-def test_input_fingerprints_are_hashed_ahead_on_a_thread_and_survive_close(tmp_path, monkeypatch):
-    """The series selected to run are hashed on a background thread in run order; a fingerprint still queued
-    when the run closes is computed when it is asked for, and both equal ``input_fingerprint``."""
-    import threading
+def _two_instances(folder):
+    """Instances 1.1 and 1.2, each with one small input file of its own content."""
+    instances = []
+    for uid in ("1.1", "1.2"):
+        (folder / uid).mkdir()
+        (folder / uid / "1.dcm").write_bytes(uid.encode())
+        item = DataItem(FileType.DICOM, folder / uid, {"mod": "ct"}, files=(folder / uid / "1.dcm",))
+        instances.append(Instance(uid, {}, folder / "work", [item]))
+    return instances
+
+
+def _cohort_run(folder, monkeypatch):
+    """A CohortRun over ``folder / "out"`` for a stand-in chain (model fingerprint fixed)."""
     from types import SimpleNamespace
 
     from mhubio.cohort import resume
 
-    instances = []
-    for uid in ("1.1", "1.2"):
-        (tmp_path / uid).mkdir()
-        (tmp_path / uid / "1.dcm").write_bytes(uid.encode())
-        item = DataItem(FileType.DICOM, tmp_path / uid, {"mod": "ct"}, files=(tmp_path / uid / "1.dcm",))
-        instances.append(Instance(uid, {}, tmp_path / "work", [item]))
+    monkeypatch.setattr(resume, "model_fingerprint", lambda chain, workflow: "model")
+    model = SimpleNamespace(name="m", version="1")
+    chain = SimpleNamespace(importer=SimpleNamespace(module=SimpleNamespace(context=SimpleNamespace(model=model))))
+    return resume.CohortRun(chain, folder / "out", "default", resume=False)
+
+
+def test_input_fingerprints_are_hashed_ahead_on_a_thread_and_survive_close(tmp_path, monkeypatch):
+    """The series selected to run are hashed on a background thread in run order; a fingerprint still queued
+    when the run closes is computed when it is asked for, and both equal ``input_fingerprint``."""
+    import threading
+
+    from mhubio.cohort import resume
+
+    instances = _two_instances(tmp_path)
     threads, release = [], threading.Event()
 
     def hashed(files):
@@ -103,10 +120,7 @@ def test_input_fingerprints_are_hashed_ahead_on_a_thread_and_survive_close(tmp_p
         return input_fingerprint(instances[len(threads) - 1])
 
     monkeypatch.setattr(resume, "files_fingerprint", hashed)
-    monkeypatch.setattr(resume, "model_fingerprint", lambda chain, workflow: "model")
-    model = SimpleNamespace(name="m", version="1")
-    chain = SimpleNamespace(importer=SimpleNamespace(module=SimpleNamespace(context=SimpleNamespace(model=model))))
-    cohort = resume.CohortRun(chain, tmp_path / "out", "default", resume=False)
+    cohort = _cohort_run(tmp_path, monkeypatch)
     assert cohort.select(instances) == instances
     while not threads:
         threading.Event().wait(0.01)
@@ -125,16 +139,10 @@ def test_input_fingerprints_are_hashed_ahead_on_a_thread_and_survive_close(tmp_p
 
 def test_selecting_twice_hashes_on_the_one_thread_of_the_run(tmp_path, monkeypatch):
     import threading
-    from types import SimpleNamespace
 
     from mhubio.cohort import resume
 
-    instances = []
-    for uid in ("1.1", "1.2"):
-        (tmp_path / uid).mkdir()
-        (tmp_path / uid / "1.dcm").write_bytes(uid.encode())
-        item = DataItem(FileType.DICOM, tmp_path / uid, {"mod": "ct"}, files=(tmp_path / uid / "1.dcm",))
-        instances.append(Instance(uid, {}, tmp_path / "work", [item]))
+    instances = _two_instances(tmp_path)
     threads: list[threading.Thread] = []
 
     def hashed(files):
@@ -142,10 +150,7 @@ def test_selecting_twice_hashes_on_the_one_thread_of_the_run(tmp_path, monkeypat
         return "digest-" + files[0].parent.name
 
     monkeypatch.setattr(resume, "files_fingerprint", hashed)
-    monkeypatch.setattr(resume, "model_fingerprint", lambda chain, workflow: "model")
-    model = SimpleNamespace(name="m", version="1")
-    chain = SimpleNamespace(importer=SimpleNamespace(module=SimpleNamespace(context=SimpleNamespace(model=model))))
-    cohort = resume.CohortRun(chain, tmp_path / "out", "default", resume=False)
+    cohort = _cohort_run(tmp_path, monkeypatch)
     cohort.select(instances[:1])
     cohort.select(instances[1:])
     assert [cohort._input_fingerprint(i) for i in instances] == ["digest-1.1", "digest-1.2"]
