@@ -3,9 +3,11 @@
 Run: ``.venv/bin/python benchmarks/bench_cohort.py [--series 1000] [--slices 12] [--size 32] [--dask]``.
 Runs ``mhub run --workers 2`` (and, with ``--dask``, ``mhub run --scheduler`` on a 2-worker Dask LocalCluster;
 with ``--dask-no-profile``, on one whose workers have Dask's statistical profiler off) as a user would, sampling
-every half second the resident memory (RSS) of the run's processes and the number of finished series (state
-files).  Prints, per executor: wall time, series per minute, RSS of the caller and of the workers at 10 %, 50 %
-and 100 % of the series, the RSS growth per 1,000 series fitted over the second half (flat memory: close to 0),
+every half second the memory of the run's processes and the number of finished series (state files): the
+caller's resident memory (RSS) and the workers' proportional set size (PSS: a page shared by several processes
+counts by its share, so forked workers, which share pages with the caller, are not counted twice).  Prints, per
+executor: wall time, series per minute, the caller's RSS and the workers' PSS at 10 %, 50 % and 100 % of the
+series, their growth per 1,000 series fitted over the second half (flat memory: close to 0),
 the time from the last series to the end of the run (tables and HTML report), and the
 time to rewrite the tables and the report alone.  Asserts nothing: speed and memory are measured, not tested.
 """
@@ -38,19 +40,19 @@ MB = 1024 * 1024
 
 @dataclass
 class Samples:
-    """(seconds, series done, caller RSS MB, workers RSS MB) over a run."""
+    """(seconds, series done, caller RSS MB, workers PSS MB) over a run."""
 
     rows: list[tuple[float, int, float, float]] = field(default_factory=list)
 
     def at_fraction(self, total: int, fraction: float) -> tuple[float, float]:
-        """Caller and workers RSS at the first sample with at least ``fraction`` of the series done."""
+        """Caller RSS and workers PSS at the first sample with at least ``fraction`` of the series done."""
         for _, done, caller, workers in self.rows:
             if done >= fraction * total:
                 return caller, workers
         return self.rows[-1][2], self.rows[-1][3]
 
     def growth_per_1000(self, total: int, column: int) -> float:
-        """RSS slope (MB per 1,000 series) over the samples taken while the second half of the series ran."""
+        """Memory slope (MB per 1,000 series) over the samples taken while the second half of the series ran."""
         half = [(done, row[column]) for row in self.rows if total / 2 <= (done := row[1]) < total]
         if len({d for d, _ in half}) < 2:
             return float("nan")
@@ -68,6 +70,16 @@ def _rss(processes: list[psutil.Process]) -> float:
     return total / MB
 
 
+def _pss(processes: list[psutil.Process]) -> float:
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total / MB
+
+
 def _sample(run: subprocess.Popen, states: Path, worker_root: psutil.Process | None, stop: threading.Event,
             samples: Samples) -> None:
     start = time.perf_counter()
@@ -78,7 +90,7 @@ def _sample(run: subprocess.Popen, states: Path, worker_root: psutil.Process | N
         except psutil.Error:
             workers = []
         done = sum(1 for _ in os.scandir(states)) if states.is_dir() else 0
-        samples.rows.append((time.perf_counter() - start, done, _rss([caller]), _rss(workers)))
+        samples.rows.append((time.perf_counter() - start, done, _rss([caller]), _pss(workers)))
         stop.wait(0.5)
 
 
@@ -138,7 +150,7 @@ def main() -> None:
         runs += [(name, profile) for flag, name, profile in dask_runs if flag]
         print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
         print(f"{'executor':<18} {'wall s':>7} {'series/min':>10} {'caller MB 10/50/100%':>21} "
-              f"{'workers MB 10/50/100%':>22} {'MB/1000 series c/w':>19} {'finish s':>8} {'tables s':>8} "
+              f"{'workers PSS MB 10/50/100%':>26} {'MB/1000 series c/w':>19} {'finish s':>8} {'tables s':>8} "
               f"{'html s':>6}")
         for number, (name, profile) in enumerate(runs):
             output_dir = root / f"run{number}"
@@ -154,7 +166,7 @@ def main() -> None:
             workers = "/".join(f"{samples.at_fraction(args.series, f)[1]:.0f}" for f in (0.1, 0.5, 1.0))
             growth = (f"{samples.growth_per_1000(args.series, 2):+.0f}/"
                       f"{samples.growth_per_1000(args.series, 3):+.0f}")
-            print(f"{name:<18} {wall:>7.0f} {60 * args.series / wall:>10.1f} {caller:>21} {workers:>22} "
+            print(f"{name:<18} {wall:>7.0f} {60 * args.series / wall:>10.1f} {caller:>21} {workers:>26} "
                   f"{growth:>19} {finish:>8.1f} {tables:>8.2f} {html:>6.2f}", flush=True)
 
 
