@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,24 +60,23 @@ class Samples:
         return float(np.polyfit(x, y, 1)[0] * 1000)
 
 
-def _rss(processes: list[psutil.Process]) -> float:
+def _megabytes(processes: list[psutil.Process], measure: Callable[[psutil.Process], int]) -> float:
+    """``measure`` summed over ``processes`` in MB; a process that ended meanwhile counts 0."""
     total = 0
     for process in processes:
         try:
-            total += process.memory_info().rss
+            total += measure(process)
         except psutil.Error:
             continue
     return total / MB
 
 
-def _pss(processes: list[psutil.Process]) -> float:
-    total = 0
-    for process in processes:
-        try:
-            total += process.memory_full_info().pss
-        except psutil.Error:
-            continue
-    return total / MB
+def _rss(process: psutil.Process) -> int:
+    return int(process.memory_info().rss)
+
+
+def _pss(process: psutil.Process) -> int:
+    return int(process.memory_full_info().pss)
 
 
 def _sample(run: subprocess.Popen, states: Path, worker_root: psutil.Process | None, stop: threading.Event,
@@ -90,7 +89,7 @@ def _sample(run: subprocess.Popen, states: Path, worker_root: psutil.Process | N
         except psutil.Error:
             workers = []
         done = sum(1 for _ in os.scandir(states)) if states.is_dir() else 0
-        samples.rows.append((time.perf_counter() - start, done, _rss([caller]), _pss(workers)))
+        samples.rows.append((time.perf_counter() - start, done, _megabytes([caller], _rss), _megabytes(workers, _pss)))
         stop.wait(0.5)
 
 
