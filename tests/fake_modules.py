@@ -3,7 +3,8 @@
 ``input_dir/series.txt`` lists one series per line as ``<uid> <behaviour>``: ``ok``, ``skip`` (left out by the
 importer as failing QC), ``crash``, ``tool`` (a failing external command), ``nooutput``, ``empty`` (an empty
 output file), ``die`` (the worker process exits), ``sleep<seconds>``, ``probe`` (marks whether the process holds
-the caller's :data:`PROBE_MODULE` and whether its object is out of the collector's reach); for
+the caller's :data:`PROBE_MODULE` and whether its object is out of the collector's reach), ``preloaded`` (marks
+whether the process inherited what :meth:`Work.preload` loaded in the process that forked it); for
 :class:`MaybeExtra`, ``explain`` (no output, with a warning), ``qcwarn`` (a warning from the importer, no output)
 and anything else but ``ok`` (no output, silently).  Worker processes cannot share counters with the test, so
 the modules leave marker files in ``input_dir/../markers``.  The classes live at the top level of an importable
@@ -62,6 +63,17 @@ def _probe() -> str:
     return "inherited-tracked" if traversed else "inherited-frozen"
 
 
+_PRELOADED_IN: int | None = None
+"""The process in which :meth:`Work.preload` ran."""
+
+
+def _preloaded() -> str:
+    """``inherited`` when the process that forked this one preloaded :class:`Work`, ``here`` when this one did."""
+    if _PRELOADED_IN is None:
+        return "none"
+    return "inherited" if _PRELOADED_IN == os.getppid() else "here"
+
+
 def _mark(context: RunContext, name: str) -> None:
     folder = Path(context.input_dir).parent / "markers"
     folder.mkdir(exist_ok=True)
@@ -106,6 +118,11 @@ class Work(Module):
         if only_in and int(only_in) != os.getpid():
             raise WeightsError(f"{self.step_id}: weights missing in process {os.getpid()}")
 
+    def preload(self) -> None:
+        global _PRELOADED_IN
+        _PRELOADED_IN = os.getpid()
+        _mark(self.context, f"preload-in-{os.getpid()}")
+
     def setup(self) -> None:
         self.loads += 1
         _mark(self.context, f"setup-{os.getpid()}-{self.loads}")
@@ -129,6 +146,8 @@ class Work(Module):
             os._exit(3)
         if behaviour == "probe":
             _mark(self.context, f"probe-{_probe()}-{instance.id}-{os.getpid()}")
+        if behaviour == "preloaded":
+            _mark(self.context, f"preloaded-{_preloaded()}-{instance.id}-{os.getpid()}")
         if behaviour.startswith("sleep"):
             time.sleep(float(behaviour[5:]))
         instance.warn("checked " + instance.id)

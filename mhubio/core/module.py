@@ -152,6 +152,14 @@ class Module(Generic[_P]):
     def setup(self) -> None:
         """Load expensive resources (models) once per run, before the first instance."""
 
+    def preload(self) -> None:
+        """Load read-only tables every process running this step needs, before worker processes are forked.
+
+        Called once in the process that forks the ``--workers`` processes (never with one worker or for
+        spawned workers), so that the workers inherit one copy instead of each loading its own on its first
+        series. Must not start threads or touch a GPU.
+        """
+
     def ensure_setup(self) -> None:
         """Call :meth:`setup` once."""
         if not self._ready:

@@ -138,7 +138,12 @@ def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
 
 
 def concrete_modules(namespace: object, module_name: str) -> list[type[Module]]:
-    """The workflow modules defined in ``namespace``: public, concrete subclasses of :class:`Module`."""
+    """The workflow modules defined in ``namespace``: public, concrete subclasses of :class:`Module`.
+
+    A private file (``_name.py``) holds bases and helpers, never workflow modules.
+    """
+    if module_name.rpartition(".")[2].startswith("_"):
+        return []
     found = []
     for _, obj in inspect.getmembers(namespace, inspect.isclass):
         if (

@@ -180,4 +180,6 @@ def make_executor(
         return DaskSeriesExecutor(spec, log_dir, options.scheduler)
     from mhubio.core.parallel import ProcessPoolSeriesExecutor
 
-    return ProcessPoolSeriesExecutor(spec, log_dir, min(options.workers, instances))
+    return ProcessPoolSeriesExecutor(
+        spec, log_dir, min(options.workers, instances), preload=[step.module for step in chain.all_steps]
+    )

@@ -9,11 +9,12 @@ from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
-from mhubio.core.module import Input, Module, Output
+from mhubio.core.module import Input, Output
 from mhubio.core.params import Params
+from mhubio.modules._highdicom import HighdicomWriter
 
 
-class _BprSREncoder(Module):
+class _BprSREncoder(HighdicomWriter):
     """Shared behaviour: read the bpreg JSON and the series headers, encode, write atomically."""
 
     kind: ClassVar[str]

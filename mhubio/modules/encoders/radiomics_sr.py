@@ -11,15 +11,16 @@ from mhubio.core.data import AlgorithmInfo, DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
-from mhubio.core.module import Input, Module, Output
+from mhubio.core.module import Input, Output
 from mhubio.core.params import Params
+from mhubio.modules._highdicom import HighdicomWriter
 from mhubio.radiomics import read_json
 from mhubio.sr.radiomics import SERIES_DESCRIPTION, RadiomicsSROptions, encode_radiomics_sr
 
 _RECORDED_ELSEWHERE = ("classes", "shape_features")
 
 
-class RadiomicsSREncoder(Module):
+class RadiomicsSREncoder(HighdicomWriter):
     """Encode the radiomics table of a series as a TID 1500 Enhanced SR.
 
     One volumetric ROI group per segment with features, referencing the

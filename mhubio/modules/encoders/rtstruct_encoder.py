@@ -12,13 +12,14 @@ from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
 from mhubio.core.labelmaps import label_map_algorithm, label_segments
-from mhubio.core.module import Input, Module, Output
+from mhubio.core.module import Input, Output
 from mhubio.core.params import Params
+from mhubio.modules._highdicom import HighdicomWriter
 from mhubio.rtstruct import EmptyStructureSetError, RtstructOptions, encode_rtstruct
 from mhubio.segdb import SegmentMap
 
 
-class RtstructEncoder(Module):
+class RtstructEncoder(HighdicomWriter):
     """Encode a label map as an RT Structure Set: one ROI per non-empty label, contoured slice by slice.
 
     ROI names, colours and identification codes come from the segment registry through the label map's

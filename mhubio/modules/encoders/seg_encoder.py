@@ -10,13 +10,14 @@ from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
 from mhubio.core.labelmaps import label_map_algorithm, label_segments
-from mhubio.core.module import Input, Module, Output
+from mhubio.core.module import Input, Output
 from mhubio.core.params import Params
+from mhubio.modules._highdicom import HighdicomWriter
 from mhubio.seg import EmptySegmentationError, SegOptions, encode_segmentation
 from mhubio.segdb import SegmentMap
 
 
-class SegEncoder(Module):
+class SegEncoder(HighdicomWriter):
     """Encode a label map as a DICOM Segmentation (highdicom).
 
     The parameters are those of :class:`~mhubio.seg.SegOptions` (an empty

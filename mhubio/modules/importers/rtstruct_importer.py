@@ -16,10 +16,11 @@ from mhubio.core.data import DataItem, Instance
 from mhubio.core.errors import StepError
 from mhubio.core.fileio import atomic_path
 from mhubio.core.filetypes import FileType
-from mhubio.core.module import Input, Module, Output
+from mhubio.core.module import Input, Output
 from mhubio.core.params import Params
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.scan import scan_folder
+from mhubio.modules._highdicom import HighdicomWriter
 from mhubio.modules.importers.seg_importer import MultipleSegPolicy
 from mhubio.rtstruct import ContourOffGridError, read_rois, referenced_series
 from mhubio.rtstruct.to_seg import RasterisedRoi, encode_roi_segmentation, roi_name
@@ -35,7 +36,7 @@ class _StructureSetFile:
     timestamp: str
 
 
-class RtstructImporter(Module):
+class RtstructImporter(HighdicomWriter):
     """Find the RT Structure Set that references the instance's series and rasterise its ROIs onto the series.
 
     A structure set belongs to the series its Referenced Frame of Reference Sequence names

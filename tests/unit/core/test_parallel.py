@@ -28,6 +28,7 @@ from mhubio.core.parallel import ProcessPoolSeriesExecutor, start_method
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.core.workflow import ChainSpec
 from mhubio.tables import rows as table_rows
+from tests import fake_modules
 from tests.fake_modules import PROBE_MODULE, fake_registry, write_workflow
 from tests.helpers import REPO
 
@@ -157,6 +158,24 @@ def test_workers_are_forked_with_the_callers_objects_out_of_the_collectors_reach
     markers = _markers(tmp_path, "probe")
     assert len(markers) == 2
     assert {name.rsplit("-", 2)[0] for name in markers} == {"probe-inherited-frozen"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_fork(), reason="workers are spawned on this platform")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_steps_preload_once_in_the_caller_before_the_workers_are_forked(config_path, tmp_path, monkeypatch,
+                                                                         workers):
+    """A step's tables are loaded once, in the caller, and inherited by forked workers; never with one worker."""
+    monkeypatch.setattr(fake_modules, "_PRELOADED_IN", None)
+    report, _, _ = _run(config_path, tmp_path, ["1.1 preloaded", "1.2 preloaded"], workers=workers)
+    assert report.exit_code == ExitCode.SUCCESS
+    series = _markers(tmp_path, "preloaded")
+    if workers == 1:
+        assert _markers(tmp_path, "preload-in") == []
+        assert [name.rsplit("-", 2)[0] for name in series] == ["preloaded-none", "preloaded-none"]
+    else:
+        assert _markers(tmp_path, "preload-in") == [f"preload-in-{os.getpid()}"]
+        assert [name.rsplit("-", 2)[0] for name in series] == ["preloaded-inherited", "preloaded-inherited"]
 
 
 @pytest.mark.skipif(not can_fork(), reason="workers are spawned on this platform")

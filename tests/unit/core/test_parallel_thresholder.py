@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pydicom
 import pytest
 
+from mhubio.core.forking import can_fork
 from mhubio.synthetic import write_ct_series
-from tests.helpers import read_report, run_mhub
+from tests.helpers import REPO, read_report, run_mhub
 
 # Attributes a SEG encoder generates anew on every run (UIDs, creation times); everything else must match.
 GENERATED = {
@@ -86,3 +89,40 @@ def test_workers_give_the_sequential_segs(tmp_path):
     for table in ("series", "measurements"):  # the workers' rows equal the caller's
         assert table_rows(tmp_path / "par", table) == table_rows(tmp_path / "seq", table), table
     assert len(table_rows(tmp_path / "par", "measurements")) >= len(uids)
+
+
+RUN_NOTING_TABLE_LOADS = """
+import functools, os, sys
+from pathlib import Path
+from highdicom import _standard_utils, base, image
+marks = Path(sys.argv[1])
+load = _standard_utils.get_module_attribute_map.__wrapped__
+
+@functools.lru_cache(1)
+def noting_loads():
+    (marks / f"load-{os.getpid()}").touch()
+    return load()
+
+for module in (_standard_utils, base, image):
+    module.get_module_attribute_map = noting_loads
+from mhubio.cli import main
+print(os.getpid())
+raise SystemExit(main(["run", "--model", "thresholder", "-i", sys.argv[2], "-o", sys.argv[3], "--workers", "2",
+                       "--quiet"]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_fork(), reason="workers are spawned on this platform")
+def test_forked_workers_share_the_callers_highdicom_tables(tmp_path):
+    """The SEG encoder's preload: highdicom's 22 MB table is read once, by the caller, not once per worker."""
+    write_ct_inputs(tmp_path / "in", 2)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    done = subprocess.run([sys.executable, "-c", RUN_NOTING_TABLE_LOADS, str(marks), str(tmp_path / "in"),
+                           str(tmp_path / "out")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stdout
+    caller = done.stdout.split()[0]
+    assert sorted(p.name for p in marks.iterdir()) == [f"load-{caller}"]
+    assert len(list((tmp_path / "out").glob("*/thresholder.seg.dcm"))) == 2
