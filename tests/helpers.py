@@ -51,6 +51,14 @@ def run_mhub(*args: str | Path, env: dict[str, str] | None = None) -> subprocess
     )
 
 
+def run_python(code: str, *args: str | Path) -> subprocess.CompletedProcess:
+    """Run ``python -c CODE ARGS`` in a fresh interpreter in the repository (stdout and stderr together)."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+    )
+
+
 def read_report(output_dir: Path) -> dict:
     """The run report of an output folder."""
     return json.loads((output_dir / "mhub_report.json").read_text())

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from mhubio.cohort.layout import TABLES_DIR_NAME
 from mhubio.core.fileio import atomic_path
-from mhubio.tables.schema import TABLES, TableName
+from mhubio.tables.schema import TableName, empty_table
 
 
 def connect(output_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -24,7 +24,7 @@ def connect(output_dir: Path) -> duckdb.DuckDBPyConnection:
             files = ", ".join(_literal(p) for p in parts)
             con.execute(f"CREATE VIEW {table.value} AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
         else:
-            con.register(f"_empty_{table.value}", pa.Table.from_batches([], schema=TABLES[table]))
+            con.register(f"_empty_{table.value}", empty_table(table))
             con.execute(f"CREATE VIEW {table.value} AS SELECT * FROM _empty_{table.value}")
     return con
 

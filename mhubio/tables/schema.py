@@ -76,6 +76,12 @@ TABLES: dict[TableName, pa.Schema] = {
 }
 
 
+def empty_table(table: TableName) -> pa.Table:
+    """A table of ``table``'s schema without rows (``Schema.empty_table`` makes pyarrow import pandas, 0.25 s:
+    apache/arrow#34994)."""
+    return pa.Table.from_batches([], schema=TABLES[table])
+
+
 def code(value: str, scheme: str, meaning: str) -> dict[str, str]:
     """A coded concept as a row value."""
     return {"CodeValue": value, "CodingSchemeDesignator": scheme, "CodeMeaning": meaning}

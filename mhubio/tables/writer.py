@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from mhubio.cohort.layout import TABLES_DIR_NAME
 from mhubio.core.fileio import atomic_path
 from mhubio.tables.extract import Rows
-from mhubio.tables.schema import TABLES, TableName
+from mhubio.tables.schema import TABLES, TableName, empty_table
 
 BATCH_ROWS = 50_000
 
@@ -62,14 +62,13 @@ def arrow_table(table: TableName, rows: list[dict[str, Any]]) -> pa.Table:
     (``pa.Table.from_pylist``) makes pyarrow import pandas, a quarter of a second of every run
     (apache/arrow#34994). Floats round-trip exactly, NaN and infinities included (tested).
     """
-    schema = TABLES[table]
     if not rows:
-        return pa.Table.from_batches([], schema=schema)
+        return empty_table(table)
     data = "\n".join(json.dumps(row, default=_json_scalar) for row in rows).encode()
     return pa_json.read_json(
         io.BytesIO(data),
         read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data)),
-        parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+        parse_options=pa_json.ParseOptions(explicit_schema=TABLES[table], unexpected_field_behavior="ignore"),
     )
 
 

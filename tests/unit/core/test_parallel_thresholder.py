@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,7 +10,7 @@ import pytest
 
 from mhubio.core.forking import can_fork
 from mhubio.synthetic import write_ct_series
-from tests.helpers import REPO, read_report, run_mhub
+from tests.helpers import read_report, run_mhub, run_python
 
 # Attributes a SEG encoder generates anew on every run (UIDs, creation times); everything else must match.
 GENERATED = {
@@ -119,9 +117,7 @@ def test_forked_workers_share_the_callers_highdicom_tables(tmp_path):
     write_ct_inputs(tmp_path / "in", 2)
     marks = tmp_path / "marks"
     marks.mkdir()
-    done = subprocess.run([sys.executable, "-c", RUN_NOTING_TABLE_LOADS, str(marks), str(tmp_path / "in"),
-                           str(tmp_path / "out")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, check=False)
+    done = run_python(RUN_NOTING_TABLE_LOADS, marks, tmp_path / "in", tmp_path / "out")
     assert done.returncode == 0, done.stdout
     caller = done.stdout.split()[0]
     assert sorted(p.name for p in marks.iterdir()) == [f"load-{caller}"]

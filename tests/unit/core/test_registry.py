@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-import subprocess
-import sys
 
 import pytest
 
@@ -16,14 +14,9 @@ from mhubio.core.registry import ModuleRegistry, class_path, concrete_modules
 from mhubio.modules import BUILTIN_MODULES
 from mhubio.synthetic import write_ct_series
 from tests.fake_modules import ListImporter, Work
-from tests.helpers import REPO
+from tests.helpers import run_python
 
 HEAVY = ("torch", "nnunetv2", "nnunet", "radiomics", "totalsegmentator", "bpreg", "distributed")
-
-
-def _run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, check=False)
 
 
 def test_builtin_index_lists_every_module_class():
@@ -35,7 +28,7 @@ def test_builtin_index_lists_every_module_class():
 
 
 def test_discover_imports_a_module_only_when_asked():
-    done = _run_python(
+    done = run_python(
         "import sys, json\n"
         "from mhubio.core.registry import ModuleRegistry\n"
         "registry = ModuleRegistry.discover()\n"
@@ -52,7 +45,7 @@ def test_discover_imports_a_module_only_when_asked():
 def test_a_quiet_folder_run_imports_only_what_its_workflow_uses(tmp_path):
     """``mhub run --quiet`` on a folder imports the modules its workflow lists, no DICOMweb client, no progress bar."""
     write_ct_series(tmp_path / "in" / "ct", shape=(12, 24, 24))
-    done = _run_python(
+    done = run_python(
         "import json, sys\n"
         "from mhubio.cli import main\n"
         f"code = main(['run', '--model', 'thresholder', '-i', {str(tmp_path / 'in')!r}, '-o', "
@@ -102,7 +95,7 @@ def test_two_classes_with_one_name_are_an_error():
 @pytest.mark.slow
 def test_thresholder_run_imports_no_heavy_library(tmp_path):
     write_ct_series(tmp_path / "in" / "ct", shape=(10, 40, 40), seed=0)
-    done = _run_python(
+    done = run_python(
         "import sys, json\n"
         "from mhubio.cli import main\n"
         f"code = main(['run', '--model', 'thresholder', '--input', {str(tmp_path / 'in')!r}, "

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from tests.helpers import REPO
+from tests.helpers import run_python
 
 COUNT_LOADED = (
     "import json\n"
@@ -22,7 +20,6 @@ COUNT_LOADED = (
 
 def test_load_standard_tables_fills_highdicoms_caches():
     """Fails when highdicom renames its loaders: workers would then each load their own copy again."""
-    done = subprocess.run([sys.executable, "-c", COUNT_LOADED], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)
+    done = run_python(COUNT_LOADED)
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout.splitlines()[-1]) == [[0, 0, 0], [1, 1, 1]]

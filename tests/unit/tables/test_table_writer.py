@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +12,7 @@ import pytest
 from mhubio.synthetic import write_ct_series
 from mhubio.tables.schema import TABLES, TableName, code
 from mhubio.tables.writer import arrow_table
-from tests.helpers import REPO
+from tests.helpers import run_python
 
 SERIES_ROWS = [
     {"SeriesInstanceUID": "1.2.3", "Modality": "CT", "status": "done", "seconds": 0.1 + 0.2,
@@ -72,8 +70,7 @@ def test_a_run_writes_its_tables_without_importing_pandas(tmp_path):
         f"{str(tmp_path / 'out')!r}, '--quiet'])\n"
         "print(json.dumps([code, 'pandas' in sys.modules]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code_], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, check=False)
+    done = run_python(code_)
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout.splitlines()[-1]) == [0, False]
     assert (tmp_path / "out" / "mhub_tables" / "measurements").is_dir()
