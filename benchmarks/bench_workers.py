@@ -8,6 +8,12 @@ conversion, thresholds, SEG encoding and the report.  The worker counts run in t
 table shows the fastest run of each (on a shared machine the others measure the neighbours), with the CPU
 seconds (user and system) that the run's processes used: N workers that use more than one does cost overhead.
 Prints a table and whether two workers reach 1.6x the throughput of one; it asserts nothing (speed is not a test).
+
+With ``--marginal`` (the default) each worker count also runs a batch of twice the series, which splits a run's
+time into a fixed part (start-up, imports, the report: what no worker count divides) and a time per series:
+``wall = fixed + series x per-series``.  It prints both, the steady throughput (series per minute once running, the
+figure that counts for a long batch) and the most two workers could give on this batch with one worker's fixed
+part, ``(fixed + n p) / (fixed + n p / 2)`` (Amdahl's law).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,36 +42,72 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each worker count; the fastest is shown")
+    parser.add_argument("--marginal", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run twice the series, to split the time into a fixed part and a time per series")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    best: dict[int, tuple[float, float, float]] = {}
+    batches = [args.series, 2 * args.series] if args.marginal else [args.series]
+    best: dict[tuple[int, int], tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="mhub-bench-") as tmp:
-        input_dir = Path(tmp) / "in"
-        for seed in range(args.series):
-            write_ct_series(input_dir / f"ct{seed}", shape=(args.slices, args.size, args.size), seed=seed)
-        for run, workers in enumerate(counts * args.repeat):
-            output_dir = Path(tmp) / f"out{run}"
-            command = [sys.executable, "-m", "mhubio", "run", "--model", "thresholder", "--input", str(input_dir),
-                       "--output", str(output_dir), "--workers", str(workers), "--quiet"]
-            start, cpu_start = time.perf_counter(), _children_cpu_seconds()
-            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-            seconds, cpu = time.perf_counter() - start, _children_cpu_seconds() - cpu_start
-            if done.returncode != 0:
-                raise SystemExit(f"{workers} worker(s): exit {done.returncode}:\n{done.stdout}")
-            report = json.loads((output_dir / "mhub_report.json").read_text())
-            steps = sum(t["seconds"] for s in report["series"] for t in s["steps"])
-            best[workers] = min(best.get(workers, (seconds, steps, cpu)), (seconds, steps, cpu))
+        inputs = {batch: Path(tmp) / f"in{batch}" for batch in batches}
+        for seed in range(batches[-1]):
+            write_ct_series(inputs[batches[-1]] / f"ct{seed}", shape=(args.slices, args.size, args.size), seed=seed)
+        if args.marginal:
+            for seed in range(args.series):
+                name = f"ct{seed}"
+                shutil.copytree(inputs[batches[-1]] / name, inputs[args.series] / name, copy_function=os.link)
+        runs = [(workers, batch) for batch in batches for workers in counts] * args.repeat
+        for run, (workers, batch) in enumerate(runs):
+            best[workers, batch] = min(best.get((workers, batch), (float("inf"), 0.0, 0.0)),
+                                       _timed_run(inputs[batch], Path(tmp) / f"out{run}", workers))
     print(f"thresholder, {args.series} series of {args.slices}x{args.size}x{args.size}, {os.cpu_count()} CPU cores, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'workers':>7} {'wall s':>8} {'series/min':>10} {'speed-up':>8} {'sum of step s':>13} {'CPU s':>6}")
-    base = best[counts[0]][0]
-    for workers, (seconds, steps, cpu) in best.items():
+    base = best[counts[0], args.series][0]
+    for workers in counts:
+        seconds, steps, cpu = best[workers, args.series]
         print(f"{workers:>7} {seconds:>8.2f} {60 * args.series / seconds:>10.1f} {base / seconds:>8.2f} {steps:>13.2f} "
               f"{cpu:>6.2f}")
-    if 1 in best and 2 in best:
-        ratio = best[1][0] / best[2][0]
+    if args.marginal:
+        _print_marginal(best, counts, args.series)
+    if 1 in counts and 2 in counts:
+        ratio = best[1, args.series][0] / best[2, args.series][0]
         print(f"--workers 2 / --workers 1 throughput = {ratio:.2f}; target >= {TARGET_RATIO:g}x: "
               f"{'met' if ratio >= TARGET_RATIO else 'NOT met'} on this batch")
+
+
+def _timed_run(input_dir: Path, output_dir: Path, workers: int) -> tuple[float, float, float]:
+    """Wall seconds, the sum of the report's step seconds and the CPU seconds of one ``mhub run``."""
+    command = [sys.executable, "-m", "mhubio", "run", "--model", "thresholder", "--input", str(input_dir),
+               "--output", str(output_dir), "--workers", str(workers), "--quiet"]
+    start, cpu_start = time.perf_counter(), _children_cpu_seconds()
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    seconds, cpu = time.perf_counter() - start, _children_cpu_seconds() - cpu_start
+    if done.returncode != 0:
+        raise SystemExit(f"{workers} worker(s): exit {done.returncode}:\n{done.stdout}")
+    report = json.loads((output_dir / "mhub_report.json").read_text())
+    steps = sum(t["seconds"] for s in report["series"] for t in s["steps"])
+    shutil.rmtree(output_dir)
+    return seconds, steps, cpu
+
+
+def _print_marginal(best: dict[tuple[int, int], tuple[float, float, float]], counts: list[int], series: int) -> None:
+    """The fixed part and the time per series of each worker count, from the n- and 2n-series batches."""
+    print(f"fixed part and time per series, from the {series}- and {2 * series}-series batches:")
+    print(f"{'workers':>7} {'fixed s':>8} {'s/series':>9} {'steady series/min':>17} {'steady speed-up':>15}")
+    split = {}
+    for workers in counts:
+        short, long = best[workers, series][0], best[workers, 2 * series][0]
+        per_series = (long - short) / series
+        split[workers] = (short - series * per_series, per_series)
+    base = split[counts[0]][1]
+    for workers, (fixed, per_series) in split.items():
+        print(f"{workers:>7} {fixed:>8.2f} {per_series:>9.3f} {60 / per_series:>17.1f} {base / per_series:>15.2f}")
+    if 1 in split:
+        fixed, per_series = split[1]
+        bound = (fixed + series * per_series) / (fixed + series * per_series / 2)
+        print(f"with one worker's fixed part, two workers can give at most {bound:.2f}x on {series} series "
+              f"(Amdahl's law)")
 
 
 def _children_cpu_seconds() -> float:
