@@ -14,7 +14,7 @@ from pydicom.sr.codedict import codes
 
 from mhubio.geometry import sort_datasets
 from mhubio.synthetic import write_ct_series
-from mhubio.tables.extract import output_rows
+from mhubio.tables.extract import _scanned_segment_numbers, output_rows
 
 SPACING = (0.8, 0.8, 2.5)
 
@@ -94,3 +94,45 @@ def test_labelmap_volumes_equal_the_label_counts(tmp_path, segments, syntax):
     assert int(pydicom.dcmread(path, stop_before_pixels=True).BitsAllocated) == (16 if segments > 255 else 8)
     counts = np.bincount(labels.ravel(), minlength=segments + 1)  # highdicom describes the background as 0
     assert _volumes(path) == pytest.approx(_expected({n: int(counts[n]) for n in range(segments + 1)}))
+
+
+def _parsed_segment_numbers(path: Path) -> list[int]:
+    seg = pydicom.dcmread(path, stop_before_pixels=True)
+    return [int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+            for item in seg.PerFrameFunctionalGroupsSequence]
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian])
+def test_segment_numbers_found_in_the_encoded_groups_equal_the_parsed_ones(tmp_path, syntax):
+    shape = (6, 16, 16)
+    path = _write_seg(tmp_path, _sources(tmp_path / "ct", shape), _masks(shape, 4),
+                      hd.seg.SegmentationTypeValues.BINARY, 4, syntax)
+    seg = pydicom.dcmread(path)
+    found = _scanned_segment_numbers(seg, int(seg.NumberOfFrames))
+    assert found is not None
+    assert found == _parsed_segment_numbers(path)
+    assert set(found) == {1, 2, 3, 4}
+
+
+def test_segment_numbers_are_parsed_when_other_elements_hold_the_same_bytes(tmp_path):
+    # a SEG derived from a SEG: each frame's source reference also names a segment, (0062,000B) as well
+    shape = (6, 16, 16)
+    masks = _masks(shape, 3)
+    path = _write_seg(tmp_path, _sources(tmp_path / "ct", shape), masks, hd.seg.SegmentationTypeValues.BINARY, 3)
+    seg = pydicom.dcmread(path)
+    for item in seg.PerFrameFunctionalGroupsSequence:
+        item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSegmentNumber = 3
+    seg.save_as(path)
+    reread = pydicom.dcmread(path)
+    assert _scanned_segment_numbers(reread, int(reread.NumberOfFrames)) is None
+    assert _volumes(path) == pytest.approx(_expected({n: int(masks[..., n - 1].sum()) for n in (1, 2, 3)}))
+
+
+def test_a_segment_identified_in_the_shared_groups_counts_every_frame(tmp_path):
+    shape = (5, 16, 16)
+    masks = _masks(shape, 1)
+    path = _write_seg(tmp_path, _sources(tmp_path / "ct", shape), masks, hd.seg.SegmentationTypeValues.BINARY, 1)
+    seg = pydicom.dcmread(path)
+    assert "SegmentIdentificationSequence" in seg.SharedFunctionalGroupsSequence[0]  # highdicom, for one segment
+    assert "SegmentIdentificationSequence" not in seg.PerFrameFunctionalGroupsSequence[0]
+    assert _volumes(path) == pytest.approx(_expected({1: int(masks.sum())}))
