@@ -12,8 +12,8 @@ Prints a table and whether two workers reach 1.6x the throughput of one; it asse
 With ``--marginal`` (the default) each worker count also runs a batch of twice the series, which splits a run's
 time into a fixed part (start-up, imports, the report: what no worker count divides) and a time per series:
 ``wall = fixed + series x per-series``.  It prints both, the steady throughput (series per minute once running, the
-figure that counts for a long batch) and the most two workers could give on this batch with one worker's fixed
-part, ``(fixed + n p) / (fixed + n p / 2)`` (Amdahl's law).
+figure that counts for a long batch) and the most two workers could give on each batch with one worker's fixed
+part and time per series, ``(fixed + n p) / (fixed + n p / 2)`` (Amdahl's law).
 """
 
 from __future__ import annotations
@@ -62,12 +62,14 @@ def main() -> None:
                                        _timed_run(inputs[batch], Path(tmp) / f"out{run}", workers))
     print(f"thresholder, {args.series} series of {args.slices}x{args.size}x{args.size}, {os.cpu_count()} CPU cores, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'workers':>7} {'wall s':>8} {'series/min':>10} {'speed-up':>8} {'sum of step s':>13} {'CPU s':>6}")
-    base = best[counts[0], args.series][0]
-    for workers in counts:
-        seconds, steps, cpu = best[workers, args.series]
-        print(f"{workers:>7} {seconds:>8.2f} {60 * args.series / seconds:>10.1f} {base / seconds:>8.2f} {steps:>13.2f} "
-              f"{cpu:>6.2f}")
+    print(f"{'series':>6} {'workers':>7} {'wall s':>8} {'series/min':>10} {'speed-up':>8} {'sum of step s':>13} "
+          f"{'CPU s':>6}")
+    for batch in batches:
+        base = best[counts[0], batch][0]
+        for workers in counts:
+            seconds, steps, cpu = best[workers, batch]
+            print(f"{batch:>6} {workers:>7} {seconds:>8.2f} {60 * batch / seconds:>10.1f} {base / seconds:>8.2f} "
+                  f"{steps:>13.2f} {cpu:>6.2f}")
     if args.marginal:
         _print_marginal(best, counts, args.series)
     if 1 in counts and 2 in counts:
@@ -92,22 +94,21 @@ def _timed_run(input_dir: Path, output_dir: Path, workers: int) -> tuple[float, 
 
 
 def _print_marginal(best: dict[tuple[int, int], tuple[float, float, float]], counts: list[int], series: int) -> None:
-    """The fixed part and the time per series of each worker count, from the n- and 2n-series batches."""
+    """The fixed part and the time per series of each worker count, from the n- and 2n-series batches (a
+    difference of two timings: on a shared machine it carries the noise of both)."""
     print(f"fixed part and time per series, from the {series}- and {2 * series}-series batches:")
-    print(f"{'workers':>7} {'fixed s':>8} {'s/series':>9} {'steady series/min':>17} {'steady speed-up':>15}")
+    print(f"{'workers':>7} {'fixed s':>8} {'s/series':>9} {'steady series/min':>17}")
     split = {}
     for workers in counts:
         short, long = best[workers, series][0], best[workers, 2 * series][0]
         per_series = (long - short) / series
         split[workers] = (short - series * per_series, per_series)
-    base = split[counts[0]][1]
-    for workers, (fixed, per_series) in split.items():
-        print(f"{workers:>7} {fixed:>8.2f} {per_series:>9.3f} {60 / per_series:>17.1f} {base / per_series:>15.2f}")
+        print(f"{workers:>7} {split[workers][0]:>8.2f} {per_series:>9.3f} {60 / per_series:>17.1f}")
     if 1 in split:
         fixed, per_series = split[1]
-        bound = (fixed + series * per_series) / (fixed + series * per_series / 2)
-        print(f"with one worker's fixed part, two workers can give at most {bound:.2f}x on {series} series "
-              f"(Amdahl's law)")
+        bounds = [(fixed + n * per_series) / (fixed + n * per_series / 2) for n in (series, 2 * series)]
+        print(f"with one worker's fixed part, two workers can give at most {bounds[0]:.2f}x on {series} series and "
+              f"{bounds[1]:.2f}x on {2 * series} (Amdahl's law)")
 
 
 def _children_cpu_seconds() -> float:
