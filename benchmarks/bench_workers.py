@@ -1,7 +1,7 @@
 """Series throughput of ``mhub run --workers N``: the thresholder model on generated CT series.
 
 Run: ``.venv/bin/python benchmarks/bench_workers.py [--series 10] [--slices 48] [--size 128] [--workers 1,2]
-[--repeat 3]``.
+[--repeat 3] [--no-marginal]``.
 Each run is a fresh ``mhub run`` process, so the time is what a user waits for: start-up, import and QC in the
 main process (the headers parsed on N processes), worker start-up (a forked process builds the chain),
 conversion, thresholds, SEG encoding and the report.  The worker counts run in turn ``--repeat`` times; the
@@ -103,8 +103,9 @@ def _print_marginal(best: dict[tuple[int, int], tuple[float, float, float]], cou
         short, long = best[workers, series][0], best[workers, 2 * series][0]
         per_series = (long - short) / series
         split[workers] = (short - series * per_series, per_series)
-        print(f"{workers:>7} {split[workers][0]:>8.2f} {per_series:>9.3f} {60 / per_series:>17.1f}")
-    if 1 in split:
+        steady = f"{60 / per_series:.1f}" if per_series > 0 else "n/a (noise)"
+        print(f"{workers:>7} {split[workers][0]:>8.2f} {per_series:>9.3f} {steady:>17}")
+    if 1 in split and split[1][1] > 0:
         fixed, per_series = split[1]
         bounds = [(fixed + n * per_series) / (fixed + n * per_series / 2) for n in (series, 2 * series)]
         print(f"with one worker's fixed part, two workers can give at most {bounds[0]:.2f}x on {series} series and "
