@@ -14,6 +14,7 @@ from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
+from mhubio.core.threads import usable_cores
 from mhubio.dicom.qc import QCConfig, QCResult, run_qc, settings_of_step
 from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.series import DicomSeries
@@ -73,8 +74,13 @@ class DicomImporter(Importer):
         return QCConfig.model_validate(settings)
 
     def import_instances(self, input_dir: Path) -> ImportResult:
-        """Scan ``input_dir`` (on as many processes as the run has workers) and QC every series found."""
-        scanned = scan_folder(input_dir, self.params.scan_limits, processes=self.context.workers)
+        """Scan ``input_dir`` and QC every series found.
+
+        The headers are parsed on as many processes as the run has workers, and at least as many as there are
+        usable cores (:func:`~mhubio.core.threads.usable_cores`): one worker's steps use every core too.
+        """
+        processes = max(self.context.workers, usable_cores())
+        scanned = scan_folder(input_dir, self.params.scan_limits, processes=processes)
         config = self.qc_config
         instances: list[Instance] = []
         skipped: list[SkippedSeries] = []

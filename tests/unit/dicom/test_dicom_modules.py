@@ -146,7 +146,8 @@ def test_converter_fails_on_undecodable_pixels(tmp_path: Path):
     assert list(tmp_path.glob("*.nii.gz")) == []
 
 
-def test_importer_scans_on_as_many_processes_as_the_run_has_workers(tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize(("cores", "expected"), [(1, [3, 1]), (2, [3, 2]), (4, [4, 4])])
+def test_importer_scans_on_the_run_workers_or_the_usable_cores(tmp_path: Path, monkeypatch, cores, expected):
     write_ct_series(tmp_path / "in", shape=SHAPE, seed=5)
     seen = []
 
@@ -155,7 +156,8 @@ def test_importer_scans_on_as_many_processes_as_the_run_has_workers(tmp_path: Pa
         return real_scan_folder(root, limits, processes)
 
     monkeypatch.setattr(dicom_importer, "scan_folder", scan_folder)
+    monkeypatch.setattr(dicom_importer, "usable_cores", lambda: cores)
     module = DicomImporter("DicomImporter", DicomImporter.Params(), replace(context(tmp_path), workers=3))
     assert len(module.import_instances(tmp_path / "in").instances) == 1
     assert len(importer(tmp_path).import_instances(tmp_path / "in").instances) == 1
-    assert seen == [3, 1]
+    assert seen == expected
