@@ -41,15 +41,17 @@ def map_in_processes(function: Callable[[_T], _R], items: Sequence[_T], processe
     items
         The items, in the order of the results.
     processes
-        Processes to fork.
+        Processes to fork, at most one per block.
     block
         Items sent to a process at a time.
     """
     if processes < 2 or len(items) <= block or not can_fork():
         yield from map(function, items)
         return
-    blocks = iter([items[start:start + block] for start in range(0, len(items), block)])
-    pool = ProcessPoolExecutor(processes, mp_context=get_context("fork"), initializer=_init_process)
+    all_blocks = [items[start:start + block] for start in range(0, len(items), block)]
+    blocks = iter(all_blocks)
+    pool = ProcessPoolExecutor(min(processes, len(all_blocks)), mp_context=get_context("fork"),
+                               initializer=_init_process)
     queued: deque[tuple[Sequence[_T], Future[list[_R]] | None]] = deque()
     try:
         for _ in range(2 * processes):

@@ -47,3 +47,17 @@ def test_small_work_stays_in_this_process(items, processes):
 def test_without_fork_the_work_stays_in_this_process(monkeypatch):
     monkeypatch.setattr(forking, "can_fork", lambda: False)
     assert {pid for _, pid in map_in_processes(_with_pid, list(range(50)), processes=2, block=4)} == {CALLER}
+
+
+def test_no_more_processes_are_forked_than_there_are_blocks(monkeypatch):
+    sizes = []
+
+    class Pool(forking.ProcessPoolExecutor):
+        def __init__(self, max_workers, **kwargs):
+            sizes.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr(forking, "ProcessPoolExecutor", Pool)
+    results = list(map_in_processes(_with_pid, list(range(12)), processes=8, block=4))
+    assert [item for item, _ in results] == list(range(12))
+    assert sizes == [3]
