@@ -109,7 +109,7 @@ class RunContext:
     (``--keep-work``), instead of images being handed over in memory."""
     workers: int = 1
     """Processes of this run on this machine (``--workers``); the DICOM importer parses the input's headers on
-    as many."""
+    as many, or on the usable cores if there are more."""
 
 
 _P = TypeVar("_P", bound=_BaseParams)
