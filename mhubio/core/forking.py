@@ -49,9 +49,9 @@ def map_in_processes(function: Callable[[_T], _R], items: Sequence[_T], processe
         yield from map(function, items)
         return
     all_blocks = [items[start:start + block] for start in range(0, len(items), block)]
+    processes = min(processes, len(all_blocks))
     blocks = iter(all_blocks)
-    pool = ProcessPoolExecutor(min(processes, len(all_blocks)), mp_context=get_context("fork"),
-                               initializer=_init_process)
+    pool = ProcessPoolExecutor(processes, mp_context=get_context("fork"), initializer=_init_process)
     queued: deque[tuple[Sequence[_T], Future[list[_R]] | None]] = deque()
     try:
         for _ in range(2 * processes):
