@@ -19,6 +19,7 @@ from pydicom.uid import UID
 from mhubio.core.forking import map_in_processes
 from mhubio.dicom._quiet import quiet_pydicom
 from mhubio.dicom.frames import FUNCTIONAL_GROUP_KEYWORDS, frame_planes, has_frame_planes
+from mhubio.dicom.plainvalues import Undecoded, plain_floats, plain_integer, plain_strings, plain_text
 from mhubio.dicom.series import DicomInstance, DicomSeries
 from mhubio.dicom.walk import ScanLimits, walk_files
 
@@ -270,14 +271,15 @@ def _read_instance(path: Path) -> list[DicomInstance]:
     """
     dataset, size = _read_header(path)
     _check_complete(dataset, size)
-    if _sop_class(dataset) == MEDIA_STORAGE_DIRECTORY_STORAGE:
+    sop_class = _sop_class(dataset)
+    if sop_class == MEDIA_STORAGE_DIRECTORY_STORAGE:
         raise _Ignored("DICOMDIR (media storage directory), not an image")
-    missing = [k for k in _REQUIRED_UIDS if not str(dataset.get(k, "") or "").strip()]
+    missing = [k for k in _REQUIRED_UIDS if not _text(dataset, k).strip()]
     if missing:
         raise _Rejected(f"missing or empty UIDs: {', '.join(missing)}")
     try:
         instance = _instance_from_dataset(path, dataset)
-        if has_frame_planes(dataset, _sop_class(dataset)):
+        if has_frame_planes(dataset, sop_class):
             return _frames(instance, dataset)
     except (ValueError, TypeError, OverflowError) as exc:
         raise _Rejected(f"invalid header value: {exc}") from exc
@@ -365,38 +367,38 @@ def _check_complete(dataset: Dataset, size: int) -> None:
 
 def _sop_class(dataset: Dataset) -> str:
     meta = getattr(dataset, "file_meta", None)
-    media = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
-    return media or str(dataset.get("SOPClassUID", ""))
+    media = _text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
+    return media or _text(dataset, "SOPClassUID")
 
 
 def _instance_from_dataset(path: Path, ds: Dataset) -> DicomInstance:
     meta = getattr(ds, "file_meta", None)
     return DicomInstance(
         path=path,
-        sop_instance_uid=str(ds.SOPInstanceUID).strip(),
-        series_instance_uid=_shared(str(ds.SeriesInstanceUID).strip()),
-        study_instance_uid=_shared(str(ds.StudyInstanceUID).strip()),
-        sop_class_uid=_shared(str(ds.get("SOPClassUID", "") or "").strip()),
-        frame_of_reference_uid=_shared(str(ds.get("FrameOfReferenceUID", "") or "").strip()),
-        modality=_shared(str(ds.get("Modality", "") or "").strip()),
+        sop_instance_uid=_text(ds, "SOPInstanceUID").strip(),
+        series_instance_uid=_shared(_text(ds, "SeriesInstanceUID").strip()),
+        study_instance_uid=_shared(_text(ds, "StudyInstanceUID").strip()),
+        sop_class_uid=_shared(_text(ds, "SOPClassUID").strip()),
+        frame_of_reference_uid=_shared(_text(ds, "FrameOfReferenceUID").strip()),
+        modality=_shared(_text(ds, "Modality").strip()),
         patient_id=_shared(str(ds.get("PatientID", "") or "")),
-        series_number=_optional(ds, "SeriesNumber", int),
+        series_number=_integer(ds, "SeriesNumber"),
         series_description=_shared(str(ds.get("SeriesDescription", "") or "")),
-        instance_number=_optional(ds, "InstanceNumber", int),
-        acquisition_time=_shared(str(ds.get("AcquisitionTime", "") or "")),
+        instance_number=_integer(ds, "InstanceNumber"),
+        acquisition_time=_shared(_text(ds, "AcquisitionTime")),
         image_type=_shared(_strings(ds, "ImageType")),
         image_position=_floats3(ds, "ImagePositionPatient"),
         image_orientation=_shared(_floats6(ds, "ImageOrientationPatient")),
         pixel_spacing=_shared(_floats2(ds, "PixelSpacing")),
-        slice_thickness=_optional(ds, "SliceThickness", float),
-        rows=_optional(ds, "Rows", int),
-        columns=_optional(ds, "Columns", int),
-        number_of_frames=_optional(ds, "NumberOfFrames", int) or 1,
-        transfer_syntax_uid=_shared(str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""),
-        bits_allocated=_optional(ds, "BitsAllocated", int),
-        samples_per_pixel=_optional(ds, "SamplesPerPixel", int),
-        rescale_slope=_optional(ds, "RescaleSlope", float),
-        rescale_intercept=_optional(ds, "RescaleIntercept", float),
+        slice_thickness=_float(ds, "SliceThickness"),
+        rows=_integer(ds, "Rows"),
+        columns=_integer(ds, "Columns"),
+        number_of_frames=_integer(ds, "NumberOfFrames") or 1,
+        transfer_syntax_uid=_shared(_text(meta, "TransferSyntaxUID") if meta is not None else ""),
+        bits_allocated=_integer(ds, "BitsAllocated"),
+        samples_per_pixel=_integer(ds, "SamplesPerPixel"),
+        rescale_slope=_float(ds, "RescaleSlope"),
+        rescale_intercept=_float(ds, "RescaleIntercept"),
     )
 
 
@@ -423,6 +425,33 @@ def _shared(value: _V) -> _V:
     return cast(_V, _shared_values.setdefault(key, value))
 
 
+def _text(ds: Dataset, keyword: str) -> str:
+    """``str`` of a single-valued text attribute's value; ``""`` where absent or empty."""
+    try:
+        return plain_text(ds, keyword)
+    except Undecoded:
+        return str(ds.get(keyword, "") or "")
+
+
+def _integer(ds: Dataset, keyword: str) -> int | None:
+    try:
+        return plain_integer(ds, keyword)
+    except Undecoded:
+        return cast("int | None", _optional(ds, keyword, int))
+
+
+def _float(ds: Dataset, keyword: str) -> float | None:
+    try:
+        values = plain_floats(ds, keyword)
+    except Undecoded:
+        values = ()
+    if values is None:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return cast("float | None", _optional(ds, keyword, float))
+
+
 def _value(ds: Dataset, keyword: str) -> Any:
     try:
         value = ds.get(keyword)
@@ -444,6 +473,10 @@ def _optional(ds: Dataset, keyword: str, kind: Callable[[Any], Any]) -> Any:
 
 
 def _floats(ds: Dataset, keyword: str) -> tuple[float, ...] | None:
+    try:
+        return plain_floats(ds, keyword)
+    except Undecoded:
+        pass
     value = _value(ds, keyword)
     if value is None:
         return None
@@ -478,6 +511,10 @@ def _floats6(ds: Dataset, keyword: str) -> tuple[float, float, float, float, flo
 
 
 def _strings(ds: Dataset, keyword: str) -> tuple[str, ...]:
+    try:
+        return tuple(v.strip().upper() for v in plain_strings(ds, keyword))
+    except Undecoded:
+        pass
     value = _value(ds, keyword)
     if value is None:
         return ()
