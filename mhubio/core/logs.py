@@ -77,10 +77,13 @@ class ProgressPrinter:
         Plain output: a line every this many finished series (default: a twentieth of the run, at least 1).
     every_seconds:
         Plain output: a line when a series finishes this long after the last line.
+    scan_every_seconds:
+        The input scan: a line once it has run this long, then every this long, and a last one when it ends.
     """
 
     def __init__(self, stream: TextIO | None = None, quiet: bool = False, live: bool | None = None,
-                 every_series: int | None = None, every_seconds: float = 30.0) -> None:
+                 every_series: int | None = None, every_seconds: float = 30.0,
+                 scan_every_seconds: float = 10.0) -> None:
         self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
         self.quiet = quiet
         self.live = self.console.is_terminal if live is None else live
@@ -92,6 +95,28 @@ class ProgressPrinter:
         self._bar: Progress | None = None
         self._task: TaskID | None = None
         self._finished_hooks: list[Callable[[Instance], None]] = []
+        self.scan_every_seconds = scan_every_seconds
+        self._scan_started: float | None = None
+        self._scan_last = 0.0
+        self._scan_lines = 0
+
+    def files_indexed(self, parsed: int, total: int) -> None:
+        """The input scan parsed ``parsed`` of ``total`` files (:data:`~mhubio.dicom.scan.FilesIndexed`).
+
+        A scan shorter than :attr:`scan_every_seconds` prints nothing; a longer one a line every
+        :attr:`scan_every_seconds` with the time left, and a last line when it ends.
+        """
+        now = time.monotonic()
+        if self._scan_started is None:
+            self._scan_started = self._scan_last = now
+        if parsed < total and now - self._scan_last < self.scan_every_seconds:
+            return
+        if parsed >= total and not self._scan_lines:
+            return
+        self._scan_last, self._scan_lines = now, self._scan_lines + 1
+        elapsed = now - self._scan_started
+        left = f", about {_clock(elapsed / parsed * (total - parsed))} left" if 0 < parsed < total else ""
+        self._line(Text(f"scanning the input: {parsed:,}/{total:,} files read; {_clock(elapsed)} elapsed{left}"))
 
     def run_started(self, total: int, skipped: int) -> None:
         """``total`` eligible series are about to run; ``skipped`` were left out by selection and QC."""

@@ -24,7 +24,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -33,6 +33,7 @@ from mhubio.core.data import DataItem, Instance
 from mhubio.core.filetypes import FileType
 from mhubio.core.params import Params as _BaseParams
 from mhubio.core.query import Query
+from mhubio.core.threads import usable_cores
 
 
 @dataclass(frozen=True)
@@ -276,9 +277,19 @@ def _counted_kinds(issues: list[tuple[Path, str]]) -> str:
 class Importer(Module):
     """First step of every workflow: turns the input folder into instances."""
 
-    def import_instances(self, input_dir: Path) -> ImportResult:
-        """Scan ``input_dir`` and return one instance per eligible unit of work."""
+    def import_instances(self, input_dir: Path, progress: Callable[[int, int], None] | None = None) -> ImportResult:
+        """Scan ``input_dir`` and return one instance per eligible unit of work.
+
+        ``progress``, where given, is called as the input's files are read, with the files read so far and the
+        number of files (:data:`~mhubio.dicom.scan.FilesIndexed`).
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement import_instances()")
+
+    @property
+    def scan_processes(self) -> int:
+        """Processes that parse the input's headers: as many as the run has workers, and at least as many as there
+        are usable cores (:func:`~mhubio.core.threads.usable_cores`), as one worker's steps use every core too."""
+        return max(self.context.workers, usable_cores())
 
     def process(self, instance: Instance, inputs: Mapping[str, Any], outputs: Mapping[str, DataItem]) -> None:
         """Importers do their work in :meth:`import_instances`."""

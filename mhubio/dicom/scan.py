@@ -24,7 +24,8 @@ from mhubio.dicom.series import DicomInstance, DicomSeries
 from mhubio.dicom.walk import ScanLimits, walk_files
 
 __all__ = [
-    "Bucket", "FileIssue", "FileOutcome", "ScanResult", "index_file", "index_series", "scan_files", "scan_folder",
+    "Bucket", "FileIssue", "FileOutcome", "FilesIndexed", "ScanResult", "index_file", "index_series", "scan_files",
+    "scan_folder",
 ]
 
 MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
@@ -62,6 +63,8 @@ _REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
 _DEFER_SIZE = 4096
 SCAN_BLOCK_FILES = 64
 """Files sent to a scanning process at a time (``processes`` > 1)."""
+FilesIndexed = Callable[[int, int], None]
+"""A scan's progress callback: called with the files parsed so far and the number of files to parse."""
 
 
 class FileIssue(NamedTuple):
@@ -125,7 +128,8 @@ class _Ignored(Exception):
     pass
 
 
-def scan_folder(root: Path | str, limits: ScanLimits | None = None, processes: int = 1) -> ScanResult:
+def scan_folder(root: Path | str, limits: ScanLimits | None = None, processes: int = 1,
+                progress: FilesIndexed | None = None) -> ScanResult:
     """Index all DICOM files below ``root``, whatever the layout and file names.
 
     Only the header attributes the framework needs are parsed (pixel data is
@@ -139,6 +143,8 @@ def scan_folder(root: Path | str, limits: ScanLimits | None = None, processes: i
         Depth and file-count limits (:class:`~mhubio.dicom.walk.ScanLimits`); defaults apply when ``None``.
     processes
         Processes that parse the headers (see :func:`scan_files`).
+    progress
+        Called as the files are parsed (see :func:`scan_files`).
 
     Returns
     -------
@@ -163,12 +169,13 @@ def scan_folder(root: Path | str, limits: ScanLimits | None = None, processes: i
         walk_errors.append(FileIssue(Path(error.filename), f"unreadable folder: {reason}"))
 
     files = walk_files(root, limits or ScanLimits(), on_walk_error)
-    result = scan_files(files, root=root, processes=processes)
+    result = scan_files(files, root=root, processes=processes, progress=progress)
     result.unreadable.extend(walk_errors)
     return result
 
 
-def scan_files(paths: Iterable[Path], root: Path | None = None, processes: int = 1) -> ScanResult:
+def scan_files(paths: Iterable[Path], root: Path | None = None, processes: int = 1,
+               progress: FilesIndexed | None = None) -> ScanResult:
     """Index the given files (see :func:`scan_folder`), e.g. to re-read a known series.
 
     Parameters
@@ -180,6 +187,9 @@ def scan_files(paths: Iterable[Path], root: Path | None = None, processes: int =
     processes
         Processes that parse the headers, forked (:func:`~mhubio.core.forking.map_in_processes`); the result
         is the same for any number.
+    progress
+        Called with the files parsed so far and the number of files: before the first, every
+        :data:`SCAN_BLOCK_FILES` files and after the last.
     """
     paths = [Path(p) for p in paths]
     if root is None:
@@ -187,7 +197,12 @@ def scan_files(paths: Iterable[Path], root: Path | None = None, processes: int =
         root = root if root.is_dir() else root.parent
     result = ScanResult(root=root, n_files=len(paths))
     by_series: dict[str, dict[str, list[DicomInstance]]] = {}
-    for path, outcome in zip(paths, map_in_processes(index_file, paths, processes, SCAN_BLOCK_FILES), strict=True):
+    if progress is not None and paths:
+        progress(0, len(paths))
+    outcomes = map_in_processes(index_file, paths, processes, SCAN_BLOCK_FILES)
+    for parsed, (path, outcome) in enumerate(zip(paths, outcomes, strict=True), start=1):
+        if progress is not None and (parsed % SCAN_BLOCK_FILES == 0 or parsed == len(paths)):
+            progress(parsed, len(paths))
         if outcome.bucket is not None:
             if outcome.bucket is Bucket.NON_DICOM:
                 result.non_dicom.append(path)

@@ -14,9 +14,8 @@ from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
-from mhubio.core.threads import usable_cores
 from mhubio.dicom.qc import QCConfig, QCResult, run_qc, settings_of_step
-from mhubio.dicom.scan import scan_folder
+from mhubio.dicom.scan import FilesIndexed, scan_folder
 from mhubio.dicom.series import DicomSeries
 from mhubio.dicom.walk import ScanLimits
 
@@ -73,14 +72,9 @@ class DicomImporter(Importer):
         settings["modalities"] = self.params.modalities
         return QCConfig.model_validate(settings)
 
-    def import_instances(self, input_dir: Path) -> ImportResult:
-        """Scan ``input_dir`` and QC every series found.
-
-        The headers are parsed on as many processes as the run has workers, and at least as many as there are
-        usable cores (:func:`~mhubio.core.threads.usable_cores`): one worker's steps use every core too.
-        """
-        processes = max(self.context.workers, usable_cores())
-        scanned = scan_folder(input_dir, self.params.scan_limits, processes=processes)
+    def import_instances(self, input_dir: Path, progress: FilesIndexed | None = None) -> ImportResult:
+        """Scan ``input_dir`` (the headers parsed on :attr:`scan_processes`) and QC every series found."""
+        scanned = scan_folder(input_dir, self.params.scan_limits, self.scan_processes, progress)
         config = self.qc_config
         instances: list[Instance] = []
         skipped: list[SkippedSeries] = []

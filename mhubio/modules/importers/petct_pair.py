@@ -35,8 +35,9 @@ from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.dicom.qc import QCConfig, run_qc, settings_of_step
-from mhubio.dicom.scan import scan_folder
+from mhubio.dicom.scan import FilesIndexed, scan_folder
 from mhubio.dicom.series import DicomSeries
+from mhubio.dicom.walk import ScanLimits
 
 PAIRING_CHECK = "pairing"
 ATTENUATION_CHECK = "attenuation_correction"
@@ -165,15 +166,18 @@ class PetCtPairImporter(Importer):
         """Skip PET series whose CorrectedImage lacks ATTN (the models need attenuation-corrected PET)."""
         qc: QCConfig = QCConfig()
         """Series QC applied to both modalities (``modalities`` is ignored: PT and CT are selected here)."""
+        scan_limits: ScanLimits = ScanLimits()
+        """Folder depth and file count limits of the input scan (:class:`~mhubio.dicom.walk.ScanLimits`)."""
 
     outputs = {
         "pt": Output(FileType.DICOM, {"mod": "pt"}, description="the PET series"),
         "ct": Output(FileType.DICOM, {"mod": "ct"}, description="the CT series paired with it"),
     }
 
-    def import_instances(self, input_dir: Path) -> ImportResult:
-        """Scan, run QC, pair; return one instance per pair and every other series as skipped."""
-        scan = scan_folder(input_dir)
+    def import_instances(self, input_dir: Path, progress: FilesIndexed | None = None) -> ImportResult:
+        """Scan (the headers parsed on :attr:`scan_processes`), run QC, pair; return one instance per pair and
+        every other series as skipped."""
+        scan = scan_folder(input_dir, self.params.scan_limits, self.scan_processes, progress)
         skipped: list[SkippedSeries] = []
         accepted: dict[str, list[DicomSeries]] = {"PT": [], "CT": []}
         qc = self.params.qc.model_copy(update={"modalities": None})

@@ -69,3 +69,39 @@ def test_quiet_prints_nothing():
 def test_time_left_from_the_mean_series_time():
     counts = SeriesCounts(total=10, done=3, failed=1, skipped=2)
     assert counts.describe(400.0) == "4/10 series: 3 done, 1 failed, 2 skipped; 0:06:40 elapsed, about 0:10:00 left"
+
+
+class _Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_long_scan_prints_lines_with_the_time_left_and_a_last_one(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr("mhubio.core.logs.time.monotonic", clock)
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, live=False, scan_every_seconds=10)
+    for parsed, at in [(0, 0), (64, 5), (128, 11), (192, 15), (256, 21.5), (300, 24)]:
+        clock.now = 100.0 + at
+        printer.files_indexed(parsed, 300)
+    assert stream.getvalue().splitlines() == [
+        "scanning the input: 128/300 files read; 0:00:11 elapsed, about 0:00:14 left",
+        "scanning the input: 256/300 files read; 0:00:21 elapsed, about 0:00:03 left",
+        "scanning the input: 300/300 files read; 0:00:24 elapsed",
+    ]
+
+
+def test_a_short_scan_prints_nothing_and_quiet_never():
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, live=False)
+    for parsed in (0, 64, 100):
+        printer.files_indexed(parsed, 100)
+    quiet = ProgressPrinter(stream, quiet=True, scan_every_seconds=0)
+    for parsed in (0, 64, 100):
+        quiet.files_indexed(parsed, 100)
+    assert stream.getvalue() == ""

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from pydantic import ValidationError
 from pydicom import dcmread
 
+from mhubio.core import module as module_api
 from mhubio.core.data import DataItem
 from mhubio.core.errors import StepError
 from mhubio.core.filetypes import FileType
@@ -151,12 +152,12 @@ def test_importer_scans_on_the_run_workers_or_the_usable_cores(tmp_path: Path, m
     write_ct_series(tmp_path / "in", shape=SHAPE, seed=5)
     seen = []
 
-    def scan_folder(root, limits, processes=1):
+    def scan_folder(root, limits, processes=1, progress=None):
         seen.append(processes)
-        return real_scan_folder(root, limits, processes)
+        return real_scan_folder(root, limits, processes, progress)
 
     monkeypatch.setattr(dicom_importer, "scan_folder", scan_folder)
-    monkeypatch.setattr(dicom_importer, "usable_cores", lambda: cores)
+    monkeypatch.setattr(module_api, "usable_cores", lambda: cores)
     module = DicomImporter("DicomImporter", DicomImporter.Params(), replace(context(tmp_path), workers=3))
     assert len(module.import_instances(tmp_path / "in").instances) == 1
     assert len(importer(tmp_path).import_instances(tmp_path / "in").instances) == 1

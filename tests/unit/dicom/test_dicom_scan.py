@@ -268,3 +268,12 @@ def test_the_shared_values_are_bounded(tmp_path: Path, monkeypatch):
     scanned = scan_folder(tmp_path).series[series.series_uid]
     assert len(scan_module._shared_values) <= 5
     assert sorted(i.acquisition_time for i in scanned.instances) == [f"1200{n:02d}" for n in range(1, 13)]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_progress_is_reported_per_block_and_at_the_end(tmp_path: Path, processes: int):
+    series = write_ct_series(tmp_path, shape=(150, 8, 8), seed=12)
+    calls: list[tuple[int, int]] = []
+    result = scan_folder(tmp_path, processes=processes, progress=lambda parsed, total: calls.append((parsed, total)))
+    assert calls == [(0, 150), (64, 150), (128, 150), (150, 150)]
+    assert result.series[series.series_uid].files == scan_folder(tmp_path).series[series.series_uid].files

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
 import pydicom
 import pytest
 
+from mhubio.core.errors import InputLimitError
 from mhubio.core.exitcodes import ExitCode
 from mhubio.core.filetypes import FileType
+from mhubio.core.logs import ProgressPrinter
 from mhubio.core.module import ModelInfo, RunContext
 from mhubio.core.runner import RunOptions, run_workflow
 from mhubio.modules.importers.petct_pair import PetCtPairImporter, acquisition_seconds
@@ -146,3 +149,26 @@ def test_ambiguous_pair_ends_run_with_no_input(tmp_path: Path, pair) -> None:
     assert report.exit_code is ExitCode.NO_INPUT
     assert "none of the series" in (report.error or "")
     assert any("ambiguous" in s.reason for s in report.imported.skipped)
+
+
+def test_scan_limits_and_progress_apply_to_the_pair_importer(tmp_path: Path, pair) -> None:
+    root, ct, pet = pair
+    calls: list[tuple[int, int]] = []
+    result = _importer(tmp_path).import_instances(root, lambda parsed, total: calls.append((parsed, total)))
+    files = len(ct.files) + len(pet.files)
+    assert [i.id for i in result.instances] == [pet.series_uid]
+    assert calls[0] == (0, files) and calls[-1] == (files, files)
+    with pytest.raises(InputLimitError, match="more than 5 files"):
+        _importer(tmp_path, scan_limits={"max_files": 5}).import_instances(root)
+
+
+def test_run_prints_the_scan_progress(tmp_path: Path, pair) -> None:
+    root, ct, pet = pair
+    config = tmp_path / "workflow.yml"
+    config.write_text(WORKFLOW)
+    stream = io.StringIO()
+    report = run_workflow(config, RunOptions(root, tmp_path / "out"),
+                          ProgressPrinter(stream, live=False, scan_every_seconds=0))
+    assert [i.id for i in report.imported.instances] == [pet.series_uid]
+    files = len(ct.files) + len(pet.files)
+    assert f"scanning the input: {files}/{files} files read" in stream.getvalue()

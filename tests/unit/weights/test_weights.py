@@ -406,7 +406,7 @@ MODEL_MODULES = textwrap.dedent('''
     class ToyImporter(Importer):
         outputs = {"ct": Output(FileType.DICOM, {"mod": "ct"})}
 
-        def import_instances(self, input_dir):
+        def import_instances(self, input_dir, progress=None):
             raise AssertionError("input must not be read when weights are missing")
 
     class ToyNet(Module):
