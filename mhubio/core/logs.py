@@ -77,13 +77,14 @@ class ProgressPrinter:
         Plain output: a line every this many finished series (default: a twentieth of the run, at least 1).
     every_seconds:
         Plain output: a line when a series finishes this long after the last line.
-    scan_every_seconds:
-        The input scan: a line once it has run this long, then every this long, and a last one when it ends.
+    phase_every_seconds:
+        The phases before the series (the DICOMweb download, the input scan): a line once one has run this long,
+        then every this long, and a last one when it ends (:class:`PhaseProgress`).
     """
 
     def __init__(self, stream: TextIO | None = None, quiet: bool = False, live: bool | None = None,
                  every_series: int | None = None, every_seconds: float = 30.0,
-                 scan_every_seconds: float = 10.0) -> None:
+                 phase_every_seconds: float = 10.0) -> None:
         self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
         self.quiet = quiet
         self.live = self.console.is_terminal if live is None else live
@@ -95,28 +96,25 @@ class ProgressPrinter:
         self._bar: Progress | None = None
         self._task: TaskID | None = None
         self._finished_hooks: list[Callable[[Instance], None]] = []
-        self.scan_every_seconds = scan_every_seconds
-        self._scan_started: float | None = None
-        self._scan_last = 0.0
-        self._scan_lines = 0
+        self._scan = PhaseProgress(phase_every_seconds)
+        self._download = PhaseProgress(phase_every_seconds)
 
     def files_indexed(self, parsed: int, total: int) -> None:
-        """The input scan parsed ``parsed`` of ``total`` files (:data:`~mhubio.dicom.scan.FilesIndexed`).
+        """The input scan parsed ``parsed`` of ``total`` files (:data:`~mhubio.dicom.scan.FilesIndexed`); see
+        :class:`PhaseProgress` for when a line is printed."""
+        self._phase_line(self._scan, parsed, total, "scanning the input", "files read")
 
-        A scan shorter than :attr:`scan_every_seconds` prints nothing; a longer one a line every
-        :attr:`scan_every_seconds` with the time left, and a last line when it ends.
-        """
-        now = time.monotonic()
-        if self._scan_started is None:
-            self._scan_started = self._scan_last = now
-        if parsed < total and now - self._scan_last < self.scan_every_seconds:
+    def series_downloaded(self, downloaded: int, total: int) -> None:
+        """The DICOMweb download of the input finished ``downloaded`` of ``total`` series; see
+        :class:`PhaseProgress` for when a line is printed."""
+        self._phase_line(self._download, downloaded, total, "downloading the input", "series")
+
+    def _phase_line(self, phase: PhaseProgress, done: int, total: int, name: str, unit: str) -> None:
+        elapsed = phase.due(done, total)
+        if elapsed is None:
             return
-        if parsed >= total and not self._scan_lines:
-            return
-        self._scan_last, self._scan_lines = now, self._scan_lines + 1
-        elapsed = now - self._scan_started
-        left = f", about {_clock(elapsed / parsed * (total - parsed))} left" if 0 < parsed < total else ""
-        self._line(Text(f"scanning the input: {parsed:,}/{total:,} files read; {_clock(elapsed)} elapsed{left}"))
+        left = f", about {_clock(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        self._line(Text(f"{name}: {done:,}/{total:,} {unit}; {_clock(elapsed)} elapsed{left}"))
 
     def run_started(self, total: int, skipped: int) -> None:
         """``total`` eligible series are about to run; ``skipped`` were left out by selection and QC."""
@@ -195,6 +193,32 @@ class ProgressPrinter:
     def _line(self, text: Text) -> None:
         if not self.quiet:
             self.console.print(text)
+
+
+class PhaseProgress:
+    """When a phase of the run before the series (the download, the scan) prints a progress line.
+
+    The phase reports ``done`` of ``total`` as it goes, starting with 0. A phase shorter than ``every_seconds``
+    prints nothing; a longer one a line every ``every_seconds`` and a last one when it ends.
+    """
+
+    def __init__(self, every_seconds: float) -> None:
+        self.every_seconds = every_seconds
+        self._started: float | None = None
+        self._last = 0.0
+        self._lines = 0
+
+    def due(self, done: int, total: int) -> float | None:
+        """The seconds since the phase started when a line is due now, else ``None``."""
+        now = time.monotonic()
+        if self._started is None:
+            self._started = self._last = now
+        if done < total and now - self._last < self.every_seconds:
+            return None
+        if done >= total and not self._lines:
+            return None
+        self._last, self._lines = now, self._lines + 1
+        return now - self._started
 
 
 @dataclass

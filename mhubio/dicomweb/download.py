@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,12 @@ class DownloadResult:
         return {**self.location.describe(), "series": [vars(s) for s in self.series]}
 
 
-def download_series(client: DICOMwebClient, location: DicomwebLocation, folder: Path) -> DownloadResult:
+def download_series(client: DICOMwebClient, location: DicomwebLocation, folder: Path,
+                    progress: Callable[[int, int], None] | None = None) -> DownloadResult:
     """Find the series of ``location`` (QIDO-RS) and stream each one into ``folder/series-NNN`` (WADO-RS).
 
-    A series that fails is removed and recorded; the others are kept.
+    A series that fails is removed and recorded; the others are kept. ``progress``, where given, is called with
+    the series finished so far (downloaded or failed) and the number of series: before the first and after each.
 
     Raises
     ------
@@ -74,6 +77,8 @@ def download_series(client: DICOMwebClient, location: DicomwebLocation, folder: 
     if not targets:
         raise NoInputError(f"no series on {location.describe()['server']} matches the input URL")
     result = DownloadResult(location, folder, [])
+    if progress is not None:
+        progress(0, len(targets))
     for number, (study_uid, series_uid, expected) in enumerate(targets, start=1):
         entry = SeriesDownload(study_uid, series_uid, f"series-{number:03d}", expected)
         result.series.append(entry)
@@ -97,6 +102,8 @@ def download_series(client: DICOMwebClient, location: DicomwebLocation, folder: 
             log.warning("DICOMweb series %d of %d not downloaded: %s", number, len(targets), entry.error)
             shutil.rmtree(target, ignore_errors=True)
             entry.instances = 0
+        if progress is not None:
+            progress(number, len(targets))
     if all(not s.ok for s in result.series):
         reasons = sorted({s.error or "" for s in result.series})
         raise DicomwebError(f"none of the {len(targets)} series could be downloaded: {'; '.join(reasons)}")

@@ -58,7 +58,7 @@ def run_with_dicomweb(
             progress.note(f"downloading the input from {escape(redact(dicomweb.source.root))}")
             client = connect(dicomweb.source.root, dicomweb.credentials, dicomweb.retry)
             try:
-                downloaded = download_series(client, dicomweb.source, download_dir)
+                downloaded = download_series(client, dicomweb.source, download_dir, progress.series_downloaded)
             except MhubError as exc:
                 return _report_download_failure(exc, dicomweb.source, options)
             options = dataclasses.replace(options, input_dir=download_dir)

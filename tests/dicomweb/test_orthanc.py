@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 import pydicom
@@ -10,9 +12,13 @@ import pytest
 
 from mhubio.cli import main
 from mhubio.core.exitcodes import ExitCode
+from mhubio.core.logs import ProgressPrinter
+from mhubio.core.runner import RunOptions
+from mhubio.dicomweb import Credentials, DicomwebLocation, connect, download_series
+from mhubio.dicomweb.run import parse_options, run_with_dicomweb
 from mhubio.synthetic import write_ct_series
 from tests.dicomweb.orthanc import PASSWORD, USER, Orthanc, free_port, start_orthanc
-from tests.helpers import read_report
+from tests.helpers import REPO, read_report
 
 pytestmark = pytest.mark.slow
 SHAPE = (12, 48, 48)
@@ -195,3 +201,31 @@ def test_push_with_wrong_credentials_keeps_the_results_and_exits_7(server, tmp_p
     assert record["status"] == "failed" and "refused the credentials (HTTP 401)" in record["reason"]
     assert (tmp_path / "out" / record["path"]).is_file()
     assert "wrong-pass-2" not in text + json.dumps(report)
+
+
+@pytest.mark.parametrize(("study", "failed"), [("a1", 0), ("ok", 1)])  # a failed series counts as finished
+def test_download_reports_each_finished_series(server, series, tmp_path, study, failed):
+    client = connect(server.dicomweb, Credentials(user=USER, password=PASSWORD))
+    calls: list[tuple[int, int]] = []
+    result = download_series(client, DicomwebLocation(server.dicomweb, series[study].study_uid), tmp_path / "dl",
+                             lambda done, total: calls.append((done, total)))
+    total = len(result.series)  # the study's two series, and the results that push tests stored in it
+    assert total >= 2 and calls == [(done, total) for done in range(total + 1)]
+    assert len(result.failed) == failed
+
+
+def test_run_prints_the_download_and_scan_progress(server, series, tmp_path, monkeypatch):
+    monkeypatch.setenv("MHUB_DICOMWEB_USER", USER)
+    monkeypatch.setenv("MHUB_DICOMWEB_PASSWORD", PASSWORD)
+    for name in ("MHUB_DICOMWEB_TOKEN", "MHUB_DICOMWEB_CREDENTIALS", "MHUB_DICOMWEB_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"{server.dicomweb}/studies/{series['a1'].study_uid}"
+    options = parse_options(url, None)
+    assert options is not None
+    stream = io.StringIO()
+    report = run_with_dicomweb(REPO / "models" / "thresholder" / "config" / "default.yml",
+                               RunOptions(Path(), tmp_path / "out"), options,
+                               ProgressPrinter(stream, live=False, phase_every_seconds=0))
+    assert report.exit_code is ExitCode.SUCCESS, report.error
+    assert re.search(r"^downloading the input: (\d+)/\1 series; ", stream.getvalue(), re.MULTILINE)
+    assert re.search(r"^scanning the input: (\d+)/\1 files read; ", stream.getvalue(), re.MULTILINE)

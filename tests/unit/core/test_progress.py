@@ -85,7 +85,7 @@ def test_a_long_scan_prints_lines_with_the_time_left_and_a_last_one(monkeypatch)
     clock = _Clock()
     monkeypatch.setattr("mhubio.core.logs.time.monotonic", clock)
     stream = io.StringIO()
-    printer = ProgressPrinter(stream, live=False, scan_every_seconds=10)
+    printer = ProgressPrinter(stream, live=False, phase_every_seconds=10)
     for parsed, at in [(0, 0), (64, 5), (128, 11), (192, 15), (256, 21.5), (300, 24)]:
         clock.now = 100.0 + at
         printer.files_indexed(parsed, 300)
@@ -101,7 +101,21 @@ def test_a_short_scan_prints_nothing_and_quiet_never():
     printer = ProgressPrinter(stream, live=False)
     for parsed in (0, 64, 100):
         printer.files_indexed(parsed, 100)
-    quiet = ProgressPrinter(stream, quiet=True, scan_every_seconds=0)
+    quiet = ProgressPrinter(stream, quiet=True, phase_every_seconds=0)
     for parsed in (0, 64, 100):
         quiet.files_indexed(parsed, 100)
     assert stream.getvalue() == ""
+
+
+def test_a_long_download_prints_the_series_finished(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr("mhubio.core.logs.time.monotonic", clock)
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream, live=False, phase_every_seconds=10)
+    for done, at in [(0, 0), (1, 12), (2, 14), (3, 30)]:
+        clock.now = 100.0 + at
+        printer.series_downloaded(done, 3)
+    assert stream.getvalue().splitlines() == [
+        "downloading the input: 1/3 series; 0:00:12 elapsed, about 0:00:24 left",
+        "downloading the input: 3/3 series; 0:00:30 elapsed",
+    ]

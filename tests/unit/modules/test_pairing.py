@@ -168,7 +168,7 @@ def test_run_prints_the_scan_progress(tmp_path: Path, pair) -> None:
     config.write_text(WORKFLOW)
     stream = io.StringIO()
     report = run_workflow(config, RunOptions(root, tmp_path / "out"),
-                          ProgressPrinter(stream, live=False, scan_every_seconds=0))
+                          ProgressPrinter(stream, live=False, phase_every_seconds=0))
     assert [i.id for i in report.imported.instances] == [pet.series_uid]
     files = len(ct.files) + len(pet.files)
     assert f"scanning the input: {files}/{files} files read" in stream.getvalue()
