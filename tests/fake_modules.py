@@ -17,7 +17,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ class ListImporter(Importer):
 
     outputs = {"spec": Output(FileType.TXT, {"mod": "spec"})}
 
-    def import_instances(self, input_dir: Path, progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    def import_instances(self, input_dir: Path) -> ImportResult:
         instances, skipped = [], []
         for line in (Path(input_dir) / "series.txt").read_text().split("\n"):
             if not line.strip():

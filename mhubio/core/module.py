@@ -277,12 +277,13 @@ def _counted_kinds(issues: list[tuple[Path, str]]) -> str:
 class Importer(Module):
     """First step of every workflow: turns the input folder into instances."""
 
-    def import_instances(self, input_dir: Path, progress: Callable[[int, int], None] | None = None) -> ImportResult:
-        """Scan ``input_dir`` and return one instance per eligible unit of work.
+    files_read: Callable[[int, int], None] | None = None
+    """Where :meth:`import_instances` reports its progress, if it does: called with the input's files read so far
+    and the number of files (:data:`~mhubio.dicom.scan.FilesIndexed`). The runner sets it to its progress
+    printer's :meth:`~mhubio.core.logs.ProgressPrinter.files_indexed`; an importer that ignores it still works."""
 
-        ``progress``, where given, is called as the input's files are read, with the files read so far and the
-        number of files (:data:`~mhubio.dicom.scan.FilesIndexed`).
-        """
+    def import_instances(self, input_dir: Path) -> ImportResult:
+        """Scan ``input_dir`` and return one instance per eligible unit of work (reporting to :attr:`files_read`)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement import_instances()")
 
     @property

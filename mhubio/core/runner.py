@@ -121,7 +121,8 @@ def _execute(
     for step in chain.all_steps:
         step.module.preflight()
     importer = chain.importer.module
-    imported = importer.import_instances(options.input_dir, progress.files_indexed)  # type: ignore[attr-defined]
+    importer.files_read = progress.files_indexed  # type: ignore[attr-defined]
+    imported = importer.import_instances(options.input_dir)  # type: ignore[attr-defined]
     imported.set_aside_inputs({m.upper(): step.id for step in chain.steps for m in step.module.reads_modalities})
     report.imported = imported
     report.instances = imported.instances

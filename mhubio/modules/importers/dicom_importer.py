@@ -15,7 +15,7 @@ from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.core.query import ANY
 from mhubio.dicom.qc import QCConfig, QCResult, run_qc, settings_of_step
-from mhubio.dicom.scan import FilesIndexed, scan_folder
+from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.series import DicomSeries
 from mhubio.dicom.walk import ScanLimits
 
@@ -72,9 +72,9 @@ class DicomImporter(Importer):
         settings["modalities"] = self.params.modalities
         return QCConfig.model_validate(settings)
 
-    def import_instances(self, input_dir: Path, progress: FilesIndexed | None = None) -> ImportResult:
+    def import_instances(self, input_dir: Path) -> ImportResult:
         """Scan ``input_dir`` (the headers parsed on :attr:`scan_processes`) and QC every series found."""
-        scanned = scan_folder(input_dir, self.params.scan_limits, self.scan_processes, progress)
+        scanned = scan_folder(input_dir, self.params.scan_limits, self.scan_processes, self.files_read)
         config = self.qc_config
         instances: list[Instance] = []
         skipped: list[SkippedSeries] = []

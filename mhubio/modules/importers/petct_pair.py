@@ -35,7 +35,7 @@ from mhubio.core.module import Importer, ImportResult, Output, SkippedSeries
 from mhubio.core.naming import path_inside, safe_name
 from mhubio.core.params import Params
 from mhubio.dicom.qc import QCConfig, run_qc, settings_of_step
-from mhubio.dicom.scan import FilesIndexed, scan_folder
+from mhubio.dicom.scan import scan_folder
 from mhubio.dicom.series import DicomSeries
 from mhubio.dicom.walk import ScanLimits
 
@@ -174,10 +174,10 @@ class PetCtPairImporter(Importer):
         "ct": Output(FileType.DICOM, {"mod": "ct"}, description="the CT series paired with it"),
     }
 
-    def import_instances(self, input_dir: Path, progress: FilesIndexed | None = None) -> ImportResult:
+    def import_instances(self, input_dir: Path) -> ImportResult:
         """Scan (the headers parsed on :attr:`scan_processes`), run QC, pair; return one instance per pair and
         every other series as skipped."""
-        scan = scan_folder(input_dir, self.params.scan_limits, self.scan_processes, progress)
+        scan = scan_folder(input_dir, self.params.scan_limits, self.scan_processes, self.files_read)
         skipped: list[SkippedSeries] = []
         accepted: dict[str, list[DicomSeries]] = {"PT": [], "CT": []}
         qc = self.params.qc.model_copy(update={"modalities": None})

@@ -20,7 +20,7 @@ class FakeImporter(Importer):
     def declare_outputs(self):
         return {m.lower(): Output(FileType.DICOM, {"mod": m.lower()}) for m in self.params.modalities}
 
-    def import_instances(self, input_dir, progress=None):
+    def import_instances(self, input_dir):
         return ImportResult([])
 
 

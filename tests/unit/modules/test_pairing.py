@@ -154,7 +154,9 @@ def test_ambiguous_pair_ends_run_with_no_input(tmp_path: Path, pair) -> None:
 def test_scan_limits_and_progress_apply_to_the_pair_importer(tmp_path: Path, pair) -> None:
     root, ct, pet = pair
     calls: list[tuple[int, int]] = []
-    result = _importer(tmp_path).import_instances(root, lambda parsed, total: calls.append((parsed, total)))
+    importer = _importer(tmp_path)
+    importer.files_read = lambda parsed, total: calls.append((parsed, total))
+    result = importer.import_instances(root)
     files = len(ct.files) + len(pet.files)
     assert [i.id for i in result.instances] == [pet.series_uid]
     assert calls[0] == (0, files) and calls[-1] == (files, files)

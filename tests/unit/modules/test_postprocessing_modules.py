@@ -372,7 +372,7 @@ def test_majority_vote_wrong_fold_count_or_tables(tmp_path):
 class FakeImporter(Importer):
     outputs = {"ct": Output(FileType.DICOM, {"mod": "ct"})}
 
-    def import_instances(self, input_dir, progress=None):
+    def import_instances(self, input_dir):
         return ImportResult([])
 
 

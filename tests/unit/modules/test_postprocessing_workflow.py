@@ -28,7 +28,7 @@ IMPORTER = textwrap.dedent(
     class LabelMapImporter(Importer):
         """One instance per input_dir/*.npy label map, declared with the kidney label table."""
         outputs = {"seg": Output(FileType.NIFTI, {"mod": "seg", "model": "bamf", "roi": ",".join(KIDNEY.values())})}
-        def import_instances(self, input_dir, progress=None):
+        def import_instances(self, input_dir):
             instances = []
             for path in sorted(Path(input_dir).glob("*.npy")):
                 uid = path.stem

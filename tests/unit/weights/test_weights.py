@@ -406,7 +406,7 @@ MODEL_MODULES = textwrap.dedent('''
     class ToyImporter(Importer):
         outputs = {"ct": Output(FileType.DICOM, {"mod": "ct"})}
 
-        def import_instances(self, input_dir, progress=None):
+        def import_instances(self, input_dir):
             raise AssertionError("input must not be read when weights are missing")
 
     class ToyNet(Module):
