@@ -456,14 +456,13 @@ def _integer(ds: Dataset, keyword: str) -> int | None:
 
 
 def _float(ds: Dataset, keyword: str) -> float | None:
+    """A single-valued ``DS``; pydicom converts (and rejects) what is not one plain value."""
     try:
         values = plain_floats(ds, keyword)
+        if values is None or len(values) == 1:
+            return None if values is None else values[0]
     except Undecoded:
-        values = ()
-    if values is None:
-        return None
-    if len(values) == 1:
-        return values[0]
+        pass
     return cast("float | None", _optional(ds, keyword, float))
 
 

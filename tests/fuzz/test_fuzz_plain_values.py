@@ -20,9 +20,9 @@ from pydicom.errors import BytesLengthException
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from mhubio.dicom import scan
-from mhubio.dicom.plainvalues import Undecoded
 from mhubio.synthetic.ct import write_ct_series
 from tests.fuzz.test_fuzz_inputs import CUTS, EDITS, mutate
+from tests.unit.dicom.test_plain_values import index_by_pydicom
 
 KEYWORDS = ("SOPClassUID", "Modality", "SeriesNumber", "InstanceNumber", "AcquisitionTime", "ImageType",
             "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "Rows", "Columns",
@@ -34,17 +34,9 @@ VALUE_BYTES = st.binary(max_size=40) | st.lists(
 ).map(b"".join)
 
 
-def _refuse(*args: object) -> None:
-    raise Undecoded
-
-
 def _outcomes(path: Path) -> tuple[str, str]:
     """``repr`` of the outcome with plain values and with pydicom's conversion only (``repr``: nan equals nan)."""
-    plain = repr(scan.index_file(path))
-    with pytest.MonkeyPatch.context() as patched:
-        for name in ("plain_text", "plain_strings", "plain_integer", "plain_floats"):
-            patched.setattr(scan, name, _refuse)
-        return plain, repr(scan.index_file(path))
+    return repr(scan.index_file(path)), repr(index_by_pydicom(path))
 
 
 @pytest.fixture(scope="module")

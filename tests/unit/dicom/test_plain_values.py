@@ -83,8 +83,9 @@ def _refuse(*args: object) -> None:
     raise Undecoded
 
 
-def _index_by_pydicom(path: Path, monkeypatch: pytest.MonkeyPatch) -> scan.FileOutcome:
-    with monkeypatch.context() as patched:
+def index_by_pydicom(path: Path) -> scan.FileOutcome:
+    """:func:`~mhubio.dicom.scan.index_file` with every value converted by pydicom, as before the plain decoding."""
+    with pytest.MonkeyPatch.context() as patched:
         for name in ("plain_text", "plain_strings", "plain_integer", "plain_floats"):
             patched.setattr(scan, name, _refuse)
         return scan.index_file(path)
@@ -101,15 +102,14 @@ def ct_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for implicit in (False, True)
     if not (implicit and vr)  # an implicit VR file has the standard's VR
 ])
-def test_index_equals_the_one_from_pydicom_values(ct_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  keyword: str, vr: str | None, value: bytes, implicit: bool):
+def test_index_equals_the_one_from_pydicom_values(ct_file: Path, tmp_path: Path, keyword: str, vr: str | None,
+                                                  value: bytes, implicit: bool):
     path = tmp_path / "edge.dcm"
     _with_raw_value(ct_file, path, keyword, vr, value, implicit)
-    assert repr(scan.index_file(path)) == repr(_index_by_pydicom(path, monkeypatch))  # repr: nan equals nan
+    assert repr(scan.index_file(path)) == repr(index_by_pydicom(path))  # repr: nan equals nan
 
 
-def test_big_endian_file_indexes_as_with_pydicom_values(ct_file: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch):
+def test_big_endian_file_indexes_as_with_pydicom_values(ct_file: Path, tmp_path: Path):
     ds = dcmread(ct_file)
     for _ in ds:  # converts each element, so that it is encoded afresh in big endian
         pass
@@ -118,7 +118,7 @@ def test_big_endian_file_indexes_as_with_pydicom_values(ct_file: Path, tmp_path:
     dcmwrite(path, ds, implicit_vr=False, little_endian=False)
     outcome = scan.index_file(path)
     assert outcome.frames and outcome.frames[0].rows == 16
-    assert outcome == _index_by_pydicom(path, monkeypatch)
+    assert outcome == index_by_pydicom(path)
 
 
 def _raw(ds: Dataset, keyword: str, value: bytes, vr: str | None = None, little: bool = True) -> Dataset:
