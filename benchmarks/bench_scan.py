@@ -6,15 +6,19 @@ Scans generated CT series (or ``--input``, a folder of DICOM files such as ``../
 with the header values decoded as the scan does (plain values from their bytes, the rest by pydicom), and with
 every value converted by pydicom as before :mod:`mhubio.dicom.plainvalues`; the variants alternate, and the
 table shows the fastest of ``--repeat`` scans of each with the time per file. The files are read once before
-timing, so that the page cache holds them (a first scan from disk adds the disk's time). Asserts nothing.
+timing, so that the page cache holds them (a first scan from disk adds the disk's time). Then one more scan on
+each process count, traced by :mod:`tracemalloc`, gives the memory the index holds per file (the whole input's
+index stays in memory until the run ends). Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import tempfile
 import time
+import tracemalloc
 from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
@@ -50,6 +54,7 @@ def main() -> None:
             for values, processes in variants:
                 seconds, indexed = _timed_scan(root, processes, pydicom_values=values == "pydicom")
                 best[values, processes] = min(best.get((values, processes), (float("inf"), 0)), (seconds, indexed))
+        held = {processes: _index_bytes(root, processes) for processes in sorted({1, cores})}
     source = str(args.input) if args.input else f"{args.series} series of {args.slices}x{args.size}x{args.size}"
     print(f"scan of {len(files)} files ({source}), {cores} usable cores, load average {os.getloadavg()[0]:.1f}")
     print(f"{'values':>8} {'processes':>9} {'seconds':>8} {'files/s':>8} {'ms/file':>8} {'indexed':>8}")
@@ -59,6 +64,8 @@ def main() -> None:
     for processes in sorted({1, cores}):
         gain = best["pydicom", processes][0] / best["plain", processes][0]
         print(f"{processes} process(es): plain values scan {gain:.2f}x as fast as pydicom's conversion")
+    print("index memory per file: " + ", ".join(
+        f"{size / len(files):.0f} B ({processes} process(es))" for processes, size in held.items()))
 
 
 def _undecoded(*args: object) -> None:
@@ -75,6 +82,20 @@ def _timed_scan(root: Path, processes: int, pydicom_values: bool) -> tuple[float
         start = time.perf_counter()
         result = scan.scan_folder(root, processes=processes)
         return time.perf_counter() - start, result.n_instances
+
+
+def _index_bytes(root: Path, processes: int) -> int:
+    """Bytes that the result of one scan holds (allocated during the scan and still alive after it)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = scan.scan_folder(root, processes=processes)
+        gc.collect()
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del result
+    return size
 
 
 if __name__ == "__main__":

@@ -405,15 +405,15 @@ def _instance_from_dataset(path: Path, ds: Dataset) -> DicomInstance:
         image_position=_floats3(ds, "ImagePositionPatient"),
         image_orientation=_shared(_floats6(ds, "ImageOrientationPatient")),
         pixel_spacing=_shared(_floats2(ds, "PixelSpacing")),
-        slice_thickness=_float(ds, "SliceThickness"),
+        slice_thickness=_shared(_float(ds, "SliceThickness")),
         rows=_integer(ds, "Rows"),
         columns=_integer(ds, "Columns"),
         number_of_frames=_integer(ds, "NumberOfFrames") or 1,
         transfer_syntax_uid=_shared(_text(meta, "TransferSyntaxUID") if meta is not None else ""),
         bits_allocated=_integer(ds, "BitsAllocated"),
         samples_per_pixel=_integer(ds, "SamplesPerPixel"),
-        rescale_slope=_float(ds, "RescaleSlope"),
-        rescale_intercept=_float(ds, "RescaleIntercept"),
+        rescale_slope=_shared(_float(ds, "RescaleSlope")),
+        rescale_intercept=_shared(_float(ds, "RescaleIntercept")),
     )
 
 
@@ -421,20 +421,25 @@ _SHARED_LIMIT = 4096
 """Distinct values :func:`_shared` remembers before it starts afresh."""
 _shared_values: dict[tuple[type, str | tuple[str, ...]], Any] = {}
 
-_V = TypeVar("_V", bound="str | tuple[str | float, ...] | None")
+_V = TypeVar("_V", bound="str | float | tuple[str | float, ...] | None")
 
 
 def _shared(value: _V) -> _V:
     """One object for a header value that repeats across the files of a series (UIDs, modality, orientation,
-    spacing), so that the index of a large input holds it once rather than once per file (about half of an
-    index entry's memory).
+    spacing, slice thickness, rescale), so that the index of a large input holds it once rather than once per
+    file (about half of an index entry's memory).
 
     Values are matched by type and text (``repr`` for floats, so that -0.0 stays apart from 0.0); the memory
     is bounded by :data:`_SHARED_LIMIT` values.
     """
     if value is None or value == "":
         return value
-    key = (type(value), value if isinstance(value, str) else tuple(map(repr, value)))
+    if isinstance(value, str):
+        key: tuple[type, str | tuple[str, ...]] = (str, value)
+    elif isinstance(value, float):
+        key = (float, repr(value))
+    else:
+        key = (type(value), tuple(map(repr, value)))
     if len(_shared_values) >= _SHARED_LIMIT:
         _shared_values.clear()
     return cast(_V, _shared_values.setdefault(key, value))

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DicomInstance:
     """Minimal header of one single-frame DICOM file, or of one frame of an enhanced multi-frame file.
 

@@ -1,5 +1,5 @@
 """``benchmarks/bench_scan.py`` on tiny series: both value decodings on one process and on the usable cores index
-every file, and the gain is printed."""
+every file, and the gain and the index's memory per file are printed."""
 
 from __future__ import annotations
 
@@ -23,3 +23,6 @@ def test_bench_scan_indexes_every_file_with_both_decodings():
     assert "1" in {processes for _, processes, _ in rows}, done.stdout
     assert all(indexed == "140" for _, _, indexed in rows), done.stdout
     assert re.search(r"^1 process\(es\): plain values scan \d+\.\d\dx as fast", done.stdout, re.MULTILINE), done.stdout
+    memory = re.search(r"^index memory per file: (\d+) B \(1 process\(es\)\)", done.stdout, re.MULTILINE)
+    assert memory, done.stdout
+    assert 100 < int(memory.group(1)) < 10_000, done.stdout

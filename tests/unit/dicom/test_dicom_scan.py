@@ -248,8 +248,11 @@ def test_values_that_repeat_across_a_series_are_held_once(tmp_path: Path, monkey
     ds.save_as(series.files[3])
     monkeypatch.setattr(scan_module, "_shared_values", {})
     instances = scan_folder(tmp_path).series[series.series_uid].instances
-    for name in ("series_instance_uid", "study_instance_uid", "modality", "pixel_spacing", "image_type"):
+    for name in ("series_instance_uid", "study_instance_uid", "modality", "pixel_spacing", "image_type",
+                 "slice_thickness", "rescale_slope", "rescale_intercept"):
+        assert getattr(instances[0], name) is not None, name
         assert len({id(getattr(i, name)) for i in instances}) == 1, name
+    assert not hasattr(instances[0], "__dict__")  # slots: no per-entry dictionary
     by_path = {i.path: i for i in instances}
     assert repr(by_path[series.files[3]].image_orientation) == "(1.0, -0.0, 0.0, 0.0, 1.0, 0.0)"
     assert repr(by_path[series.files[4]].image_orientation) == "(1.0, 0.0, 0.0, 0.0, 1.0, 0.0)"
