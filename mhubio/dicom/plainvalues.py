@@ -57,7 +57,7 @@ def plain_integer(dataset: Dataset, keyword: str) -> int | None:
     if element is None:
         return None
     if _VRS[keyword] == "US":
-        if element.length != 2 or not element.is_little_endian:
+        if len(_value(element)) != 2 or not element.is_little_endian:
             raise Undecoded
         return int.from_bytes(_value(element), "little")
     text = _text(element)
@@ -85,7 +85,8 @@ def _raw_element(dataset: Dataset, keyword: str, vrs: frozenset[str]) -> RawData
     """The element of ``keyword`` while still encoded; ``None`` where absent or empty.
 
     Raises :class:`Undecoded` unless it is a raw element whose value was read, with the standard's VR (implicit
-    or explicit), one of ``vrs``.
+    or explicit), one of ``vrs``. Emptiness is that of the bytes read, not of the declared length: a file cut
+    inside a value leaves fewer bytes than declared, and pydicom converts the bytes it has.
     """
     tag = _TAGS.get(keyword)
     if tag is None:
@@ -99,7 +100,7 @@ def _raw_element(dataset: Dataset, keyword: str, vrs: frozenset[str]) -> RawData
     vr = _VRS[keyword]
     if not isinstance(element, RawDataElement) or vr not in vrs or element.VR not in (None, vr):
         raise Undecoded
-    if element.length == 0:
+    if not _value(element):
         return None
     return element
 

@@ -163,6 +163,44 @@ def test_values_that_are_not_plain_are_left_to_pydicom(keyword: str, value: byte
         decode(ds, keyword)
 
 
+def test_emptiness_is_that_of_the_bytes_read_not_of_the_declared_length():
+    """A file cut inside a value leaves fewer bytes than the element declares; pydicom converts those it has."""
+    ds = Dataset()
+    for keyword, declared, value in (("Rows", 2, b""), ("Columns", 2, b"\x02"), ("Modality", 10, b""),
+                                     ("PixelSpacing", 8, b"")):
+        tag = tag_for_keyword(keyword)
+        ds[tag] = RawDataElement(tag, None, declared, value, 0, True, True)
+    assert plain_integer(ds, "Rows") is None
+    with pytest.raises(Undecoded):
+        plain_integer(ds, "Columns")
+    assert plain_text(ds, "Modality") == ""
+    assert plain_floats(ds, "PixelSpacing") is None
+
+
+@pytest.mark.parametrize("keyword", ["InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient",
+                                     "FrameOfReferenceUID", "Rows", "PixelSpacing", "BitsAllocated",
+                                     "RescaleIntercept"])
+@pytest.mark.parametrize("kept", [0, 1])
+def test_file_cut_inside_a_value_indexes_as_with_pydicom_values(ct_file: Path, tmp_path: Path, keyword: str,
+                                                                 kept: int):
+    """The file ends ``kept`` bytes into the value of ``keyword`` (found by the fuzz run: a cut Rows gave 0).
+
+    As in the fuzz run's file, the scan does not take it for an image that lost its pixel data (which it lists
+    as truncated before decoding any value): the SOP class is unknown and there are no Columns.
+    """
+    ds = dcmread(ct_file)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.3.4"
+    del ds.Columns
+    whole = tmp_path / "whole.dcm"
+    ds.save_as(whole)
+    start = dcmread(whole).get_item(tag_for_keyword(keyword)).value_tell
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(whole.read_bytes()[:start + kept])
+    outcome = scan.index_file(path)
+    assert outcome.frames or kept, outcome  # an empty value is absent, not invalid
+    assert repr(outcome) == repr(index_by_pydicom(path))
+
+
 def test_converted_and_deferred_elements_are_left_to_pydicom():
     ds = Dataset()
     ds.Modality = "CT"
