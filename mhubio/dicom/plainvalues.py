@@ -57,9 +57,10 @@ def plain_integer(dataset: Dataset, keyword: str) -> int | None:
     if element is None:
         return None
     if _VRS[keyword] == "US":
-        if len(_value(element)) != 2 or not element.is_little_endian:
+        value = _value(element)
+        if len(value) != 2 or not element.is_little_endian:
             raise Undecoded
-        return int.from_bytes(_value(element), "little")
+        return int.from_bytes(value, "little")
     text = _text(element)
     if not _INTEGER.fullmatch(text):
         raise Undecoded
